@@ -1,0 +1,99 @@
+# shade - online schema changes for PostgreSQL and MySQL/MariaDB.
+#
+#   make              build build/shade
+#   make SANITIZE=1   the same with ASan + UBSan (what the tests use)
+#   make test         install what is missing, build with sanitizers, run
+#                     unit and integration tests against real servers
+#   make demo         install what is missing, alter a busy table, show it
+#   make bench        compare shade with INSERT ... SELECT and pt-osc
+#   make clean
+
+CC      ?= cc
+BUILD   := build
+CSTD    := -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral -Werror
+OPT     ?= -O2 -g
+PG_CFLAGS    := $(shell pkg-config --cflags libpq 2>/dev/null)
+PG_LIBS      := $(shell pkg-config --libs libpq 2>/dev/null || echo -lpq)
+MYSQL_CFLAGS := $(shell pkg-config --cflags libmariadb 2>/dev/null || echo -I/usr/include/mariadb)
+MYSQL_LIBS   := $(shell pkg-config --libs libmariadb 2>/dev/null || echo -lmariadb)
+# libev ships no pkg-config file on Debian.
+EV_LIBS      := -lev
+
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -Iinclude $(PG_CFLAGS) $(MYSQL_CFLAGS) \
+             -MMD -MP $(CFLAGS)
+LDLIBS_ALL = $(PG_LIBS) $(MYSQL_LIBS) $(EV_LIBS) -lm $(LDLIBS)
+
+ifeq ($(SANITIZE),1)
+CFLAGS_ALL += -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined
+LDFLAGS    += -fsanitize=address,undefined
+endif
+
+SRCS       := $(wildcard src/*.c src/engine/*.c)
+OBJS       := $(SRCS:%.c=$(BUILD)/obj/%.o)
+# Modules that need no server and no event loop: what the unit tests link.
+PURE_OBJS  := $(addprefix $(BUILD)/obj/src/,util.o sql.o ident.o dsn.o alter.o chunk.o)
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRCS  := $(wildcard tests/tools/*.c)
+TOOL_BINS  := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
+
+.PHONY: all clean test unit integration demo bench deps check-banned format
+
+all: $(BUILD)/shade
+
+# Rebuild everything when the flags change (e.g. SANITIZE=1 after a plain
+# build), so a test never runs a binary built without the sanitizers.
+FLAGS_STAMP := $(BUILD)/.flags
+$(FLAGS_STAMP): FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(CC) $(CFLAGS_ALL) $(LDFLAGS) $(LDLIBS_ALL)' | cmp -s - $@ || \
+	  echo '$(CC) $(CFLAGS_ALL) $(LDFLAGS) $(LDLIBS_ALL)' > $@
+FORCE:
+
+$(BUILD)/obj/%.o: %.c $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/shade: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS_ALL)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(PURE_OBJS) $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(PURE_OBJS) $(LDFLAGS) $(LDLIBS_ALL)
+
+$(BUILD)/tools/%: tests/tools/%.c $(PURE_OBJS) $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(PURE_OBJS) $(LDFLAGS) $(LDLIBS_ALL)
+
+deps:
+	@sh scripts/deps.sh
+
+# The whole suite, with the sanitizers, against servers it starts itself.
+test: deps
+	$(MAKE) SANITIZE=1 all $(UNIT_BINS) $(TOOL_BINS)
+	sh tests/run.sh
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do $$t || exit 1; done
+
+demo: deps
+	$(MAKE) all $(TOOL_BINS)
+	sh scripts/demo.sh
+
+bench: deps
+	$(MAKE) all $(TOOL_BINS)
+	sh bench/run.sh
+
+check-banned:
+	@sh scripts/check-banned.sh
+
+format:
+	clang-format -i src/*.c src/engine/*.c include/*.h tests/unit/*.c tests/tools/*.c
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(OBJS:.o=.d) $(UNIT_BINS:%=%.d)

@@ -1,0 +1,37 @@
+/*
+ * alter.h - what shade needs to know about an ALTER-BODY without being a SQL
+ * parser: that it is one statement's worth of text (no `;` outside quotes,
+ * comments and dollar quotes), its top-level clauses, the column renames it
+ * states (so renamed columns are copied), and the clauses shade refuses
+ * (renaming the table itself, which would break the swap).
+ */
+#ifndef SHADE_ALTER_H
+#define SHADE_ALTER_H
+
+#include "sql.h"
+#include "util.h"
+
+struct alter_rename {
+	char *from;
+	char *to;
+};
+
+struct alter_info {
+	struct strlist clauses;        /* top-level clauses, trimmed, as written */
+	struct alter_rename *renames;  /* column renames, identifiers unquoted
+					  and folded as the dialect folds */
+	size_t nrenames;
+};
+
+/*
+ * Check and split body. Returns 0, or -1 with err (status SHADE_USAGE) for:
+ * an empty body; text after a `;` outside quotes (a second statement); an
+ * unterminated quote or comment; RENAME TO / RENAME AS (renaming the table).
+ * Renames understood: PostgreSQL `RENAME [COLUMN] a TO b`; MySQL
+ * `RENAME COLUMN a TO b` and `CHANGE [COLUMN] a b <definition>`.
+ */
+int alter_parse(const char *body, enum sql_dialect d, struct alter_info *out,
+		struct shade_err *err) WARN_UNUSED;
+void alter_info_free(struct alter_info *a);
+
+#endif

@@ -1,0 +1,144 @@
+/*
+ * engine.h - the operations the migration needs from a database.
+ *
+ * Each engine (src/engine/pg.c, src/engine/mysql.c) exports one
+ * const struct engine. The migration state machine (src/migration.c) knows no
+ * SQL dialect: it calls these operations in the order DESIGN.md gives and
+ * keeps the copy cursor as text key values, which the engine binds as
+ * parameters.
+ *
+ * Every operation returns 0, or -1 with err filled: err->status is
+ * SHADE_USAGE for bad input found before anything was changed, otherwise
+ * SHADE_FAILED; err->retryable marks a lock timeout; err->cancelled a
+ * statement cancelled at the operator's request. Every statement an engine
+ * runs goes through its one exec function, which reports it to
+ * engine_opts.trace (the dry run's plan, --verbose) and waits through dbwait.
+ */
+#ifndef SHADE_ENGINE_H
+#define SHADE_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "alter.h"
+#include "dbwait.h"
+#include "dsn.h"
+#include "sql.h"
+#include "util.h"
+
+/* A primary-key value as text, one string per key column. */
+struct keyval {
+	size_t n;
+	char **vals;
+};
+
+void keyval_free(struct keyval *k);
+void keyval_copy(struct keyval *dst, const struct keyval *src);
+
+/* Settings an engine needs; owned by the caller, outlive the engine. */
+struct engine_opts {
+	double lock_timeout;  /* seconds a DDL statement may wait for a lock on
+				 the original table (capture, swap) */
+	int lock_retries;     /* attempts before a lock timeout is final */
+	/* Called with every statement before it runs (NULL: nobody listens). */
+	void (*trace)(void *arg, const char *sql);
+	void *trace_arg;
+};
+
+/* What preflight learned about the table, for the migration and the user. */
+struct table_summary {
+	char *display;        /* the table's name for messages, e.g. public.items */
+	long long est_rows;   /* planner estimate, >= 0 */
+	long long bytes;      /* table + indexes, >= 0 */
+	size_t npk;           /* primary-key columns */
+};
+
+void table_summary_free(struct table_summary *t);
+
+struct eng;  /* an engine's connection and everything it knows of the table */
+
+struct engine {
+	const char *name;
+	enum sql_dialect dialect;
+
+	/* Connect. The engine keeps pointers to w and opts. */
+	int (*open)(struct eng **out, const struct dsn *dsn, struct dbwait *w,
+		    const struct engine_opts *opts, struct shade_err *err);
+	void (*close)(struct eng *e);
+
+	/*
+	 * Resolve the table; require a primary key; refuse leftovers of an
+	 * earlier run and what the swap cannot carry over (SHADE_USAGE).
+	 * Changes nothing.
+	 */
+	int (*preflight)(struct eng *e, const struct qname *table,
+			 const struct alter_info *alter, struct table_summary *out,
+			 struct shade_err *err);
+
+	/*
+	 * Create the shadow with the original's structure, apply the
+	 * ALTER-BODY, derive the column mapping, set aside the secondary
+	 * indexes to build after the copy. A failing ALTER is SHADE_USAGE
+	 * with the server's own message, and leaves nothing behind.
+	 */
+	int (*create_shadow)(struct eng *e, const char *alter_body,
+			     const struct alter_info *alter, struct shade_err *err);
+
+	/* Create the change log and the capture triggers on the original. */
+	int (*create_capture)(struct eng *e, struct shade_err *err);
+
+	/*
+	 * The largest key now in the table (*empty when there is none). Rows
+	 * with larger keys are newer than the capture and reach the shadow
+	 * through the change log, so the copy stops here.
+	 */
+	int (*copy_bounds)(struct eng *e, struct keyval *max, bool *empty,
+			   struct shade_err *err);
+
+	/*
+	 * Copy the rows with after < key <= upper into the shadow (after NULL:
+	 * from the start), where upper is found by a keyset probe of at most
+	 * `rows` rows and never passes max. Sets upper, *copied (rows inserted)
+	 * and *last (upper == max).
+	 */
+	int (*copy_chunk)(struct eng *e, const struct keyval *after,
+			  const struct keyval *max, long rows, struct keyval *upper,
+			  long long *copied, bool *last, struct shade_err *err);
+
+	/*
+	 * Consume up to limit committed change-log rows in one transaction:
+	 * re-copy the current state of their keys (or delete the keys that
+	 * are gone), then delete exactly the log rows read. *applied is the
+	 * number of log rows consumed (< limit: the log was drained).
+	 */
+	int (*apply)(struct eng *e, long limit, long long *applied,
+		     struct shade_err *err);
+
+	/* Change-log rows waiting (an estimate is fine). */
+	int (*backlog)(struct eng *e, long long *rows, struct shade_err *err);
+
+	/* Build the secondary indexes set aside, refresh statistics. */
+	int (*build_indexes)(struct eng *e, struct shade_err *err);
+
+	/*
+	 * Under a brief lock: drain the log, swap the tables so that the
+	 * shadow carries the original's name (and what belongs to it), drop
+	 * the capture triggers. One attempt; a lock timeout returns -1 with
+	 * err->retryable and leaves everything as before the attempt.
+	 */
+	int (*swap)(struct eng *e, struct shade_err *err);
+
+	/* After the swap: drop the change log, and the old table if asked. */
+	int (*finish)(struct eng *e, bool drop_old, struct shade_err *err);
+
+	/*
+	 * Before the swap, on failure or abort: remove the triggers, the
+	 * change log and the shadow. The original is untouched.
+	 */
+	int (*undo)(struct eng *e, struct shade_err *err);
+};
+
+extern const struct engine engine_pg;
+extern const struct engine engine_mysql;
+
+#endif

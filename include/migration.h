@@ -1,0 +1,45 @@
+/*
+ * migration.h - the engine-agnostic state machine:
+ *
+ *   preflight -> shadow -> capture -> copy <-> apply -> indexes -> catch-up
+ *             -> swap -> cleanup
+ *
+ * Driven by a libev watcher: each step does one bounded unit of work (one
+ * chunk, a few apply batches, one phase transition) and returns to the loop,
+ * so pausing, aborting and progress all happen between steps, and a
+ * statement in flight can be cancelled through dbwait.
+ */
+#ifndef SHADE_MIGRATION_H
+#define SHADE_MIGRATION_H
+
+#include <stdbool.h>
+
+#include "dsn.h"
+#include "util.h"
+
+struct mig_opts {
+	const char *dsn;         /* never printed */
+	const char *table;       /* as the user wrote it */
+	const char *alter;       /* the ALTER-BODY */
+	bool execute;            /* false: dry run */
+	bool drop_old;
+	bool quiet;
+	bool verbose;            /* print every statement */
+	double chunk_time;       /* target seconds per chunk */
+	long chunk_rows;         /* initial chunk size */
+	double lock_timeout;     /* seconds, per attempt */
+	int lock_retries;
+	long apply_batch;        /* change-log rows per apply transaction */
+	long long max_backlog;   /* catch-up goal before the swap */
+	double progress_interval;
+};
+
+void mig_opts_defaults(struct mig_opts *o);
+
+/*
+ * Run a whole migration. Returns the process exit status; on a non-zero
+ * status err->msg is the line to print.
+ */
+enum shade_status migration_run(const struct mig_opts *o, struct shade_err *err);
+
+#endif

@@ -1,0 +1,32 @@
+/*
+ * progress.h - telling the operator where the migration is, on stderr: a
+ * line when a phase starts, and during the copy a line per interval with
+ * rows copied / total, rows per second, the change-log backlog and an ETA.
+ */
+#ifndef SHADE_PROGRESS_H
+#define SHADE_PROGRESS_H
+
+#include <stdbool.h>
+
+struct progress {
+	double started;       /* now_seconds() at the start */
+	double copy_started;
+	double last_report;
+	double interval;      /* seconds between copy lines */
+	long long total;      /* estimated rows to copy */
+	long long copied;
+	long long applied;
+	long long backlog;
+	bool paused;
+	bool quiet;
+};
+
+void progress_init(struct progress *p, double interval, bool quiet);
+void progress_phase(struct progress *p, const char *phase, const char *detail);
+/* Print a copy line if the interval has passed (or force). */
+void progress_tick(struct progress *p, bool force);
+/* Print an informational line: "shade: ..." */
+void progress_note(struct progress *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif

@@ -1,0 +1,34 @@
+/*
+ * engine.c - the small value types shared by the engines and the migration
+ * (key values, the table summary). The operations live in src/engine/.
+ */
+#include "engine.h"
+
+#include <stdlib.h>
+
+void
+keyval_free(struct keyval *k)
+{
+	for (size_t i = 0; i < k->n; i++)
+		free(k->vals[i]);
+	free(k->vals);
+	k->vals = NULL;
+	k->n = 0;
+}
+
+void
+keyval_copy(struct keyval *dst, const struct keyval *src)
+{
+	keyval_free(dst);
+	dst->n = src->n;
+	dst->vals = xcalloc(src->n, sizeof(char *));
+	for (size_t i = 0; i < src->n; i++)
+		dst->vals[i] = xstrdup(src->vals[i]);
+}
+
+void
+table_summary_free(struct table_summary *t)
+{
+	free(t->display);
+	*t = (struct table_summary){0};
+}
