@@ -1,0 +1,202 @@
+/*
+ * main.c - the command line: parse and check the options, hand them to the
+ * migration, turn its result into an exit status and one line on stderr.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "migration.h"
+#include "util.h"
+
+static const char usage_text[] =
+	"usage: shade --dsn DSN --table [SCHEMA.]TABLE --alter 'ALTER-BODY'\n"
+	"             (--execute | --dry-run) [options]\n"
+	"\n"
+	"Change the schema of a large, busy PostgreSQL or MySQL/MariaDB table\n"
+	"without taking it offline.\n"
+	"\n"
+	"  --dsn DSN            postgres://user@host:port/db, key=value conninfo\n"
+	"                       (host=/socket/dir for a unix socket), or\n"
+	"                       mysql://user@host:port/db[?socket=/path/mysqld.sock]\n"
+	"  --table NAME         the table, written as in the server's SQL\n"
+	"  --alter BODY         what follows ALTER TABLE t, e.g.\n"
+	"                       'ADD COLUMN flag int NOT NULL DEFAULT 0'\n"
+	"  --execute            do it\n"
+	"  --dry-run            say what would be done, change nothing\n"
+	"  --chunk-time SECS    target time per copy chunk (default 0.5)\n"
+	"  --lock-timeout SECS  longest wait for a lock on the table (default 1)\n"
+	"  --lock-retries N     attempts to take that lock (default 10)\n"
+	"  --drop-old           drop the old table after the swap\n"
+	"  --progress-interval SECS  seconds between progress lines (default 5)\n"
+	"  --quiet              print errors only\n"
+	"  --verbose            print every statement shade runs\n"
+	"  --help, --version\n"
+	"\n"
+	"Exit status: 0 done, 1 failed (original untouched), 2 usage or bad input,\n"
+	"3 aborted by the operator (SIGINT/SIGTERM; SIGUSR1 pauses, SIGUSR2 resumes).\n"
+	"Passwords: from the DSN, PGPASSWORD/~/.pgpass, MYSQL_PWD/~/.my.cnf.\n";
+
+enum {
+	OPT_DSN = 256,
+	OPT_TABLE,
+	OPT_ALTER,
+	OPT_EXECUTE,
+	OPT_DRY_RUN,
+	OPT_CHUNK_TIME,
+	OPT_LOCK_TIMEOUT,
+	OPT_LOCK_RETRIES,
+	OPT_DROP_OLD,
+	OPT_PROGRESS_INTERVAL,
+	OPT_QUIET,
+	OPT_VERBOSE,
+	OPT_HELP,
+	OPT_VERSION,
+};
+
+static const struct option long_options[] = {
+	{"dsn", required_argument, NULL, OPT_DSN},
+	{"table", required_argument, NULL, OPT_TABLE},
+	{"alter", required_argument, NULL, OPT_ALTER},
+	{"execute", no_argument, NULL, OPT_EXECUTE},
+	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	{"chunk-time", required_argument, NULL, OPT_CHUNK_TIME},
+	{"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
+	{"lock-retries", required_argument, NULL, OPT_LOCK_RETRIES},
+	{"drop-old", no_argument, NULL, OPT_DROP_OLD},
+	{"progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL},
+	{"quiet", no_argument, NULL, OPT_QUIET},
+	{"verbose", no_argument, NULL, OPT_VERBOSE},
+	{"help", no_argument, NULL, OPT_HELP},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0},
+};
+
+static void __attribute__((noreturn)) PRINTF_LIKE(1, 2)
+main_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("shade: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see shade --help)\n", stderr);
+	exit(SHADE_USAGE);
+}
+
+static double
+main_seconds(const char *opt, const char *s, double min, double max)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || !isfinite(v) || v < min || v > max)
+		main_usage_error("%s takes a number of seconds from %g to %g, not \"%s\"",
+				 opt, min, max, s);
+	return v;
+}
+
+static int
+main_count(const char *opt, const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		main_usage_error("%s takes a whole number from %ld to %ld, not \"%s\"",
+				 opt, min, max, s);
+	return (int)v;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct mig_opts o;
+	struct shade_err err = {0};
+	enum shade_status st;
+	bool dry_run = false;
+	int c;
+
+	mig_opts_defaults(&o);
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
+		switch (c) {
+		case OPT_DSN:
+			o.dsn = optarg;
+			break;
+		case OPT_TABLE:
+			o.table = optarg;
+			break;
+		case OPT_ALTER:
+			o.alter = optarg;
+			break;
+		case OPT_EXECUTE:
+			o.execute = true;
+			break;
+		case OPT_DRY_RUN:
+			dry_run = true;
+			break;
+		case OPT_CHUNK_TIME:
+			o.chunk_time = main_seconds("--chunk-time", optarg, 0.01, 60);
+			break;
+		case OPT_LOCK_TIMEOUT:
+			o.lock_timeout = main_seconds("--lock-timeout", optarg, 0.01, 60);
+			break;
+		case OPT_LOCK_RETRIES:
+			o.lock_retries = main_count("--lock-retries", optarg, 1, 1000);
+			break;
+		case OPT_DROP_OLD:
+			o.drop_old = true;
+			break;
+		case OPT_PROGRESS_INTERVAL:
+			o.progress_interval = main_seconds("--progress-interval", optarg, 0.1, 3600);
+			break;
+		case OPT_QUIET:
+			o.quiet = true;
+			break;
+		case OPT_VERBOSE:
+			o.verbose = true;
+			break;
+		case OPT_HELP:
+			fputs(usage_text, stdout);
+			return SHADE_OK;
+		case OPT_VERSION:
+			printf("shade %s\n", SHADE_VERSION);
+			return SHADE_OK;
+		default:
+			if (optopt != 0)
+				main_usage_error("option --%s needs a value",
+						 long_options[optopt - OPT_DSN].name);
+			main_usage_error("unknown option \"%s\"", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		main_usage_error("unexpected argument \"%s\"", argv[optind]);
+	if (o.dsn == NULL)
+		main_usage_error("--dsn is required");
+	if (o.table == NULL)
+		main_usage_error("--table is required");
+	if (o.alter == NULL)
+		main_usage_error("--alter is required");
+	if (o.execute == dry_run)
+		main_usage_error(o.execute ? "--execute and --dry-run exclude each other"
+					   : "say --execute to run the migration, or --dry-run to see the plan");
+	if (dry_run) {
+		fputs("shade: --dry-run is not implemented yet; nothing was changed\n", stderr);
+		return SHADE_USAGE;
+	}
+
+	st = migration_run(&o, &err);
+	if (st != SHADE_OK)
+		fprintf(stderr, "shade: %s\n", err.msg[0] ? err.msg : "failed");
+	err_clear(&err);
+	return (int)st;
+}

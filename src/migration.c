@@ -1,0 +1,507 @@
+/*
+ * migration.c - the engine-agnostic state machine of one online ALTER.
+ *
+ *   preflight -> shadow -> capture -> copy <-> apply -> indexes -> catch-up
+ *             -> swap -> cleanup
+ *
+ * An ev_idle watcher calls migration_step(), which does one bounded unit of
+ * work for the current phase and returns to the loop. Between steps the
+ * operator's requests are honoured: a pause stops the step watcher, an abort
+ * undoes what was built (before the swap) and ends with status 3. Statements
+ * themselves wait through dbwait, so signals are served while they run.
+ *
+ * Why no write is lost (DESIGN.md): capture starts before the first chunk;
+ * copy and apply alternate on one connection, each statement on a fresh READ
+ * COMMITTED snapshot; a chunk never overwrites a row an apply wrote (conflict
+ * -> do nothing) and an apply corrects a chunk copied before it; the swap
+ * drains the log under a lock no writer can pass. This file keeps that order
+ * and never lets two of those steps overlap.
+ */
+#include "migration.h"
+
+#include <ev.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alter.h"
+#include "chunk.h"
+#include "control.h"
+#include "dbwait.h"
+#include "engine.h"
+#include "ident.h"
+#include "progress.h"
+
+enum mig_phase {
+	PHASE_PREFLIGHT,
+	PHASE_SHADOW,
+	PHASE_CAPTURE,
+	PHASE_COPY,
+	PHASE_INDEXES,
+	PHASE_CATCHUP,
+	PHASE_SWAP,
+	PHASE_CLEANUP,
+	PHASE_DONE,
+};
+
+static const char *const phase_names[] = {
+	[PHASE_PREFLIGHT] = "preflight",
+	[PHASE_SHADOW] = "shadow",
+	[PHASE_CAPTURE] = "capture",
+	[PHASE_COPY] = "copy",
+	[PHASE_INDEXES] = "indexes",
+	[PHASE_CATCHUP] = "catch-up",
+	[PHASE_SWAP] = "swap",
+	[PHASE_CLEANUP] = "cleanup",
+	[PHASE_DONE] = "done",
+};
+
+struct migration {
+	const struct mig_opts *o;
+	struct dsn dsn;
+	const struct engine *engine;
+	struct eng *eng;
+	struct engine_opts eopts;
+	struct qname table;
+	struct alter_info alter;
+	struct table_summary summary;
+
+	struct ev_loop *loop;
+	ev_idle step;          /* runs migration_step while there is work */
+	ev_timer pause_check;  /* while paused: wakes up to look at the flags */
+	struct ctl ctl;
+	struct dbwait wait;
+	struct progress prog;
+	struct chunk_ctl chunk;
+
+	enum mig_phase phase;
+	bool built;            /* shadow/capture may exist: undo on failure */
+	bool swapped;          /* past the point of no return */
+	bool undoing;          /* no statement cancels while cleaning up */
+	bool have_bounds;
+	bool copy_empty;
+	bool have_cursor;
+	struct keyval cursor;  /* the last key copied */
+	struct keyval max;     /* the copy stops here */
+	int lock_attempts;
+	double last_backlog_check;
+
+	enum shade_status result;
+	bool finished;
+	struct shade_err *err;
+};
+
+void
+mig_opts_defaults(struct mig_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->chunk_time = 0.5;
+	o->chunk_rows = 1000;
+	o->lock_timeout = 1.0;
+	o->lock_retries = 10;
+	o->apply_batch = 1000;
+	o->max_backlog = 1000;
+	o->progress_interval = 5;
+}
+
+static void
+migration_trace(void *arg, const char *sql)
+{
+	(void)arg;
+	fprintf(stderr, "shade: sql: %s\n", sql);
+}
+
+static bool
+migration_cancel_wanted(void *arg)
+{
+	struct migration *m = arg;
+
+	return !m->undoing && ctl_cancel_wanted(&m->ctl);
+}
+
+static void
+migration_finish(struct migration *m, enum shade_status st)
+{
+	m->result = st;
+	m->finished = true;
+	ev_idle_stop(m->loop, &m->step);
+	ev_timer_stop(m->loop, &m->pause_check);
+	ev_break(m->loop, EVBREAK_ALL);
+}
+
+/*
+ * Remove everything built before the swap. The original table is never
+ * touched here; a failure to clean up is reported next to the first error.
+ */
+static void
+migration_undo(struct migration *m)
+{
+	struct shade_err uerr = {0};
+
+	if (!m->built || m->swapped || m->eng == NULL)
+		return;
+	m->undoing = true;
+	progress_phase(&m->prog, "undo", "removing the shadow table, change log and triggers");
+	if (m->engine->undo(m->eng, &uerr) != 0) {
+		size_t len = strlen(m->err->msg);
+
+		snprintf(m->err->msg + len, sizeof(m->err->msg) - len,
+			 " (and cleaning up failed too: %s)", uerr.msg);
+	} else {
+		m->built = false;
+	}
+	err_clear(&uerr);
+	m->undoing = false;
+}
+
+/* A failed step: undo if needed and stop with the error's status. */
+static void
+migration_fail(struct migration *m)
+{
+	enum shade_status st = m->err->status;
+
+	if (m->err->cancelled || (st != SHADE_USAGE && ctl_abort_wanted(&m->ctl))) {
+		st = SHADE_ABORTED;
+		snprintf(m->err->msg, sizeof(m->err->msg),
+			 "aborted by signal %d during %s; the original table is untouched",
+			 m->ctl.abort_signal, phase_names[m->phase]);
+	}
+	if (st == SHADE_OK)
+		st = SHADE_FAILED;
+	if (m->swapped && st != SHADE_ABORTED) {
+		/* The new table is in place; only the clean-up failed. */
+		size_t len = strlen(m->err->msg);
+
+		snprintf(m->err->msg + len, sizeof(m->err->msg) - len,
+			 " (the tables were already swapped; remove the leftovers by hand)");
+	} else {
+		migration_undo(m);
+	}
+	migration_finish(m, st);
+}
+
+static void
+migration_set_phase(struct migration *m, enum mig_phase ph, const char *detail)
+{
+	m->phase = ph;
+	progress_phase(&m->prog, phase_names[ph], detail);
+}
+
+/*
+ * Run op (capture or swap) until it gets its lock: a lock timeout is retried
+ * with growing back-off, so a long transaction on the table delays the
+ * migration instead of queueing the application behind shade's lock.
+ */
+static int
+migration_with_lock(struct migration *m, int (*op)(struct eng *, struct shade_err *))
+{
+	for (;;) {
+		double backoff;
+
+		err_clear(m->err);
+		if (op(m->eng, m->err) == 0) {
+			m->lock_attempts = 0;
+			return 0;
+		}
+		if (!m->err->retryable)
+			return -1;
+		if (++m->lock_attempts >= m->o->lock_retries) {
+			size_t len = strlen(m->err->msg);
+
+			snprintf(m->err->msg + len, sizeof(m->err->msg) - len,
+				 " (gave up after %d attempts to lock the table for %s)",
+				 m->lock_attempts, phase_names[m->phase]);
+			m->err->status = SHADE_FAILED;
+			return -1;
+		}
+		backoff = 0.25 * (double)(1 << (m->lock_attempts < 6 ? m->lock_attempts : 6));
+		progress_note(&m->prog,
+			      "%s: could not lock %s within %.1fs (attempt %d of %d); retrying in %.1fs",
+			      phase_names[m->phase], m->summary.display, m->o->lock_timeout,
+			      m->lock_attempts, m->o->lock_retries, backoff);
+		dbwait_sleep(&m->wait, backoff);
+		if (ctl_abort_wanted(&m->ctl)) {
+			err_set(m->err, SHADE_ABORTED, "aborted");
+			return -1;
+		}
+		/* Keep the backlog small between attempts at the swap. */
+		if (m->phase == PHASE_SWAP) {
+			long long applied;
+
+			do {
+				err_clear(m->err);
+				if (m->engine->apply(m->eng, m->o->apply_batch, &applied, m->err) != 0)
+					return -1;
+			} while (applied >= m->o->apply_batch);
+		}
+	}
+}
+
+/* Apply change-log batches for at most budget seconds, or until drained. */
+static int
+migration_apply_for(struct migration *m, double budget, bool *drained)
+{
+	double start = now_seconds();
+	long long applied;
+
+	*drained = false;
+	do {
+		if (m->engine->apply(m->eng, m->o->apply_batch, &applied, m->err) != 0)
+			return -1;
+		m->prog.applied += applied;
+		if (applied < m->o->apply_batch) {
+			*drained = true;
+			m->prog.backlog = 0;
+			break;
+		}
+	} while (now_seconds() - start < budget && !ctl_abort_wanted(&m->ctl) &&
+		 !m->ctl.paused);
+	return 0;
+}
+
+static int
+migration_copy_step(struct migration *m)
+{
+	struct keyval upper = {0};
+	long long copied = 0;
+	bool last = false, drained;
+	double t0;
+	int rc = -1;
+
+	if (!m->have_bounds) {
+		if (m->engine->copy_bounds(m->eng, &m->max, &m->copy_empty, m->err) != 0)
+			return -1;
+		m->have_bounds = true;
+		m->prog.copy_started = now_seconds();
+		if (m->copy_empty) {
+			progress_note(&m->prog, "copy: the table is empty");
+			migration_set_phase(m, PHASE_INDEXES, NULL);
+			return 0;
+		}
+	}
+	t0 = now_seconds();
+	if (m->engine->copy_chunk(m->eng, m->have_cursor ? &m->cursor : NULL, &m->max,
+				  m->chunk.size, &upper, &copied, &last, m->err) != 0)
+		goto out;
+	chunk_update(&m->chunk, (long)copied, now_seconds() - t0);
+	keyval_copy(&m->cursor, &upper);
+	m->have_cursor = true;
+	m->prog.copied += copied;
+
+	/* Apply between chunks, for about as long as a chunk takes. */
+	if (migration_apply_for(m, m->chunk.target, &drained) != 0)
+		goto out;
+	if (now_seconds() - m->last_backlog_check >= m->prog.interval) {
+		m->last_backlog_check = now_seconds();
+		if (!drained && m->engine->backlog(m->eng, &m->prog.backlog, m->err) != 0)
+			goto out;
+		progress_tick(&m->prog, true);
+	}
+	if (last) {
+		if (m->prog.total < m->prog.copied)
+			m->prog.total = m->prog.copied;
+		progress_tick(&m->prog, true);
+		migration_set_phase(m, PHASE_INDEXES, "building the secondary indexes");
+	}
+	rc = 0;
+out:
+	keyval_free(&upper);
+	return rc;
+}
+
+static int
+migration_preflight(struct migration *m)
+{
+	const struct mig_opts *o = m->o;
+	enum sql_dialect d;
+	char detail[256];
+
+	if (dsn_parse(o->dsn, &m->dsn, m->err) != 0)
+		return -1;
+	m->engine = m->dsn.kind == DSN_PG ? &engine_pg : &engine_mysql;
+	d = m->engine->dialect;
+	if (ident_parse(o->table, d, &m->table, m->err) != 0)
+		return -1;
+	if (alter_parse(o->alter, d, &m->alter, m->err) != 0)
+		return -1;
+	m->eopts.lock_timeout = o->lock_timeout;
+	m->eopts.lock_retries = o->lock_retries;
+	if (o->verbose)
+		m->eopts.trace = migration_trace;
+	if (m->engine->open(&m->eng, &m->dsn, &m->wait, &m->eopts, m->err) != 0)
+		return -1;
+	if (m->engine->preflight(m->eng, &m->table, &m->alter, &m->summary, m->err) != 0)
+		return -1;
+	m->prog.total = m->summary.est_rows;
+	snprintf(detail, sizeof(detail), "%s on %s: about %lld rows, %lld MB",
+		 m->summary.display, m->engine->name, m->summary.est_rows,
+		 m->summary.bytes / (1024 * 1024));
+	progress_note(&m->prog, "%s", detail);
+	return 0;
+}
+
+static void
+migration_step(struct migration *m)
+{
+	bool drained;
+
+	if (m->finished)
+		return;
+	if (ctl_abort_wanted(&m->ctl) && !m->swapped) {
+		err_set(m->err, SHADE_ABORTED, "aborted");
+		m->err->cancelled = true;
+		migration_fail(m);
+		return;
+	}
+	if (m->ctl.paused && m->phase == PHASE_COPY) {
+		if (!m->prog.paused) {
+			m->prog.paused = true;
+			progress_note(&m->prog, "paused (SIGUSR2 resumes)");
+		}
+		ev_idle_stop(m->loop, &m->step);
+		ev_timer_again(m->loop, &m->pause_check);
+		return;
+	}
+	if (m->prog.paused) {
+		m->prog.paused = false;
+		progress_note(&m->prog, "resumed");
+	}
+	err_clear(m->err);
+	switch (m->phase) {
+	case PHASE_PREFLIGHT:
+		progress_phase(&m->prog, "preflight", NULL);
+		if (migration_preflight(m) != 0)
+			goto fail;
+		migration_set_phase(m, PHASE_SHADOW, "creating the shadow table and applying the ALTER");
+		break;
+	case PHASE_SHADOW:
+		if (m->engine->create_shadow(m->eng, m->o->alter, &m->alter, m->err) != 0)
+			goto fail;
+		m->built = true;
+		migration_set_phase(m, PHASE_CAPTURE, "creating the change log and triggers");
+		break;
+	case PHASE_CAPTURE:
+		if (migration_with_lock(m, m->engine->create_capture) != 0)
+			goto fail;
+		migration_set_phase(m, PHASE_COPY, NULL);
+		break;
+	case PHASE_COPY:
+		if (migration_copy_step(m) != 0)
+			goto fail;
+		break;
+	case PHASE_INDEXES:
+		if (m->engine->build_indexes(m->eng, m->err) != 0)
+			goto fail;
+		migration_set_phase(m, PHASE_CATCHUP, "applying the change log");
+		break;
+	case PHASE_CATCHUP:
+		if (migration_apply_for(m, 1.0, &drained) != 0)
+			goto fail;
+		if (drained) {
+			if (m->engine->backlog(m->eng, &m->prog.backlog, m->err) != 0)
+				goto fail;
+			if (m->prog.backlog <= m->o->max_backlog)
+				migration_set_phase(m, PHASE_SWAP, "locking briefly to swap the tables");
+		}
+		break;
+	case PHASE_SWAP:
+		if (migration_with_lock(m, m->engine->swap) != 0)
+			goto fail;
+		m->swapped = true;
+		migration_set_phase(m, PHASE_CLEANUP, m->o->drop_old
+					 ? "dropping the change log and the old table"
+					 : "dropping the change log");
+		break;
+	case PHASE_CLEANUP:
+		if (m->engine->finish(m->eng, m->o->drop_old, m->err) != 0)
+			goto fail;
+		m->built = false;
+		migration_set_phase(m, PHASE_DONE, NULL);
+		migration_finish(m, SHADE_OK);
+		break;
+	case PHASE_DONE:
+		break;
+	}
+	return;
+fail:
+	migration_fail(m);
+}
+
+static void
+migration_step_cb(struct ev_loop *loop, ev_idle *w, int revents)
+{
+	struct migration *m = (struct migration *)((char *)w - offsetof(struct migration, step));
+
+	(void)loop;
+	(void)revents;
+	migration_step(m);
+}
+
+static void
+migration_pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct migration *m = (struct migration *)((char *)w - offsetof(struct migration, pause_check));
+
+	(void)revents;
+	if (!m->ctl.paused || ctl_abort_wanted(&m->ctl)) {
+		ev_timer_stop(loop, w);
+		ev_idle_start(loop, &m->step);
+	}
+}
+
+/* A signal arrived: if paused and now resumed or aborting, wake up at once. */
+static void
+migration_ctl_changed(void *arg)
+{
+	struct migration *m = arg;
+
+	if (!m->finished && !ev_is_active(&m->step) &&
+	    (!m->ctl.paused || ctl_abort_wanted(&m->ctl))) {
+		ev_timer_stop(m->loop, &m->pause_check);
+		ev_idle_start(m->loop, &m->step);
+	}
+}
+
+enum shade_status
+migration_run(const struct mig_opts *o, struct shade_err *err)
+{
+	struct migration *m = xcalloc(1, sizeof(*m));
+	enum shade_status st;
+
+	m->o = o;
+	m->err = err;
+	m->loop = ev_default_loop(EVFLAG_AUTO);
+	if (m->loop == NULL)
+		die("cannot initialise the event loop");
+	progress_init(&m->prog, o->progress_interval, o->quiet);
+	chunk_init(&m->chunk, o->chunk_time, o->chunk_rows, 100, 1000000);
+	ctl_init(&m->ctl, m->loop);
+	m->ctl.on_change = migration_ctl_changed;
+	m->ctl.arg = m;
+	m->wait.loop = m->loop;
+	m->wait.cancel_wanted = migration_cancel_wanted;
+	m->wait.arg = m;
+	ev_idle_init(&m->step, migration_step_cb);
+	ev_init(&m->pause_check, migration_pause_cb);
+	m->pause_check.repeat = 1.0;
+	ev_idle_start(m->loop, &m->step);
+
+	ev_run(m->loop, 0);
+
+	st = m->finished ? m->result : SHADE_FAILED;
+	if (st == SHADE_OK)
+		progress_note(&m->prog, "done: %s has the new schema%s", m->summary.display,
+			      o->drop_old ? "" : " (the old table is kept; see above)");
+	ctl_stop(&m->ctl);
+	if (m->eng)
+		m->engine->close(m->eng);
+	keyval_free(&m->cursor);
+	keyval_free(&m->max);
+	table_summary_free(&m->summary);
+	alter_info_free(&m->alter);
+	qname_free(&m->table);
+	dsn_free(&m->dsn);
+	ev_loop_destroy(m->loop);
+	free(m);
+	return st;
+}
