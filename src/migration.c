@@ -78,6 +78,7 @@ struct migration {
 	bool built;            /* shadow/capture may exist: undo on failure */
 	bool swapped;          /* past the point of no return */
 	bool undoing;          /* no statement cancels while cleaning up */
+	bool in_step;          /* migration_step is running (maybe nested) */
 	bool have_bounds;
 	bool copy_empty;
 	bool have_cursor;
@@ -358,9 +359,7 @@ migration_step(struct migration *m)
 			m->prog.paused = true;
 			progress_note(&m->prog, "paused (SIGUSR2 resumes)");
 		}
-		ev_idle_stop(m->loop, &m->step);
-		ev_timer_again(m->loop, &m->pause_check);
-		return;
+		return;  /* the step callback starts the pause timer */
 	}
 	if (m->prog.paused) {
 		m->prog.paused = false;
@@ -432,9 +431,21 @@ migration_step_cb(struct ev_loop *loop, ev_idle *w, int revents)
 {
 	struct migration *m = (struct migration *)((char *)w - offsetof(struct migration, step));
 
-	(void)loop;
 	(void)revents;
+	/*
+	 * Statements wait in nested loop runs (dbwait), which would call this
+	 * watcher again: keep it stopped while a step runs, and start it again
+	 * only if the step left work to do and is not paused.
+	 */
+	ev_idle_stop(loop, w);
+	m->in_step = true;
 	migration_step(m);
+	m->in_step = false;
+	if (!m->finished && !(m->ctl.paused && m->phase == PHASE_COPY &&
+			      !ctl_abort_wanted(&m->ctl)))
+		ev_idle_start(loop, w);
+	else if (!m->finished)
+		ev_timer_again(loop, &m->pause_check);
 }
 
 static void
@@ -455,7 +466,7 @@ migration_ctl_changed(void *arg)
 {
 	struct migration *m = arg;
 
-	if (!m->finished && !ev_is_active(&m->step) &&
+	if (!m->finished && !m->in_step && !ev_is_active(&m->step) &&
 	    (!m->ctl.paused || ctl_abort_wanted(&m->ctl))) {
 		ev_timer_stop(m->loop, &m->pause_check);
 		ev_idle_start(m->loop, &m->step);
