@@ -1,0 +1,639 @@
+# tests/lib.sh - throwaway servers and helpers for shade's integration tests.
+#
+# POSIX sh (runs under dash). Every integration test is a POSIX sh script that
+# sources this file, starts the servers it needs, drives the real build/shade
+# and asserts on the database's real state:
+#
+#	#!/bin/sh
+#	set -eu
+#	. "$(dirname "$0")/../lib.sh"
+#	pg_start                       # or my_start
+#	pg_newdb                       # fresh database named after the test
+#	pg_sql "CREATE TABLE items (id int PRIMARY KEY)"
+#	run_shade --dsn "$PG_DSN" --table items --alter '...' --execute
+#	[ "$SHADE_RC" = 0 ] || fail "shade exited $SHADE_RC"
+#	t_pass
+#
+# Servers. PostgreSQL 15 (initdb + pg_ctl, unix socket only, fsync off) and
+# MariaDB 10.11 (mariadb-install-db + mariadbd, --skip-networking) live in a
+# temporary directory. tests/run.sh starts one of each for the whole run and
+# exports SHADE_PG_SOCKDIR/SHADE_PG_PORT/SHADE_PG_USER and SHADE_MY_SOCK; a
+# test that finds them reuses those servers (and leaves them running), a test
+# run on its own starts private ones that are stopped when it exits. As root,
+# PostgreSQL runs as the `postgres` user (or `shadetest`, created if needed),
+# because initdb refuses root; mariadbd runs with --user=root.
+#
+# Variables set here:
+#	SHADE_ROOT   the repository root
+#	SHADE_BIN    build/shade (override with the environment)
+#	WRITER_BIN   build/tools/writer
+#	T_NAME       the test's name (script name without .sh)
+#	T_TMP        a private temporary directory, removed on exit
+#	             (kept when SHADE_KEEP_TMP=1)
+#
+# PostgreSQL:
+#	pg_start              start (or reuse) the server; sets PG_SOCKDIR,
+#	                      PG_PORT, PG_USER and exports PGHOST/PGPORT/PGUSER
+#	pg_newdb [NAME]       drop and create database NAME (default: $T_NAME);
+#	                      sets PG_DB, PG_DSN (key=value conninfo) and
+#	                      PG_URI (postgres:// form); exports PGDATABASE
+#	pg_sql [SQL]          run SQL (or stdin when no argument) in $PG_DB with
+#	                      psql -X -A -t -q -v ON_ERROR_STOP=1; prints the
+#	                      rows ('|' between columns); fails the test on error
+#	pg_try SQL            like pg_sql, but returns psql's status instead of
+#	                      failing (stderr goes to stdout)
+#	pg_val SQL            print the single value SQL returns
+#	pg_fingerprint        print the database's catalog and data fingerprint:
+#	                      relations (with oid, owner, acl, options), columns,
+#	                      defaults, constraints, indexes, triggers, functions,
+#	                      sequences, views and a hash of every table's rows.
+#	                      Equal before and after = the database is unchanged.
+#	pg_leftovers TABLE    print shade's objects left for TABLE (the shadow,
+#	                      the change log, triggers on TABLE, functions outside
+#	                      the system schemas); empty when nothing is left
+#
+# MariaDB:
+#	my_start              start (or reuse) the server; sets MY_SOCK
+#	my_newdb [NAME]       drop and create database NAME (default: $T_NAME,
+#	                      utf8mb4); sets MY_DB and MY_DSN
+#	                      (mysql://root@/NAME?socket=...)
+#	my_sql [SQL]          run SQL (or stdin) in $MY_DB with the mariadb
+#	                      client (-N -B: tab-separated, no header, special
+#	                      characters escaped, NULL printed as NULL); fails the
+#	                      test on error
+#	my_try SQL            like my_sql, but returns the client's status
+#	my_val SQL            print the single value SQL returns
+#	my_fingerprint        like pg_fingerprint: tables (engine, options,
+#	                      create time, AUTO_INCREMENT), columns, indexes,
+#	                      foreign keys, triggers, routines and CHECKSUM TABLE
+#	                      of every table in $MY_DB
+#	my_leftovers TABLE    shade's objects left for TABLE (_TABLE_new,
+#	                      _TABLE_log, triggers on TABLE)
+#
+# Running shade and the writer:
+#	run_shade ARGS...     run $SHADE_BIN; sets SHADE_RC, and SHADE_OUT /
+#	                      SHADE_ERR (files holding stdout / stderr); copies
+#	                      shade's stderr into the test's output
+#	start_shade ARGS...   the same in the background: sets SHADE_PID;
+#	wait_shade            waits for it and sets SHADE_RC
+#	start_writer ARGS...  run $WRITER_BIN in the background (output in
+#	                      $T_TMP/writer.N.log); sets WRITER_PID, WRITER_LOG
+#	stop_writer           create the writer's --until-file (WRITER_STOP,
+#	                      which start_writer passes for you), wait for it,
+#	                      print its summary; fails the test if it failed
+#	bg_track PID          kill PID (TERM) when the test exits
+#
+# Assertions (each fails the test with a message):
+#	fail MSG...           print "FAIL: MSG" and exit 1
+#	note MSG...           print a progress line
+#	assert_eq GOT WANT MSG
+#	assert_rc WANT MSG    SHADE_RC must be WANT
+#	assert_one_line MSG   shade's stderr must be exactly one non-empty line
+#	assert_contains FILE TEXT MSG    (fixed string, not a pattern)
+#	assert_same_file A B MSG         shows the diff when they differ
+#	t_pass                print "PASS" and exit 0
+#
+# T_EXIT_HOOK, when set, is eval'ed on exit before the servers stop.
+
+# -- setup ----------------------------------------------------------------
+
+t_find_root()
+{
+	_d=$(cd "$(dirname "$0")" && pwd)
+	while [ "$_d" != / ]; do
+		if [ -f "$_d/Makefile" ] && [ -f "$_d/tests/lib.sh" ]; then
+			echo "$_d"
+			return 0
+		fi
+		_d=$(dirname "$_d")
+	done
+	echo "lib.sh: cannot find the repository root from $0" >&2
+	return 1
+}
+
+: "${SHADE_ROOT:=$(t_find_root)}"
+: "${SHADE_BIN:=$SHADE_ROOT/build/shade}"
+: "${WRITER_BIN:=$SHADE_ROOT/build/tools/writer}"
+: "${ASAN_OPTIONS:=detect_leaks=1:abort_on_error=1}"
+: "${UBSAN_OPTIONS:=print_stacktrace=1:halt_on_error=1}"
+export SHADE_ROOT SHADE_BIN WRITER_BIN ASAN_OPTIONS UBSAN_OPTIONS
+
+T_NAME=$(basename "$0" .sh)
+T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/shade-test.XXXXXX")
+# The PostgreSQL server runs as another user when we are root: let it in.
+chmod 755 "$T_TMP"
+T_BGPIDS=
+PG_OWN=
+MY_OWN=
+MY_PID=
+
+PG_BINDIR=/usr/lib/postgresql/15/bin
+
+# -- reporting ------------------------------------------------------------
+
+fail()
+{
+	echo "FAIL: $T_NAME: $*" >&2
+	exit 1
+}
+
+note()
+{
+	echo "# $*" >&2
+}
+
+t_pass()
+{
+	echo "PASS: $T_NAME"
+	exit 0
+}
+
+assert_eq()
+{
+	[ "$1" = "$2" ] || fail "$3: got '$1', want '$2'"
+}
+
+assert_rc()
+{
+	[ "$SHADE_RC" = "$1" ] || fail "$2: shade exited $SHADE_RC, want $1"
+}
+
+assert_one_line()
+{
+	_n=$(grep -c . "$SHADE_ERR" || true)
+	[ "$_n" = 1 ] || fail "$1: want exactly one line on stderr, got $_n"
+}
+
+assert_contains()
+{
+	grep -qF -- "$2" "$1" || fail "$3: '$2' not found in $(basename "$1")"
+}
+
+assert_same_file()
+{
+	if ! cmp -s "$1" "$2"; then
+		diff -u "$1" "$2" | head -n 60 >&2 || true
+		fail "$3"
+	fi
+}
+
+# -- cleanup --------------------------------------------------------------
+
+bg_track()
+{
+	T_BGPIDS="$T_BGPIDS $1"
+}
+
+t_cleanup()
+{
+	_rc=$?
+	trap - EXIT INT TERM
+	if [ -n "${T_EXIT_HOOK:-}" ]; then
+		eval "$T_EXIT_HOOK" || true
+	fi
+	for _p in $T_BGPIDS; do
+		kill -TERM "$_p" 2>/dev/null || true
+	done
+	for _p in $T_BGPIDS; do
+		wait "$_p" 2>/dev/null || true
+	done
+	pg_stop
+	my_stop
+	if [ "${SHADE_KEEP_TMP:-0}" = 1 ]; then
+		echo "# kept $T_TMP" >&2
+	else
+		rm -rf "$T_TMP"
+	fi
+	exit "$_rc"
+}
+
+trap t_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# -- PostgreSQL -----------------------------------------------------------
+
+# The OS user the server runs as: ourselves, or an unprivileged one as root.
+pg_os_user()
+{
+	if [ "$(id -u)" != 0 ]; then
+		id -un
+	elif id postgres >/dev/null 2>&1; then
+		echo postgres
+	else
+		id shadetest >/dev/null 2>&1 ||
+		    useradd --system --no-create-home --shell /usr/sbin/nologin \
+		    shadetest >/dev/null 2>&1 ||
+		    { echo "lib.sh: cannot create user shadetest" >&2; return 1; }
+		echo shadetest
+	fi
+}
+
+pg_as_user()
+{
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u "$PG_OSUSER" -- "$@"
+	else
+		"$@"
+	fi
+}
+
+pg_start()
+{
+	if [ -n "${SHADE_PG_SOCKDIR:-}" ]; then
+		PG_SOCKDIR=$SHADE_PG_SOCKDIR
+		PG_PORT=$SHADE_PG_PORT
+		PG_USER=$SHADE_PG_USER
+		pg_export
+		return 0
+	fi
+	PG_OSUSER=$(pg_os_user)
+	PG_DIR=$T_TMP/pg
+	PG_SOCKDIR=$PG_DIR
+	PG_USER=postgres
+	# The socket lives in our own directory: the port only names it.
+	PG_PORT=$((20000 + $$ % 20000))
+	mkdir -p "$PG_DIR"
+	[ "$(id -u)" = 0 ] && chown "$PG_OSUSER" "$PG_DIR"
+	if ! pg_as_user "$PG_BINDIR/initdb" -D "$PG_DIR/data" -U "$PG_USER" \
+	    -A trust -E UTF8 --locale=C --no-sync >"$PG_DIR/initdb.log" 2>&1; then
+		cat "$PG_DIR/initdb.log" >&2
+		fail "initdb failed"
+	fi
+	cat >>"$PG_DIR/data/postgresql.conf" <<EOF
+listen_addresses = ''
+unix_socket_directories = '$PG_SOCKDIR'
+port = $PG_PORT
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 100
+shared_buffers = 128MB
+max_wal_size = 1GB
+checkpoint_timeout = 30min
+autovacuum = off
+log_min_messages = warning
+log_min_error_statement = panic
+EOF
+	if ! pg_as_user "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" \
+	    -w -t 60 start >"$PG_DIR/pg_ctl.log" 2>&1; then
+		cat "$PG_DIR/pg_ctl.log" "$PG_DIR/server.log" >&2
+		fail "PostgreSQL did not start"
+	fi
+	PG_OWN=1
+	pg_export
+}
+
+pg_export()
+{
+	SHADE_PG_SOCKDIR=$PG_SOCKDIR
+	SHADE_PG_PORT=$PG_PORT
+	SHADE_PG_USER=$PG_USER
+	PGHOST=$PG_SOCKDIR
+	PGPORT=$PG_PORT
+	PGUSER=$PG_USER
+	export SHADE_PG_SOCKDIR SHADE_PG_PORT SHADE_PG_USER PGHOST PGPORT PGUSER
+	unset PGPASSWORD PGSERVICE PGOPTIONS 2>/dev/null || true
+}
+
+pg_stop()
+{
+	[ -n "$PG_OWN" ] || return 0
+	PG_OWN=
+	pg_as_user "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop \
+	    >/dev/null 2>&1 || true
+}
+
+pg_newdb()
+{
+	PG_DB=${1:-$T_NAME}
+	PGOPTIONS='-c client_min_messages=warning' \
+	    psql -X -q -d postgres -v ON_ERROR_STOP=1 \
+	    -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" \
+	    -c "CREATE DATABASE \"$PG_DB\" TEMPLATE template0 ENCODING 'UTF8'" \
+	    >/dev/null || fail "cannot create database $PG_DB"
+	PGDATABASE=$PG_DB
+	export PGDATABASE
+	PG_DSN="host=$PG_SOCKDIR port=$PG_PORT dbname=$PG_DB user=$PG_USER"
+	PG_URI="postgres://$PG_USER@/$PG_DB?host=$PG_SOCKDIR&port=$PG_PORT"
+}
+
+# psql, quiet: no notices, no headers, stop at the first error.
+pg_psql()
+{
+	PGOPTIONS='-c client_min_messages=warning' \
+	    psql -X -A -t -q -v ON_ERROR_STOP=1 -d "$PG_DB" "$@"
+}
+
+pg_sql()
+{
+	if [ $# -gt 0 ]; then
+		pg_psql -c "$1" || fail "SQL failed: $1"
+	else
+		pg_psql -f - ||
+		    fail "SQL script failed"
+	fi
+}
+
+pg_try()
+{
+	pg_psql -c "$1" 2>&1
+}
+
+pg_val()
+{
+	pg_sql "$1"
+}
+
+pg_fingerprint()
+{
+	pg_sql <<'EOF'
+WITH ns AS (
+	SELECT oid, nspname FROM pg_namespace
+	WHERE nspname NOT IN ('pg_catalog', 'information_schema')
+	  AND nspname NOT LIKE 'pg\_toast%' AND nspname NOT LIKE 'pg\_temp%'
+), rels AS (
+	SELECT c.* FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
+)
+SELECT 'rel ' || c.oid::regclass || ' kind=' || c.relkind::text || ' oid=' || c.oid
+    || ' owner=' || c.relowner::regrole || ' acl=' || coalesce(c.relacl::text, '-')
+    || ' opts=' || coalesce(c.reloptions::text, '-')
+    || ' replident=' || c.relreplident::text || ' rls=' || c.relrowsecurity
+    || ' comment=' || coalesce(obj_description(c.oid, 'pg_class'), '-')
+FROM rels c
+UNION ALL
+SELECT 'col ' || a.attrelid::regclass || ' ' || a.attnum || ' ' || quote_ident(a.attname)
+    || ' ' || format_type(a.atttypid, a.atttypmod) || ' notnull=' || a.attnotnull
+    || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '-')
+    || ' identity=' || a.attidentity::text || ' generated=' || a.attgenerated::text
+    || ' stats=' || a.attstattarget
+FROM pg_attribute a JOIN rels c ON c.oid = a.attrelid
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+UNION ALL
+SELECT 'con ' || co.conrelid::regclass || ' ' || quote_ident(co.conname) || ' '
+    || pg_get_constraintdef(co.oid) || ' validated=' || co.convalidated
+FROM pg_constraint co JOIN ns ON ns.oid = co.connamespace
+UNION ALL
+SELECT 'idx ' || i.indexrelid::regclass || ' ' || pg_get_indexdef(i.indexrelid)
+    || ' valid=' || i.indisvalid
+FROM pg_index i JOIN rels c ON c.oid = i.indrelid
+UNION ALL
+SELECT 'trg ' || t.tgrelid::regclass || ' ' || quote_ident(t.tgname) || ' '
+    || pg_get_triggerdef(t.oid) || ' enabled=' || t.tgenabled::text
+FROM pg_trigger t JOIN rels c ON c.oid = t.tgrelid WHERE NOT t.tgisinternal
+UNION ALL
+SELECT 'fn ' || p.oid::regprocedure || ' ' || md5(coalesce(p.prosrc, ''))
+FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
+UNION ALL
+SELECT 'seq ' || quote_ident(s.schemaname) || '.' || quote_ident(s.sequencename)
+    || ' last=' || coalesce(s.last_value::text, 'null')
+FROM pg_sequences s
+UNION ALL
+SELECT 'view ' || c.oid::regclass || ' ' || md5(pg_get_viewdef(c.oid))
+FROM rels c WHERE c.relkind IN ('v', 'm')
+UNION ALL
+SELECT 'policy ' || po.polrelid::regclass || ' ' || quote_ident(po.polname)
+FROM pg_policy po JOIN rels c ON c.oid = po.polrelid
+UNION ALL
+SELECT 'data ' || c.oid::regclass || ' ' || md5(query_to_xml(format(
+    'SELECT count(*) AS n, md5(string_agg(t::text, %L ORDER BY t::text)) AS h FROM %s t',
+    E'\n', c.oid::regclass), false, true, '')::text)
+FROM rels c WHERE c.relkind IN ('r', 'p')
+ORDER BY 1;
+EOF
+}
+
+pg_leftovers()
+{
+	_t=$(echo "$1" | sed "s/'/''/g")
+	pg_sql "
+SELECT 'relation ' || c.oid::regclass FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND c.relname IN ('_${_t}_new', '_${_t}_log')
+UNION ALL
+SELECT 'trigger ' || quote_ident(t.tgname) || ' on ' || t.tgrelid::regclass
+FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+WHERE NOT t.tgisinternal AND c.relname IN ('$_t', '_${_t}_old')
+UNION ALL
+SELECT 'function ' || p.oid::regprocedure FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+ORDER BY 1"
+}
+
+# -- MariaDB --------------------------------------------------------------
+
+my_start()
+{
+	if [ -n "${SHADE_MY_SOCK:-}" ]; then
+		MY_SOCK=$SHADE_MY_SOCK
+		return 0
+	fi
+	MY_DIR=$T_TMP/my
+	MY_SOCK=$MY_DIR/mysqld.sock
+	mkdir -p "$MY_DIR/data"
+	_u=
+	[ "$(id -u)" = 0 ] && _u=--user=root
+	if ! mariadb-install-db --no-defaults --datadir="$MY_DIR/data" $_u \
+	    --auth-root-authentication-method=normal --skip-test-db \
+	    --skip-name-resolve >"$MY_DIR/install.log" 2>&1; then
+		cat "$MY_DIR/install.log" >&2
+		fail "mariadb-install-db failed"
+	fi
+	mariadbd --no-defaults --datadir="$MY_DIR/data" $_u \
+	    --socket="$MY_SOCK" --skip-networking \
+	    --pid-file="$MY_DIR/mysqld.pid" --log-error="$MY_DIR/error.log" \
+	    --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
+	    --skip-name-resolve --skip-log-bin \
+	    --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0 \
+	    --innodb-buffer-pool-size=256M --innodb-log-file-size=128M \
+	    --sync-binlog=0 --max-connections=200 \
+	    </dev/null >"$MY_DIR/stdout.log" 2>&1 &
+	MY_PID=$!
+	MY_OWN=1
+	_i=0
+	while ! mariadb-admin --no-defaults -uroot --socket="$MY_SOCK" \
+	    ping >/dev/null 2>&1; do
+		if ! kill -0 "$MY_PID" 2>/dev/null; then
+			MY_OWN=
+			cat "$MY_DIR/error.log" >&2
+			fail "mariadbd died while starting"
+		fi
+		_i=$((_i + 1))
+		[ "$_i" -lt 600 ] || { tail -n 30 "$MY_DIR/error.log" >&2;
+		    fail "mariadbd did not answer in 60 s"; }
+		sleep 0.1
+	done
+	SHADE_MY_SOCK=$MY_SOCK
+	export SHADE_MY_SOCK
+}
+
+my_stop()
+{
+	[ -n "$MY_OWN" ] || return 0
+	MY_OWN=
+	kill -TERM "$MY_PID" 2>/dev/null || true
+	_i=0
+	while kill -0 "$MY_PID" 2>/dev/null && [ "$_i" -lt 300 ]; do
+		sleep 0.1
+		_i=$((_i + 1))
+	done
+	kill -KILL "$MY_PID" 2>/dev/null || true
+	wait "$MY_PID" 2>/dev/null || true
+}
+
+my_client()
+{
+	mariadb --no-defaults --protocol=socket --socket="$MY_SOCK" -uroot \
+	    --default-character-set=utf8mb4 -N -B "$@"
+}
+
+my_newdb()
+{
+	MY_DB=${1:-$T_NAME}
+	my_client -e "DROP DATABASE IF EXISTS \`$MY_DB\`;
+	    CREATE DATABASE \`$MY_DB\` CHARACTER SET utf8mb4" ||
+	    fail "cannot create database $MY_DB"
+	MY_DSN="mysql://root@/$MY_DB?socket=$MY_SOCK"
+}
+
+my_sql()
+{
+	if [ $# -gt 0 ]; then
+		my_client -D "$MY_DB" -e "$1" || fail "SQL failed: $1"
+	else
+		my_client -D "$MY_DB" || fail "SQL script failed"
+	fi
+}
+
+my_try()
+{
+	my_client -D "$MY_DB" -e "$1" 2>&1
+}
+
+my_val()
+{
+	my_sql "$1"
+}
+
+my_fingerprint()
+{
+	my_sql "
+SELECT CONCAT_WS(' ', 'table', table_name, table_type, engine, row_format,
+    table_collation, create_options, auto_increment, create_time,
+    CONCAT('comment=', table_comment))
+FROM information_schema.tables WHERE table_schema = DATABASE()
+UNION ALL
+SELECT CONCAT_WS(' ', 'col', table_name, ordinal_position, column_name,
+    column_type, is_nullable, CONCAT('default=', IFNULL(column_default, '-')),
+    extra, character_set_name, collation_name)
+FROM information_schema.columns WHERE table_schema = DATABASE()
+UNION ALL
+SELECT CONCAT_WS(' ', 'idx', table_name, index_name, seq_in_index, column_name,
+    non_unique, sub_part, index_type)
+FROM information_schema.statistics WHERE table_schema = DATABASE()
+UNION ALL
+SELECT CONCAT_WS(' ', 'fk', k.table_name, k.constraint_name, k.column_name,
+    k.referenced_table_name, k.referenced_column_name, r.update_rule, r.delete_rule)
+FROM information_schema.key_column_usage k
+JOIN information_schema.referential_constraints r
+  ON r.constraint_schema = k.constraint_schema AND r.constraint_name = k.constraint_name
+ AND r.table_name = k.table_name
+WHERE k.table_schema = DATABASE()
+UNION ALL
+SELECT CONCAT_WS(' ', 'check', table_name, constraint_name, check_clause)
+FROM information_schema.check_constraints WHERE constraint_schema = DATABASE()
+UNION ALL
+SELECT CONCAT_WS(' ', 'trigger', trigger_name, event_object_table,
+    action_timing, event_manipulation, MD5(action_statement))
+FROM information_schema.triggers WHERE trigger_schema = DATABASE()
+UNION ALL
+SELECT CONCAT_WS(' ', 'routine', routine_type, routine_name,
+    MD5(routine_definition))
+FROM information_schema.routines WHERE routine_schema = DATABASE()
+ORDER BY 1"
+	_tables=$(my_sql "SELECT GROUP_CONCAT(CONCAT('\`', REPLACE(table_name, '\`', '\`\`'), '\`')
+	    ORDER BY table_name SEPARATOR ', ')
+	    FROM information_schema.tables
+	    WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'")
+	if [ -n "$_tables" ] && [ "$_tables" != NULL ]; then
+		my_sql "CHECKSUM TABLE $_tables EXTENDED" | sed 's/^/checksum /'
+	fi
+}
+
+my_leftovers()
+{
+	_t=$(echo "$1" | sed "s/'/''/g")
+	my_sql "
+SELECT CONCAT('table ', table_name) FROM information_schema.tables
+WHERE table_schema = DATABASE() AND table_name IN ('_${_t}_new', '_${_t}_log')
+UNION ALL
+SELECT CONCAT('trigger ', trigger_name) FROM information_schema.triggers
+WHERE trigger_schema = DATABASE() AND event_object_table = '$_t'
+ORDER BY 1"
+}
+
+# -- shade and the writer -------------------------------------------------
+
+T_SHADE_RUNS=0
+
+run_shade()
+{
+	T_SHADE_RUNS=$((T_SHADE_RUNS + 1))
+	SHADE_OUT=$T_TMP/shade.$T_SHADE_RUNS.out
+	SHADE_ERR=$T_TMP/shade.$T_SHADE_RUNS.err
+	[ -x "$SHADE_BIN" ] || fail "$SHADE_BIN is not built"
+	SHADE_RC=0
+	"$SHADE_BIN" "$@" >"$SHADE_OUT" 2>"$SHADE_ERR" </dev/null || SHADE_RC=$?
+	t_show_shade
+}
+
+t_show_shade()
+{
+	echo "# shade run $T_SHADE_RUNS exited $SHADE_RC; stderr:" >&2
+	tail -n 40 "$SHADE_ERR" | sed 's/^/#   | /' >&2
+}
+
+start_shade()
+{
+	T_SHADE_RUNS=$((T_SHADE_RUNS + 1))
+	SHADE_OUT=$T_TMP/shade.$T_SHADE_RUNS.out
+	SHADE_ERR=$T_TMP/shade.$T_SHADE_RUNS.err
+	[ -x "$SHADE_BIN" ] || fail "$SHADE_BIN is not built"
+	"$SHADE_BIN" "$@" >"$SHADE_OUT" 2>"$SHADE_ERR" </dev/null &
+	SHADE_PID=$!
+	bg_track "$SHADE_PID"
+}
+
+wait_shade()
+{
+	SHADE_RC=0
+	wait "$SHADE_PID" || SHADE_RC=$?
+	t_show_shade
+}
+
+T_WRITERS=0
+
+start_writer()
+{
+	[ -x "$WRITER_BIN" ] || fail "$WRITER_BIN is not built"
+	T_WRITERS=$((T_WRITERS + 1))
+	WRITER_LOG=$T_TMP/writer.$T_WRITERS.log
+	WRITER_STOP=$T_TMP/writer.$T_WRITERS.stop
+	rm -f "$WRITER_STOP"
+	"$WRITER_BIN" --until-file "$WRITER_STOP" "$@" >"$WRITER_LOG" 2>&1 \
+	    </dev/null &
+	WRITER_PID=$!
+	bg_track "$WRITER_PID"
+}
+
+stop_writer()
+{
+	: >"$WRITER_STOP"
+	_wrc=0
+	wait "$WRITER_PID" || _wrc=$?
+	sed 's/^/# /' "$WRITER_LOG" >&2
+	[ "$_wrc" = 0 ] || fail "the writer exited $_wrc"
+}
