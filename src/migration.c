@@ -289,8 +289,14 @@ migration_copy_step(struct migration *m)
 	m->have_cursor = true;
 	m->prog.copied += copied;
 
-	/* Apply between chunks, for about as long as a chunk takes. */
-	if (migration_apply_for(m, m->chunk.target, &drained) != 0)
+	/*
+	 * Apply between chunks until the log is drained, as gh-ost favours
+	 * its binlog stream over the copy: a backlog only grows the final
+	 * catch-up and the swap's drain. The bound keeps the copy moving when
+	 * writers outpace the apply.
+	 */
+	if (migration_apply_for(m, m->chunk.target * 4 > 1.0 ? m->chunk.target * 4 : 1.0,
+				&drained) != 0)
 		goto out;
 	if (now_seconds() - m->last_backlog_check >= m->prog.interval) {
 		m->last_backlog_check = now_seconds();
@@ -341,6 +347,23 @@ migration_preflight(struct migration *m)
 	return 0;
 }
 
+/*
+ * Is the operator holding the copy? Only the copy pauses: the phases after
+ * it are short, and a paused swap would hold nothing anyway. Says so once
+ * when a pause starts and when it ends.
+ */
+static bool
+migration_pausing(struct migration *m)
+{
+	bool pause = m->ctl.paused && m->phase == PHASE_COPY && !ctl_abort_wanted(&m->ctl);
+
+	if (pause != m->prog.paused) {
+		m->prog.paused = pause;
+		progress_note(&m->prog, pause ? "paused (SIGUSR2 resumes)" : "resumed");
+	}
+	return pause;
+}
+
 static void
 migration_step(struct migration *m)
 {
@@ -354,17 +377,8 @@ migration_step(struct migration *m)
 		migration_fail(m);
 		return;
 	}
-	if (m->ctl.paused && m->phase == PHASE_COPY) {
-		if (!m->prog.paused) {
-			m->prog.paused = true;
-			progress_note(&m->prog, "paused (SIGUSR2 resumes)");
-		}
-		return;  /* the step callback starts the pause timer */
-	}
-	if (m->prog.paused) {
-		m->prog.paused = false;
-		progress_note(&m->prog, "resumed");
-	}
+	if (migration_pausing(m))
+		return;  /* the step callback parks us on the pause timer */
 	err_clear(m->err);
 	switch (m->phase) {
 	case PHASE_PREFLIGHT:
@@ -441,11 +455,12 @@ migration_step_cb(struct ev_loop *loop, ev_idle *w, int revents)
 	m->in_step = true;
 	migration_step(m);
 	m->in_step = false;
-	if (!m->finished && !(m->ctl.paused && m->phase == PHASE_COPY &&
-			      !ctl_abort_wanted(&m->ctl)))
-		ev_idle_start(loop, w);
-	else if (!m->finished)
+	if (m->finished)
+		return;
+	if (migration_pausing(m))
 		ev_timer_again(loop, &m->pause_check);
+	else
+		ev_idle_start(loop, w);
 }
 
 static void

@@ -521,8 +521,8 @@ pgsql_preflight(struct eng *e, const struct qname *table, const struct alter_inf
 		goto out;
 	}
 	e->orig_oid = (unsigned)strtoul(PQgetvalue(res, 0, 0), NULL, 10);
-	schema = PQgetvalue(res, 0, 1);
-	e->orig.schema = xstrdup(schema);
+	e->orig.schema = xstrdup(PQgetvalue(res, 0, 1));
+	schema = e->orig.schema;  /* not the result's copy: res is cleared below */
 	e->orig.name = xstrdup(PQgetvalue(res, 0, 2));
 	out->display = xasprintf("%s.%s", e->orig.schema, e->orig.name);
 	out->bytes = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
