@@ -30,5 +30,6 @@ void
 table_summary_free(struct table_summary *t)
 {
 	free(t->display);
+	free(t->old_display);
 	*t = (struct table_summary){0};
 }

@@ -515,9 +515,13 @@ migration_run(const struct mig_opts *o, struct shade_err *err)
 	ev_run(m->loop, 0);
 
 	st = m->finished ? m->result : SHADE_FAILED;
-	if (st == SHADE_OK)
-		progress_note(&m->prog, "done: %s has the new schema%s", m->summary.display,
-			      o->drop_old ? "" : " (the old table is kept; see above)");
+	if (st == SHADE_OK && o->drop_old)
+		progress_note(&m->prog, "done: %s has the new schema; the old table was dropped",
+			      m->summary.display);
+	else if (st == SHADE_OK)
+		progress_note(&m->prog, "done: %s has the new schema; the old table is kept as %s",
+			      m->summary.display,
+			      m->summary.old_display ? m->summary.old_display : "_<table>_old");
 	ctl_stop(&m->ctl);
 	if (m->eng)
 		m->engine->close(m->eng);

@@ -544,6 +544,7 @@ pgsql_preflight(struct eng *e, const struct qname *table, const struct alter_inf
 	pgsql_name_in_schema(&e->shadow, schema, sql_derived_name(SQL_PG, e->orig.name, "_new"));
 	pgsql_name_in_schema(&e->log, schema, sql_derived_name(SQL_PG, e->orig.name, "_log"));
 	pgsql_name_in_schema(&e->old, schema, sql_derived_name(SQL_PG, e->orig.name, "_old"));
+	out->old_display = xasprintf("%s.%s", schema, e->old.name);
 	pgsql_name_in_schema(&e->fn, schema, sql_derived_name(SQL_PG, e->orig.name, "_shade_fn"));
 	e->trg = sql_derived_name(SQL_PG, e->orig.name, "_shade_trg");
 	e->trg_trunc = sql_derived_name(SQL_PG, e->orig.name, "_shade_trunc");
