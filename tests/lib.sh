@@ -48,6 +48,11 @@
 #	                      defaults, constraints, indexes, triggers, functions,
 #	                      sequences, views and a hash of every table's rows.
 #	                      Equal before and after = the database is unchanged.
+#	pg_same_rows A B COLS MSG
+#	                      fail unless tables A and B (SQL text, quoted as
+#	                      needed) hold the same rows on the columns COLS
+#	                      (a select list): EXCEPT ALL both ways and counts;
+#	                      shows a few differing rows
 #	pg_leftovers TABLE    print shade's objects left for TABLE (the shadow,
 #	                      the change log, triggers on TABLE, functions outside
 #	                      the system schemas); empty when nothing is left
@@ -67,20 +72,24 @@
 #	                      create time, AUTO_INCREMENT), columns, indexes,
 #	                      foreign keys, triggers, routines and CHECKSUM TABLE
 #	                      of every table in $MY_DB
+#	my_same_rows A B COLS MSG   as pg_same_rows
 #	my_leftovers TABLE    shade's objects left for TABLE (_TABLE_new,
 #	                      _TABLE_log, triggers on TABLE)
 #
 # Running shade and the writer:
-#	run_shade ARGS...     run $SHADE_BIN; sets SHADE_RC, and SHADE_OUT /
-#	                      SHADE_ERR (files holding stdout / stderr); copies
-#	                      shade's stderr into the test's output
+#	run_shade ARGS...     run $SHADE_BIN (killed after SHADE_TIMEOUT seconds,
+#	                      default 600: exit 124); sets SHADE_RC, and
+#	                      SHADE_OUT / SHADE_ERR (files holding stdout /
+#	                      stderr); copies shade's stderr into the test's
+#	                      output
 #	start_shade ARGS...   the same in the background: sets SHADE_PID;
 #	wait_shade            waits for it and sets SHADE_RC
 #	start_writer ARGS...  run $WRITER_BIN in the background (output in
 #	                      $T_TMP/writer.N.log); sets WRITER_PID, WRITER_LOG
 #	stop_writer           create the writer's --until-file (WRITER_STOP,
 #	                      which start_writer passes for you), wait for it,
-#	                      print its summary; fails the test if it failed
+#	                      print its summary; fails the test if it failed;
+#	                      sets WRITER_COMMITS (transactions committed)
 #	bg_track PID          kill PID (TERM) when the test exits
 #
 # Assertions (each fails the test with a message):
@@ -404,6 +413,31 @@ ORDER BY 1;
 EOF
 }
 
+# Rows of A missing in B (EXCEPT ALL) in engine $1's SQL.
+t_same_rows()
+{
+	_e=$1 _a=$2 _b=$3 _c=$4 _m=$5
+	_na=$("${_e}_val" "SELECT count(*) FROM $_a")
+	_nb=$("${_e}_val" "SELECT count(*) FROM $_b")
+	_q1="SELECT $_c FROM $_a EXCEPT ALL SELECT $_c FROM $_b"
+	_q2="SELECT $_c FROM $_b EXCEPT ALL SELECT $_c FROM $_a"
+	_d1=$("${_e}_val" "SELECT count(*) FROM ($_q1) d")
+	_d2=$("${_e}_val" "SELECT count(*) FROM ($_q2) d")
+	if [ "$_na" != "$_nb" ] || [ "$_d1" != 0 ] || [ "$_d2" != 0 ]; then
+		echo "# $_a: $_na rows, $_b: $_nb rows" >&2
+		echo "# in $_a, not in $_b ($_d1):" >&2
+		"${_e}_val" "$_q1 ORDER BY 1 LIMIT 10" | sed 's/^/#   /' >&2
+		echo "# in $_b, not in $_a ($_d2):" >&2
+		"${_e}_val" "$_q2 ORDER BY 1 LIMIT 10" | sed 's/^/#   /' >&2
+		fail "$_m: $_a and $_b differ"
+	fi
+}
+
+pg_same_rows()
+{
+	t_same_rows pg "$@"
+}
+
 pg_leftovers()
 {
 	_t=$(echo "$1" | sed "s/'/''/g")
@@ -563,6 +597,11 @@ ORDER BY 1"
 	fi
 }
 
+my_same_rows()
+{
+	t_same_rows my "$@"
+}
+
 my_leftovers()
 {
 	_t=$(echo "$1" | sed "s/'/''/g")
@@ -586,7 +625,8 @@ run_shade()
 	SHADE_ERR=$T_TMP/shade.$T_SHADE_RUNS.err
 	[ -x "$SHADE_BIN" ] || fail "$SHADE_BIN is not built"
 	SHADE_RC=0
-	"$SHADE_BIN" "$@" >"$SHADE_OUT" 2>"$SHADE_ERR" </dev/null || SHADE_RC=$?
+	timeout -k 10 "${SHADE_TIMEOUT:-600}" "$SHADE_BIN" "$@" \
+	    >"$SHADE_OUT" 2>"$SHADE_ERR" </dev/null || SHADE_RC=$?
 	t_show_shade
 }
 
@@ -636,4 +676,7 @@ stop_writer()
 	wait "$WRITER_PID" || _wrc=$?
 	sed 's/^/# /' "$WRITER_LOG" >&2
 	[ "$_wrc" = 0 ] || fail "the writer exited $_wrc"
+	WRITER_COMMITS=$(sed -n 's/^writer: .*, \([0-9]*\) commits .*/\1/p' \
+	    "$WRITER_LOG")
+	: "${WRITER_COMMITS:=0}"
 }
