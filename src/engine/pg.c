@@ -970,12 +970,16 @@ pgsql_create_shadow(struct eng *e, const char *alter_body, const struct alter_in
 	struct buf b = {0};
 	int rc = -1;
 
+	/*
+	 * One transaction: a failure anywhere leaves nothing behind, and
+	 * lock_timeout bounds the locks the ALTER may take on other tables
+	 * (a foreign key locks the table it references).
+	 */
+	if (pgsql_run(e, "BEGIN", err) != 0 || pgsql_set_lock_timeout(e, err) != 0)
+		goto fail;
 	sql_build(&b, SQL_PG, "CREATE %sTABLE %Q (LIKE %Q INCLUDING ALL)",
 		  e->unlogged ? "UNLOGGED " : "", &e->shadow, &e->orig);
-	if (pgsql_run_buf(e, &b, err) != 0)
-		goto out;
-	e->shadow_created = true;
-	if (pgsql_pair_indexes(e, err) != 0)
+	if (pgsql_run_buf(e, &b, err) != 0 || pgsql_pair_indexes(e, err) != 0)
 		goto fail;
 
 	/*
@@ -993,22 +997,14 @@ pgsql_create_shadow(struct eng *e, const char *alter_body, const struct alter_in
 		goto fail;
 	}
 	if (pgsql_map_columns(e, alter, err) != 0 || pgsql_defer_indexes(e, err) != 0 ||
-	    pgsql_copy_privileges(e, err) != 0)
+	    pgsql_copy_privileges(e, err) != 0 || pgsql_run(e, "COMMIT", err) != 0)
 		goto fail;
+	e->shadow_created = true;
 	pgsql_build_statements(e);
 	rc = 0;
 	goto out;
 fail:
-	{
-		/* Leave nothing behind; keep the first error. */
-		struct shade_err ignored = {0};
-
-		pgsql_reset_txn(e);
-		sql_build(&b, SQL_PG, "DROP TABLE IF EXISTS %Q", &e->shadow);
-		if (pgsql_run_buf(e, &b, &ignored) == 0)
-			e->shadow_created = false;
-		err_clear(&ignored);
-	}
+	pgsql_reset_txn(e);  /* rolls the shadow back: nothing is left */
 out:
 	buf_free(&b);
 	return rc;
@@ -1143,6 +1139,36 @@ out:
 	return rc;
 }
 
+/* Say which rows failed to copy: a row that does not fit the new schema. */
+static void
+pgsql_copy_context(struct eng *e, const struct keyval *after, const struct keyval *upper,
+		   struct shade_err *err)
+{
+	char msg[sizeof(err->msg)];
+	struct buf b = {0};
+
+	if (err->cancelled)
+		return;
+	buf_append(&b, "(");
+	for (size_t i = 0; i < e->pk.len; i++)
+		buf_printf(&b, "%s%s", i ? ", " : "", e->pk.items[i]);
+	buf_append(&b, ") in (");
+	for (size_t i = 0; after && i < after->n; i++)
+		buf_printf(&b, "%s%.40s", i ? ", " : "", after->vals[i]);
+	buf_append(&b, after ? "" : "start");
+	buf_append(&b, "; ");
+	for (size_t i = 0; i < upper->n; i++)
+		buf_printf(&b, "%s%.40s", i ? ", " : "", upper->vals[i]);
+	buf_append(&b, "]");
+	snprintf(msg, sizeof(msg), "%s", err->msg);
+	err_set(err, SHADE_FAILED, "a row does not fit the new schema: copying rows with key ");
+	buf_printf(&b, " failed: %s", msg);
+	/* Truncation is fine: the statement and detail are in err->stmt. */
+	snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg), "%s",
+		 buf_str(&b));
+	buf_free(&b);
+}
+
 static int
 pgsql_copy_chunk(struct eng *e, const struct keyval *after, const struct keyval *max,
 		 long rows, struct keyval *upper, long long *copied, bool *last,
@@ -1179,8 +1205,10 @@ pgsql_copy_chunk(struct eng *e, const struct keyval *after, const struct keyval 
 	for (size_t i = 0; i < n; i++)
 		params[np++] = upper->vals[i];
 	if (pgsql_exec(e, after ? e->sql_copy_next : e->sql_copy_first, (int)np, params, &res,
-		       err) != 0)
+		       err) != 0) {
+		pgsql_copy_context(e, after, upper, err);
 		goto out;
+	}
 	*copied = strtoll(PQcmdTuples(res), NULL, 10);
 	rc = 0;
 out:
