@@ -310,7 +310,7 @@ writer_pg_result(struct writer *w, PGresult *res, const char *sql,
 
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 		if (affected)
-			*affected = atoll(PQcmdTuples(res));
+			*affected = strtoll(PQcmdTuples(res), NULL, 10);
 		PQclear(res);
 		return WRES_OK;
 	}
@@ -513,8 +513,9 @@ writer_read_range(struct writer *w, const struct qname *t, struct shade_err *err
 	}
 	w->r.empty = v[0] == NULL;
 	for (int i = 0; i < ncols / 2; i++) {
-		w->r.min[i] = v[2 * i] ? atoll(v[2 * i]) : 1;
-		w->r.max[i] = v[2 * i + 1] ? atoll(v[2 * i + 1]) : 0;
+		w->r.min[i] = v[2 * i] ? strtoll(v[2 * i], NULL, 10) : 1;
+		w->r.max[i] = v[2 * i + 1] ?
+		    strtoll(v[2 * i + 1], NULL, 10) : 0;
 	}
 	rc = 0;
 out:
@@ -789,6 +790,20 @@ writer_forward(int sig)
 			kill(writer_pids[i], sig);
 }
 
+/* A number option, or die with the usage. */
+static double
+writer_number(const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0')
+		writer_usage();
+	return v;
+}
+
 static void
 writer_parse_args(int argc, char **argv, struct writer_opts *o)
 {
@@ -834,25 +849,25 @@ writer_parse_args(int argc, char **argv, struct writer_opts *o)
 			o->mirror = optarg;
 			break;
 		case 'w':
-			o->workers = atoi(optarg);
+			o->workers = (int)writer_number(optarg);
 			break;
 		case 's':
-			o->seconds = atof(optarg);
+			o->seconds = writer_number(optarg);
 			break;
 		case 'u':
 			o->until_file = optarg;
 			break;
 		case 'S':
-			o->seed = strtoull(optarg, NULL, 10);
+			o->seed = (unsigned long long)writer_number(optarg);
 			break;
 		case 'c':
 			o->composite = true;
 			break;
 		case 'r':
-			o->rollback_pct = atoi(optarg);
+			o->rollback_pct = (int)writer_number(optarg);
 			break;
 		case 'R':
-			o->rate = atof(optarg);
+			o->rate = writer_number(optarg);
 			break;
 		default:
 			writer_usage();
