@@ -12,6 +12,7 @@
 #define SHADE_UNIT_H
 
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
