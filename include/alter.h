@@ -16,11 +16,22 @@ struct alter_rename {
 	char *to;
 };
 
+/*
+ * PostgreSQL `ALTER [COLUMN] c [SET DATA] TYPE t ... USING expr`: the ALTER
+ * checks expr on the empty shadow, the copy must compute it for every row.
+ */
+struct alter_using {
+	char *column;  /* unquoted, folded */
+	char *expr;    /* the expression as written, over T's columns */
+};
+
 struct alter_info {
 	struct strlist clauses;        /* top-level clauses, trimmed, as written */
 	struct alter_rename *renames;  /* column renames, identifiers unquoted
 					  and folded as the dialect folds */
 	size_t nrenames;
+	struct alter_using *usings;
+	size_t nusings;
 };
 
 /*
@@ -28,7 +39,8 @@ struct alter_info {
  * an empty body; text after a `;` outside quotes (a second statement); an
  * unterminated quote or comment; RENAME TO / RENAME AS (renaming the table).
  * Renames understood: PostgreSQL `RENAME [COLUMN] a TO b`; MySQL
- * `RENAME COLUMN a TO b` and `CHANGE [COLUMN] a b <definition>`.
+ * `RENAME COLUMN a TO b` and `CHANGE [COLUMN] a b <definition>`. Type changes
+ * with USING (PostgreSQL) are recorded in usings.
  */
 int alter_parse(const char *body, enum sql_dialect d, struct alter_info *out,
 		struct shade_err *err) WARN_UNUSED;

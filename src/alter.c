@@ -434,6 +434,43 @@ alter_rename_to(const struct alter_lexer *lx, const struct alter_tok *toks,
 	return 0;
 }
 
+/*
+ * PostgreSQL: ALTER [COLUMN] c [SET DATA] TYPE t ... USING expr. Record expr
+ * (everything after the clause's top-level USING) for column c.
+ */
+static int
+alter_type_using(const struct alter_lexer *lx, const struct alter_tok *toks,
+		 size_t n, struct alter_info *a)
+{
+	size_t i = 1, k;
+	int depth = toks[0].depth;
+	char *col;
+
+	if (i < n && alter_kw(lx, &toks[i], "COLUMN"))
+		i++;
+	if (i + 1 >= n)
+		return 0;
+	k = i + 1;
+	if (k + 1 < n && alter_kw(lx, &toks[k], "SET") && alter_kw(lx, &toks[k + 1], "DATA"))
+		k += 2;
+	if (k >= n || !alter_kw(lx, &toks[k], "TYPE"))
+		return 0;
+	for (k++; k < n; k++)
+		if (toks[k].depth == depth && alter_kw(lx, &toks[k], "USING"))
+			break;
+	if (k + 1 >= n)
+		return 0;
+	col = alter_ident(lx, &toks[i]);
+	if (col == NULL)
+		return 0;
+	a->usings = xreallocarray(a->usings, a->nusings + 1, sizeof(*a->usings));
+	a->usings[a->nusings].column = col;
+	a->usings[a->nusings].expr =
+		xstrndup(lx->s + toks[k + 1].start, toks[n - 1].end - toks[k + 1].start);
+	a->nusings++;
+	return 0;
+}
+
 /* Look at one top-level clause: toks[0..n), n > 0. */
 static int
 alter_clause(const struct alter_lexer *lx, const struct alter_tok *toks,
@@ -461,6 +498,8 @@ alter_clause(const struct alter_lexer *lx, const struct alter_tok *toks,
 			goto unreadable;
 		return 0;
 	}
+	if (lx->d == SQL_PG && alter_kw(lx, &toks[0], "ALTER"))
+		return alter_type_using(lx, toks, n, a);
 	if (lx->d == SQL_PG && n >= 2 && alter_kw(lx, &toks[0], "SET") &&
 	    alter_kw(lx, &toks[1], "SCHEMA")) {
 		err_set(err, SHADE_USAGE,
@@ -602,5 +641,10 @@ alter_info_free(struct alter_info *a)
 		free(a->renames[i].to);
 	}
 	free(a->renames);
+	for (size_t i = 0; i < a->nusings; i++) {
+		free(a->usings[i].column);
+		free(a->usings[i].expr);
+	}
+	free(a->usings);
 	memset(a, 0, sizeof(*a));
 }

@@ -86,6 +86,7 @@ struct migration {
 	struct keyval max;     /* the copy stops here */
 	int lock_attempts;
 	double last_backlog_check;
+	char preflight_note[256];  /* what preflight found, said once it passed */
 
 	enum shade_status result;
 	bool finished;
@@ -321,7 +322,6 @@ migration_preflight(struct migration *m)
 {
 	const struct mig_opts *o = m->o;
 	enum sql_dialect d;
-	char detail[256];
 
 	if (dsn_parse(o->dsn, &m->dsn, m->err) != 0)
 		return -1;
@@ -340,10 +340,9 @@ migration_preflight(struct migration *m)
 	if (m->engine->preflight(m->eng, &m->table, &m->alter, &m->summary, m->err) != 0)
 		return -1;
 	m->prog.total = m->summary.est_rows;
-	snprintf(detail, sizeof(detail), "%s on %s: about %lld rows, %lld MB",
-		 m->summary.display, m->engine->name, m->summary.est_rows,
-		 m->summary.bytes / (1024 * 1024));
-	progress_note(&m->prog, "%s", detail);
+	snprintf(m->preflight_note, sizeof(m->preflight_note),
+		 "%s on %s: about %lld rows, %lld MB", m->summary.display, m->engine->name,
+		 m->summary.est_rows, m->summary.bytes / (1024 * 1024));
 	return 0;
 }
 
@@ -382,15 +381,20 @@ migration_step(struct migration *m)
 	err_clear(m->err);
 	switch (m->phase) {
 	case PHASE_PREFLIGHT:
-		progress_phase(&m->prog, "preflight", NULL);
+		/*
+		 * Bad input is found here and in the shadow phase, and gets
+		 * exactly one line on stderr: say nothing until both passed.
+		 */
 		if (migration_preflight(m) != 0)
 			goto fail;
-		migration_set_phase(m, PHASE_SHADOW, "creating the shadow table and applying the ALTER");
+		m->phase = PHASE_SHADOW;
 		break;
 	case PHASE_SHADOW:
 		if (m->engine->create_shadow(m->eng, m->o->alter, &m->alter, m->err) != 0)
 			goto fail;
 		m->built = true;
+		progress_phase(&m->prog, "preflight", m->preflight_note);
+		progress_phase(&m->prog, "shadow", "created with the new schema");
 		migration_set_phase(m, PHASE_CAPTURE, "creating the change log and triggers");
 		break;
 	case PHASE_CAPTURE:

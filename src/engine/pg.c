@@ -66,6 +66,8 @@ struct eng {
 	struct index_pair *ipairs;  /* T's indexes and their shadow twins */
 	size_t nipairs;
 	struct strlist identity;    /* shadow identity columns (their T names) */
+	char *select_list;          /* what the copy selects from T, in dst order:
+				       a column, or an ALTER's USING expression */
 
 	bool shadow_created;
 	bool capture_created;       /* triggers may exist on T */
@@ -385,7 +387,9 @@ pgsql_open(struct eng **out, const struct dsn *dsn, struct dbwait *w,
 	if (pgsql_run(e, "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL READ COMMITTED", err) != 0 ||
 	    pgsql_run(e, "SET statement_timeout = 0", err) != 0 ||
 	    pgsql_run(e, "SET idle_in_transaction_session_timeout = 0", err) != 0 ||
-	    pgsql_run(e, "SET client_min_messages = warning", err) != 0)
+	    pgsql_run(e, "SET client_min_messages = warning", err) != 0 ||
+	    /* How alter_parse() read the ALTER-BODY's string literals. */
+	    pgsql_run(e, "SET standard_conforming_strings = on", err) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -421,6 +425,7 @@ pgsql_close(struct eng *e)
 		free(e->ipairs[i].shadow);
 	}
 	free(e->ipairs);
+	free(e->select_list);
 	free(e->sql_probe_first);
 	free(e->sql_probe_next);
 	free(e->sql_copy_first);
@@ -725,6 +730,8 @@ pgsql_map_columns(struct eng *e, const struct alter_info *alter, struct shade_er
 	const char *params[1];
 	PGresult *res = NULL;
 	struct strlist orig_cols = {0};
+	struct buf sel = {0};
+	size_t u;
 	int rc = -1;
 
 	params[0] = e->orig_text;
@@ -758,10 +765,19 @@ pgsql_map_columns(struct eng *e, const struct alter_info *alter, struct shade_er
 			continue;  /* a new column: its default fills it */
 		strlist_push(&e->src, from);
 		strlist_push(&e->dst, col);
+		buf_append(&sel, e->dst.len > 1 ? ", " : "");
+		for (u = 0; u < alter->nusings; u++)
+			if (strcmp(alter->usings[u].column, col) == 0)
+				break;
+		if (u < alter->nusings)
+			buf_printf(&sel, "(%s)", alter->usings[u].expr);
+		else
+			sql_ident(&sel, SQL_PG, from);
 		if (PQgetvalue(res, i, 1)[0] == 't')
 			strlist_push(&e->identity, col);
 	}
 	PQclear(res);
+	e->select_list = buf_take(&sel);
 
 	/* The shadow's key must be T's key, column for column. */
 	if (pgsql_exec(e,
@@ -791,6 +807,7 @@ changed_key:
 out:
 	PQclear(res);
 	strlist_free(&orig_cols);
+	buf_free(&sel);
 	return rc;
 }
 
@@ -895,15 +912,12 @@ pgsql_placeholders(struct buf *b, size_t n, int first)
 static void
 pgsql_build_statements(struct eng *e)
 {
-	struct buf b = {0}, ph1 = {0}, ph2 = {0}, ph3 = {0}, join = {0};
+	struct buf b = {0}, ph1 = {0}, ph2 = {0}, ph3 = {0};
 	size_t n = e->pk.len;
 
 	pgsql_placeholders(&ph1, n, 1);
 	pgsql_placeholders(&ph2, n, (int)n + 1);
 	pgsql_placeholders(&ph3, n, 1);
-	for (size_t i = 0; i < n; i++)
-		sql_build(&join, SQL_PG, "%so.%I = k.%I", i ? " AND " : "", e->pk.items[i],
-			  e->pk.items[i]);
 
 	/* Keyset probes: the key `rows` rows on, never past the maximum. */
 	sql_build(&b, SQL_PG, "SELECT %L FROM %Q WHERE (%L) <= %s ORDER BY %L LIMIT 1 OFFSET $%d",
@@ -921,14 +935,15 @@ pgsql_build_statements(struct eng *e)
 	 * violation (a new unique key, NOT NULL, a failing cast) fails loudly.
 	 */
 	sql_build(&b, SQL_PG,
-		  "INSERT INTO %Q (%L) OVERRIDING SYSTEM VALUE SELECT %L FROM %Q"
+		  "INSERT INTO %Q (%L) OVERRIDING SYSTEM VALUE SELECT %s FROM %Q"
 		  " WHERE (%L) <= %s ON CONFLICT (%L) DO NOTHING",
-		  &e->shadow, &e->dst, &e->src, &e->orig, &e->pk, buf_str(&ph3), &e->shadow_pk);
+		  &e->shadow, &e->dst, e->select_list, &e->orig, &e->pk, buf_str(&ph3),
+		  &e->shadow_pk);
 	e->sql_copy_first = buf_take(&b);
 	sql_build(&b, SQL_PG,
-		  "INSERT INTO %Q (%L) OVERRIDING SYSTEM VALUE SELECT %L FROM %Q"
+		  "INSERT INTO %Q (%L) OVERRIDING SYSTEM VALUE SELECT %s FROM %Q"
 		  " WHERE (%L) > %s AND (%L) <= %s ON CONFLICT (%L) DO NOTHING",
-		  &e->shadow, &e->dst, &e->src, &e->orig, &e->pk, buf_str(&ph1), &e->pk,
+		  &e->shadow, &e->dst, e->select_list, &e->orig, &e->pk, buf_str(&ph1), &e->pk,
 		  buf_str(&ph2), &e->shadow_pk);
 	e->sql_copy_next = buf_take(&b);
 
@@ -952,15 +967,16 @@ pgsql_build_statements(struct eng *e)
 	sql_build(&b, SQL_PG, "DELETE FROM %Q s USING %Q k WHERE %s", &e->shadow, &e->keys,
 		  buf_str(&ph1));
 	e->sql_apply_delete = buf_take(&b);
+	/* IN, not a join: a USING expression's bare names can only mean T's. */
 	sql_build(&b, SQL_PG,
-		  "INSERT INTO %Q (%L) OVERRIDING SYSTEM VALUE SELECT %P FROM %Q o JOIN %Q k ON %s",
-		  &e->shadow, &e->dst, "o", &e->src, &e->orig, &e->keys, buf_str(&join));
+		  "INSERT INTO %Q (%L) OVERRIDING SYSTEM VALUE SELECT %s FROM %Q"
+		  " WHERE (%L) IN (SELECT %L FROM %Q)",
+		  &e->shadow, &e->dst, e->select_list, &e->orig, &e->pk, &e->pk, &e->keys);
 	e->sql_apply_insert = buf_take(&b);
 
 	buf_free(&ph1);
 	buf_free(&ph2);
 	buf_free(&ph3);
-	buf_free(&join);
 }
 
 static int
