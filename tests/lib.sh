@@ -89,7 +89,9 @@
 #	stop_writer           create the writer's --until-file (WRITER_STOP,
 #	                      which start_writer passes for you), wait for it,
 #	                      print its summary; fails the test if it failed;
-#	                      sets WRITER_COMMITS (transactions committed)
+#	                      sets WRITER_COMMITS (transactions committed) and
+#	                      WRITER_RC; `stop_writer --keep-going` does not fail
+#	                      (check WRITER_RC yourself, e.g. after comparing)
 #	bg_track PID          kill PID (TERM) when the test exits
 #
 # Assertions (each fails the test with a message):
@@ -101,6 +103,10 @@
 #	assert_contains FILE TEXT MSG    (fixed string, not a pattern)
 #	assert_same_file A B MSG         shows the diff when they differ
 #	t_pass                print "PASS" and exit 0
+#	t_check WHAT CMD...   run CMD in a subshell; when it fails (e.g. calls
+#	                      fail), note WHAT and go on: one run reports every
+#	                      failing case. Variables CMD sets are lost.
+#	t_done                fail if any t_check failed, else t_pass
 #
 # T_EXIT_HOOK, when set, is eval'ed on exit before the servers stop.
 
@@ -149,6 +155,26 @@ fail()
 note()
 {
 	echo "# $*" >&2
+}
+
+T_FAILED=
+
+t_check()
+{
+	_what=$1
+	shift
+	if ("$@"); then
+		:
+	else
+		T_FAILED="$T_FAILED
+  - $_what"
+	fi
+}
+
+t_done()
+{
+	[ -z "$T_FAILED" ] || fail "these checks failed:$T_FAILED"
+	t_pass
 }
 
 t_pass()
@@ -672,10 +698,11 @@ start_writer()
 stop_writer()
 {
 	: >"$WRITER_STOP"
-	_wrc=0
-	wait "$WRITER_PID" || _wrc=$?
+	WRITER_RC=0
+	wait "$WRITER_PID" || WRITER_RC=$?
 	sed 's/^/# /' "$WRITER_LOG" >&2
-	[ "$_wrc" = 0 ] || fail "the writer exited $_wrc"
+	[ "$WRITER_RC" = 0 ] || [ "${1:-}" = --keep-going ] ||
+	    fail "the writer exited $WRITER_RC"
 	WRITER_COMMITS=$(sed -n 's/^writer: .*, \([0-9]*\) commits .*/\1/p' \
 	    "$WRITER_LOG")
 	: "${WRITER_COMMITS:=0}"

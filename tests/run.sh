@@ -6,6 +6,7 @@
 #
 #	sh tests/run.sh             everything
 #	sh tests/run.sh pg_mirror   only the tests whose name contains pg_mirror
+#	sh tests/run.sh "pg_[ae]"   (a shell pattern matched anywhere in the name)
 #
 # `make test` builds build/shade, the unit tests and build/tools/* with
 # SANITIZE=1 first. One PostgreSQL and one MariaDB server (only those the
@@ -43,7 +44,7 @@ r_selected()
 {
 	[ -z "$filter" ] && return 0
 	case $1 in
-	*"$filter"*) return 0 ;;
+	*$filter*) return 0 ;;
 	esac
 	return 1
 }

@@ -42,8 +42,10 @@ start_writer --engine pg --dsn "$PG_DSN" --table lines --mirror lines_mirror \
 sleep 1
 run_shade --dsn "$PG_DSN" --table lines --execute --chunk-time 0.05 \
     --alter 'ADD COLUMN flag boolean NOT NULL DEFAULT false, ALTER COLUMN sku TYPE varchar(40)'
-stop_writer
+stop_writer --keep-going
 assert_rc 0 "migration"
+pg_same_rows lines lines_mirror "$COLS" "after the migration"
+[ "$WRITER_RC" = 0 ] || fail "the writer failed (exit $WRITER_RC)"
 [ "$WRITER_COMMITS" -gt 100 ] ||
     fail "the writer committed only $WRITER_COMMITS transactions"
 

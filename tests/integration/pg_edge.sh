@@ -10,6 +10,7 @@
 #   4. a text primary key (unicode, quotes, the empty string)
 #   5. a table name so long that _<name>_new would pass PostgreSQL's
 #      63-byte limit
+#   6. a type change that needs an explicit cast (text -> int USING)
 # Each migration must exit 0, produce the new schema and keep every row.
 set -eu
 . "$(dirname "$0")/../lib.sh"
@@ -160,5 +161,18 @@ assert_eq "$(pg_val "SELECT count(*) FROM pg_proc p
     JOIN pg_namespace n ON n.oid = p.pronamespace
     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')")" 0 \
     "functions left in the database"
+
+# -- 6. a type change that needs an explicit cast ------------------------------
+
+pg_sql "CREATE TABLE codes (id int PRIMARY KEY, code text NOT NULL);
+    INSERT INTO codes SELECT g, (g * 7)::text FROM generate_series(1, 5000) g;
+    CREATE TABLE codes_snap AS SELECT id, code::int AS code FROM codes"
+run_shade --dsn "$PG_DSN" --table codes --execute --chunk-time 0.02 \
+    --alter 'ALTER COLUMN code TYPE int USING code::int'
+assert_rc 0 "text -> int"
+pg_same_rows codes codes_snap 'id, code' "text -> int"
+assert_eq "$(pg_val "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+    WHERE attrelid = 'codes'::regclass AND attname = 'code'")" integer \
+    "text -> int: type of code"
 
 t_pass

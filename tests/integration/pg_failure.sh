@@ -1,7 +1,7 @@
 #!/bin/sh
 # pg_failure.sh - an ALTER that is fine on the empty shadow but fails on a
 # row met during the copy (a CHECK one row violates, a type change one value
-# cannot take, NOT NULL on a column with one NULL, UNIQUE on a column with
+# does not fit (int -> smallint), NOT NULL on a column with one NULL, UNIQUE on a column with
 # one duplicate): shade exits 1 with the server's reason, removes everything
 # it created, and the original is exactly as it was. The bad rows sit late
 # in the table, so several chunks have been copied when the copy fails: no
@@ -25,6 +25,7 @@ SELECT g, 'SKU-' || g, g % 1000, (g * 7)::text, 'note ' || g
 FROM generate_series(1, 30000) g;
 UPDATE items SET qty = 5000 WHERE id = 25000;
 UPDATE items SET code = 'x12' WHERE id = 25500;
+UPDATE items SET qty = 100000 WHERE id = 25600;
 UPDATE items SET note = NULL WHERE id = 26000;
 UPDATE items SET sku = 'SKU-1' WHERE id = 27000;
 ANALYZE items;
@@ -32,7 +33,7 @@ EOF
 pg_fingerprint >"$T_TMP/before"
 
 # failure WHAT ALTER TEXT: exit 1, TEXT on stderr, nothing changed.
-failure()
+failure1()
 {
 	run_shade --dsn "$PG_DSN" --table items --execute --chunk-time 0.02 \
 	    --alter "$2"
@@ -47,13 +48,21 @@ failure()
 	    "$1: the database changed"
 }
 
+failure()
+{
+	t_check "$1" failure1 "$@"
+	pg_fingerprint >"$T_TMP/before"
+}
+
 failure "CHECK violated by one row" \
     'ADD CONSTRAINT qty_small CHECK (qty < 1000)' qty_small
-failure "type change one value cannot take" \
+failure "type change one value does not fit" \
+    'ALTER COLUMN qty TYPE smallint' 'smallint out of range'
+failure "type change with USING one value cannot take" \
     'ALTER COLUMN code TYPE int USING code::int' x12
 failure "NOT NULL on a column with a NULL" \
     'ALTER COLUMN note SET NOT NULL' note
 failure "UNIQUE on a column with a duplicate" \
     'ADD CONSTRAINT sku_uniq UNIQUE (sku)' sku_uniq
 
-t_pass
+t_done
