@@ -57,6 +57,16 @@ struct table_summary {
 
 void table_summary_free(struct table_summary *t);
 
+/* What a dry run found out, without changing anything. */
+struct dry_run_report {
+	struct strlist plan;     /* every statement a run would make, in order;
+				    $n stands for a value bound at run time */
+	long long sample_rows;   /* rows copied by the sample (then rolled back) */
+	double sample_seconds;   /* how long that copy took */
+};
+
+void dry_run_report_free(struct dry_run_report *r);
+
 struct eng;  /* an engine's connection and everything it knows of the table */
 
 struct engine {
@@ -85,6 +95,16 @@ struct engine {
 	 */
 	int (*create_shadow)(struct eng *e, const char *alter_body,
 			     const struct alter_info *alter, struct shade_err *err);
+
+	/*
+	 * The dry run, after preflight: build the shadow and apply the ALTER
+	 * where nothing is kept (PostgreSQL: a transaction rolled back at the
+	 * end), time a sample copy of up to sample_rows rows into it, and list
+	 * every statement the migration would run. Changes nothing. NULL
+	 * when the engine has no dry run yet.
+	 */
+	int (*dry_run)(struct eng *e, const char *alter_body, const struct alter_info *alter,
+		       long sample_rows, struct dry_run_report *out, struct shade_err *err);
 
 	/* Create the change log and the capture triggers on the original. */
 	int (*create_capture)(struct eng *e, struct shade_err *err);

@@ -33,3 +33,10 @@ table_summary_free(struct table_summary *t)
 	free(t->old_display);
 	*t = (struct table_summary){0};
 }
+
+void
+dry_run_report_free(struct dry_run_report *r)
+{
+	strlist_free(&r->plan);
+	*r = (struct dry_run_report){0};
+}

@@ -3,6 +3,7 @@
  * migration, turn its result into an exit status and one line on stderr.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -189,10 +190,6 @@ main(int argc, char **argv)
 	if (o.execute == dry_run)
 		main_usage_error(o.execute ? "--execute and --dry-run exclude each other"
 					   : "say --execute to run the migration, or --dry-run to see the plan");
-	if (dry_run) {
-		fputs("shade: --dry-run is not implemented yet; nothing was changed\n", stderr);
-		return SHADE_USAGE;
-	}
 
 	st = migration_run(&o, &err);
 	if (st != SHADE_OK)

@@ -346,6 +346,68 @@ migration_preflight(struct migration *m)
 	return 0;
 }
 
+/* Seconds as "1h02m03s", "4m05s" or "6s". */
+static void
+migration_duration(char *out, size_t len, double secs)
+{
+	long s = secs > 0 ? (long)(secs + 0.5) : 0;
+
+	if (s >= 3600)
+		snprintf(out, len, "%ldh%02ldm%02lds", s / 3600, s / 60 % 60, s % 60);
+	else if (s >= 60)
+		snprintf(out, len, "%ldm%02lds", s / 60, s % 60);
+	else
+		snprintf(out, len, "%lds", s);
+}
+
+/*
+ * --dry-run: everything preflight and the engine's dry run learn, on
+ * stdout. The estimate is the sample's rate over the planner's row count;
+ * it leaves out throttling, the apply of concurrent writes and the index
+ * builds, and says so.
+ */
+static int
+migration_dry_run(struct migration *m)
+{
+	struct dry_run_report r = {0};
+	const long sample = 10000;
+	char est[64];
+
+	if (m->engine->dry_run == NULL) {
+		err_set(m->err, SHADE_USAGE, "--dry-run is not implemented for %s yet; nothing was changed",
+			m->engine->name);
+		return -1;
+	}
+	if (m->engine->dry_run(m->eng, m->o->alter, &m->alter, sample, &r, m->err) != 0) {
+		dry_run_report_free(&r);
+		return -1;
+	}
+	printf("shade dry run: %s on %s; nothing was changed\n\n", m->summary.display,
+	       m->engine->name);
+	printf("rows to copy:   about %lld\n", m->summary.est_rows);
+	printf("disk needed:    about %lld MB (the new table and its indexes, as large as the old)\n",
+	       m->summary.bytes / (1024 * 1024));
+	if (r.sample_rows > 0 && r.sample_seconds > 0) {
+		double rate = (double)r.sample_rows / r.sample_seconds;
+
+		migration_duration(est, sizeof(est), (double)m->summary.est_rows / rate);
+		printf("sample copy:    %lld rows in %.3f s (%.0f rows/s), rolled back\n",
+		       r.sample_rows, r.sample_seconds, rate);
+		printf("estimated copy: %s at that rate, plus index builds and the apply of\n"
+		       "                concurrent writes (chunks aim at %.2f s each)\n",
+		       est, m->o->chunk_time);
+	} else {
+		printf("sample copy:    the table is empty\n");
+	}
+	printf("old table:      kept as %s%s\n", m->summary.old_display ? m->summary.old_display : "?",
+	       m->o->drop_old ? " (then dropped: --drop-old)" : "");
+	printf("\nplan (every statement, in order; $n is a value bound at run time):\n");
+	for (size_t i = 0; i < r.plan.len; i++)
+		printf("%3zu. %s;\n", i + 1, r.plan.items[i]);
+	dry_run_report_free(&r);
+	return 0;
+}
+
 /*
  * Is the operator holding the copy? Only the copy pauses: the phases after
  * it are short, and a paused swap would hold nothing anyway. Says so once
@@ -390,6 +452,12 @@ migration_step(struct migration *m)
 		m->phase = PHASE_SHADOW;
 		break;
 	case PHASE_SHADOW:
+		if (!m->o->execute) {
+			if (migration_dry_run(m) != 0)
+				goto fail;
+			migration_finish(m, SHADE_OK);
+			break;
+		}
 		if (m->engine->create_shadow(m->eng, m->o->alter, &m->alter, m->err) != 0)
 			goto fail;
 		m->built = true;
@@ -519,7 +587,9 @@ migration_run(const struct mig_opts *o, struct shade_err *err)
 	ev_run(m->loop, 0);
 
 	st = m->finished ? m->result : SHADE_FAILED;
-	if (st == SHADE_OK && o->drop_old)
+	if (st == SHADE_OK && !o->execute)
+		;  /* the dry run printed its report */
+	else if (st == SHADE_OK && o->drop_old)
 		progress_note(&m->prog, "done: %s has the new schema; the old table was dropped",
 			      m->summary.display);
 	else if (st == SHADE_OK)

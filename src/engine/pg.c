@@ -69,9 +69,10 @@ struct eng {
 	char *select_list;          /* what the copy selects from T, in dst order:
 				       a column, or an ALTER's USING expression */
 
+	struct strlist *plan;       /* dry run: record what pgsql_run runs */
+
 	bool shadow_created;
 	bool capture_created;       /* triggers may exist on T */
-	bool keys_created;
 
 	/* Statements built once after the shadow exists. */
 	char *sql_probe_first;
@@ -219,10 +220,31 @@ out:
 	return rc;
 }
 
+/* Run a statement without parameters; a dry run records it in its plan. */
 static int WARN_UNUSED
 pgsql_run(struct eng *e, const char *sql, struct shade_err *err)
 {
+	if (e->plan && strcmp(sql, "BEGIN") != 0 && strcmp(sql, "COMMIT") != 0)
+		strlist_push(e->plan, sql);
 	return pgsql_exec(e, sql, 0, NULL, NULL, err);
+}
+
+/* Run each statement of l in order. */
+static int WARN_UNUSED
+pgsql_run_list(struct eng *e, const struct strlist *l, struct shade_err *err)
+{
+	for (size_t i = 0; i < l->len; i++)
+		if (pgsql_run(e, l->items[i], err) != 0)
+			return -1;
+	return 0;
+}
+
+/* Append l's statements to a dry run's plan. */
+static void
+pgsql_plan_list(struct eng *e, const struct strlist *l)
+{
+	for (size_t i = 0; i < l->len; i++)
+		strlist_push(e->plan, l->items[i]);
 }
 
 /* Run a statement built in b, then empty b. */
@@ -979,24 +1001,18 @@ pgsql_build_statements(struct eng *e)
 	buf_free(&ph3);
 }
 
-static int
-pgsql_create_shadow(struct eng *e, const char *alter_body, const struct alter_info *alter,
+/* Build the shadow inside the caller's transaction. */
+static int WARN_UNUSED
+pgsql_shadow_in_txn(struct eng *e, const char *alter_body, const struct alter_info *alter,
 		    struct shade_err *err)
 {
 	struct buf b = {0};
 	int rc = -1;
 
-	/*
-	 * One transaction: a failure anywhere leaves nothing behind, and
-	 * lock_timeout bounds the locks the ALTER may take on other tables
-	 * (a foreign key locks the table it references).
-	 */
-	if (pgsql_run(e, "BEGIN", err) != 0 || pgsql_set_lock_timeout(e, err) != 0)
-		goto fail;
 	sql_build(&b, SQL_PG, "CREATE %sTABLE %Q (LIKE %Q INCLUDING ALL)",
 		  e->unlogged ? "UNLOGGED " : "", &e->shadow, &e->orig);
 	if (pgsql_run_buf(e, &b, err) != 0 || pgsql_pair_indexes(e, err) != 0)
-		goto fail;
+		goto out;
 
 	/*
 	 * The user's ALTER-BODY, as written: it is SQL by definition. The
@@ -1010,112 +1026,139 @@ pgsql_create_shadow(struct eng *e, const char *alter_body, const struct alter_in
 
 		snprintf(msg, sizeof(msg), "%s", err->msg);
 		err_set(err, SHADE_USAGE, "the ALTER fails on the shadow table: %s", msg);
-		goto fail;
+		goto out;
 	}
 	if (pgsql_map_columns(e, alter, err) != 0 || pgsql_defer_indexes(e, err) != 0 ||
-	    pgsql_copy_privileges(e, err) != 0 || pgsql_run(e, "COMMIT", err) != 0)
-		goto fail;
-	e->shadow_created = true;
+	    pgsql_copy_privileges(e, err) != 0)
+		goto out;
 	pgsql_build_statements(e);
 	rc = 0;
-	goto out;
-fail:
-	pgsql_reset_txn(e);  /* rolls the shadow back: nothing is left */
 out:
 	buf_free(&b);
 	return rc;
 }
 
+static int
+pgsql_create_shadow(struct eng *e, const char *alter_body, const struct alter_info *alter,
+		    struct shade_err *err)
+{
+	/*
+	 * One transaction: a failure anywhere leaves nothing behind, and
+	 * lock_timeout bounds the locks the ALTER may take on other tables
+	 * (a foreign key locks the table it references).
+	 */
+	if (pgsql_run(e, "BEGIN", err) != 0 || pgsql_set_lock_timeout(e, err) != 0 ||
+	    pgsql_shadow_in_txn(e, alter_body, alter, err) != 0 ||
+	    pgsql_run(e, "COMMIT", err) != 0) {
+		pgsql_reset_txn(e);  /* rolls the shadow back: nothing is left */
+		return -1;
+	}
+	e->shadow_created = true;
+	return 0;
+}
+
 /* ---- capture ----------------------------------------------------------- */
 
-static int
-pgsql_create_capture(struct eng *e, struct shade_err *err)
+/*
+ * The capture's statements: pre (the log, the apply's key table, the trigger
+ * function: nothing that locks T) and trg (the triggers on T).
+ */
+static int WARN_UNUSED
+pgsql_capture_statements(struct eng *e, struct strlist *pre, struct strlist *trg,
+			 struct shade_err *err)
 {
 	struct buf b = {0}, body = {0}, oldk = {0}, newk = {0};
 	int rc = -1;
 
-	if (!e->capture_created) {
-		/* The log: the key columns with T's types, plus an id. */
-		sql_build(&b, SQL_PG, "CREATE TABLE IF NOT EXISTS %Q AS SELECT %L FROM %Q WITH NO DATA",
-			  &e->log, &e->pk, &e->orig);
-		if (pgsql_run_buf(e, &b, err) != 0)
-			goto out;
-		sql_build(&b, SQL_PG,
-			  "ALTER TABLE %Q ADD COLUMN IF NOT EXISTS %I bigserial PRIMARY KEY",
-			  &e->log, "_shade_id");
-		if (pgsql_run_buf(e, &b, err) != 0)
-			goto out;
-		if (!e->keys_created) {
-			sql_build(&b, SQL_PG,
-				  "CREATE TEMP TABLE %I ON COMMIT DELETE ROWS AS SELECT %L FROM %Q WITH NO DATA",
-				  e->keys.name, &e->pk, &e->log);
-			if (pgsql_run_buf(e, &b, err) != 0)
-				goto out;
-			e->keys_created = true;
-		}
+	/* The log: the key columns with T's types, plus an id. */
+	sql_build(&b, SQL_PG, "CREATE TABLE IF NOT EXISTS %Q AS SELECT %L FROM %Q WITH NO DATA",
+		  &e->log, &e->pk, &e->orig);
+	strlist_push_take(pre, buf_take(&b));
+	sql_build(&b, SQL_PG, "ALTER TABLE %Q ADD COLUMN IF NOT EXISTS %I bigserial PRIMARY KEY",
+		  &e->log, "_shade_id");
+	strlist_push_take(pre, buf_take(&b));
+	sql_build(&b, SQL_PG,
+		  "CREATE TEMP TABLE IF NOT EXISTS %I ON COMMIT DELETE ROWS AS SELECT %L FROM %Q WITH NO DATA",
+		  e->keys.name, &e->pk, &e->log);
+	strlist_push_take(pre, buf_take(&b));
 
-		for (size_t i = 0; i < e->pk.len; i++) {
-			sql_build(&oldk, SQL_PG, "%sOLD.%I", i ? ", " : "", e->pk.items[i]);
-			sql_build(&newk, SQL_PG, "%sNEW.%I", i ? ", " : "", e->pk.items[i]);
-		}
-		/*
-		 * The trigger function. An UPDATE logs the old key, and the new
-		 * one too when the key changed, so both rows get re-read.
-		 */
-		sql_build(&body, SQL_PG,
-			  "BEGIN\n"
-			  "  IF TG_OP = 'TRUNCATE' THEN\n"
-			  "    RAISE EXCEPTION 'shade is changing the schema of this table: TRUNCATE is refused until it ends';\n"
-			  "  END IF;\n"
-			  "  IF TG_OP <> 'INSERT' THEN\n"
-			  "    INSERT INTO %Q (%L) VALUES (%s);\n"
-			  "  END IF;\n"
-			  "  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND ROW(%s) IS DISTINCT FROM ROW(%s)) THEN\n"
-			  "    INSERT INTO %Q (%L) VALUES (%s);\n"
-			  "  END IF;\n"
-			  "  RETURN NULL;\n"
-			  "END",
-			  &e->log, &e->pk, buf_str(&oldk), buf_str(&newk), buf_str(&oldk), &e->log,
-			  &e->pk, buf_str(&newk));
-		if (strstr(buf_str(&body), FN_TAG) != NULL) {
-			err_set(err, SHADE_USAGE, "a name of %s contains %s, which shade cannot quote here",
-				e->orig.name, FN_TAG);
-			goto out;
-		}
-		sql_build(&b, SQL_PG,
-			  "CREATE OR REPLACE FUNCTION %Q() RETURNS trigger LANGUAGE plpgsql AS " FN_TAG "%s" FN_TAG,
-			  &e->fn, buf_str(&body));
-		if (pgsql_run_buf(e, &b, err) != 0)
-			goto out;
+	for (size_t i = 0; i < e->pk.len; i++) {
+		sql_build(&oldk, SQL_PG, "%sOLD.%I", i ? ", " : "", e->pk.items[i]);
+		sql_build(&newk, SQL_PG, "%sNEW.%I", i ? ", " : "", e->pk.items[i]);
 	}
-
 	/*
-	 * The triggers take a SHARE ROW EXCLUSIVE lock on T, which waits for
-	 * running writers and makes new ones wait behind it: bounded by
-	 * lock_timeout, retried by the caller.
+	 * The trigger function. An UPDATE logs the old key, and the new one
+	 * too when the key changed, so both rows get re-read. A TRUNCATE
+	 * would bypass the row trigger and be lost: it is refused.
 	 */
-	if (pgsql_run(e, "BEGIN", err) != 0 || pgsql_set_lock_timeout(e, err) != 0)
-		goto fail_txn;
+	sql_build(&body, SQL_PG,
+		  "BEGIN\n"
+		  "  IF TG_OP = 'TRUNCATE' THEN\n"
+		  "    RAISE EXCEPTION 'shade is changing the schema of this table: TRUNCATE is refused until it ends';\n"
+		  "  END IF;\n"
+		  "  IF TG_OP <> 'INSERT' THEN\n"
+		  "    INSERT INTO %Q (%L) VALUES (%s);\n"
+		  "  END IF;\n"
+		  "  IF TG_OP = 'INSERT' OR (TG_OP = 'UPDATE' AND ROW(%s) IS DISTINCT FROM ROW(%s)) THEN\n"
+		  "    INSERT INTO %Q (%L) VALUES (%s);\n"
+		  "  END IF;\n"
+		  "  RETURN NULL;\n"
+		  "END",
+		  &e->log, &e->pk, buf_str(&oldk), buf_str(&newk), buf_str(&oldk), &e->log,
+		  &e->pk, buf_str(&newk));
+	if (strstr(buf_str(&body), FN_TAG) != NULL) {
+		err_set(err, SHADE_USAGE, "a name of %s contains %s, which shade cannot quote here",
+			e->orig.name, FN_TAG);
+		goto out;
+	}
+	sql_build(&b, SQL_PG,
+		  "CREATE OR REPLACE FUNCTION %Q() RETURNS trigger LANGUAGE plpgsql AS " FN_TAG "%s" FN_TAG,
+		  &e->fn, buf_str(&body));
+	strlist_push_take(pre, buf_take(&b));
+
 	sql_build(&b, SQL_PG,
 		  "CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %Q FOR EACH ROW EXECUTE FUNCTION %Q()",
 		  e->trg, &e->orig, &e->fn);
-	if (pgsql_run_buf(e, &b, err) != 0)
-		goto fail_txn;
+	strlist_push_take(trg, buf_take(&b));
 	sql_build(&b, SQL_PG,
 		  "CREATE TRIGGER %I BEFORE TRUNCATE ON %Q FOR EACH STATEMENT EXECUTE FUNCTION %Q()",
 		  e->trg_trunc, &e->orig, &e->fn);
-	if (pgsql_run_buf(e, &b, err) != 0 || pgsql_run(e, "COMMIT", err) != 0)
-		goto fail_txn;
-	e->capture_created = true;
+	strlist_push_take(trg, buf_take(&b));
 	rc = 0;
-	goto out;
-fail_txn:
-	pgsql_reset_txn(e);
 out:
 	buf_free(&b);
 	buf_free(&body);
 	buf_free(&oldk);
 	buf_free(&newk);
+	return rc;
+}
+
+static int
+pgsql_create_capture(struct eng *e, struct shade_err *err)
+{
+	struct strlist pre = {0}, trg = {0};
+	int rc = -1;
+
+	if (pgsql_capture_statements(e, &pre, &trg, err) != 0)
+		goto out;
+	/* Nothing here locks T; safe to repeat when the triggers are retried. */
+	if (pgsql_run_list(e, &pre, err) != 0)
+		goto out;
+	/*
+	 * The triggers take a SHARE ROW EXCLUSIVE lock on T, which waits for
+	 * running writers and makes new ones wait behind it: bounded by
+	 * lock_timeout, retried by the caller.
+	 */
+	if (pgsql_run(e, "BEGIN", err) != 0 || pgsql_set_lock_timeout(e, err) != 0 ||
+	    pgsql_run_list(e, &trg, err) != 0 || pgsql_run(e, "COMMIT", err) != 0) {
+		pgsql_reset_txn(e);
+		goto out;
+	}
+	e->capture_created = true;
+	rc = 0;
+out:
+	strlist_free(&pre);
+	strlist_free(&trg);
 	return rc;
 }
 
@@ -1316,14 +1359,53 @@ out:
  * dropping _T_old would drop it too. An identity column got its own
  * sequence with the shadow: move it to where T's stands.
  */
+/*
+ * Identity columns got their own sequences with the shadow: set each to
+ * where T's stands. With $n parameters; run before the renames.
+ */
+static const char sql_identity_setval[] =
+	"SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence($1, $2),"
+	"  COALESCE(s.last_value, s.start_value), s.last_value IS NOT NULL)"
+	" FROM pg_catalog.pg_sequences s"
+	" WHERE pg_catalog.pg_get_serial_sequence($3, $4) IS NOT NULL"
+	"   AND (pg_catalog.quote_ident(s.schemaname) || '.' ||"
+	"        pg_catalog.quote_ident(s.sequencename))::pg_catalog.regclass"
+	"     = pg_catalog.pg_get_serial_sequence($3, $4)::pg_catalog.regclass";
+
 static int WARN_UNUSED
-pgsql_swap_sequences(struct eng *e, struct shade_err *err)
+pgsql_swap_identity(struct eng *e, struct shade_err *err)
+{
+	for (size_t i = 0; i < e->identity.len; i++) {
+		long at = strlist_find(&e->dst, e->identity.items[i]);
+		const char *p[4] = {e->shadow_text, e->identity.items[i], e->orig_text,
+				    e->src.items[at]};
+
+		if (pgsql_exec(e, sql_identity_setval, 4, p, NULL, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * The swap's statements after the drain, in order: drop the triggers, hand
+ * serial sequences to the new table (a serial column's sequence is owned by
+ * T's column; dropping _T_old would drop it too), rename T to _T_old and the
+ * shadow to T, then the indexes: index names are per schema, so T's move
+ * aside before their twins take their names. Reads the catalog, changes
+ * nothing.
+ */
+static int WARN_UNUSED
+pgsql_swap_statements(struct eng *e, struct strlist *out, struct shade_err *err)
 {
 	const char *params[2] = {e->orig_text, NULL};
 	PGresult *res = NULL;
 	struct buf b = {0};
 	int rc = -1;
 
+	sql_build(&b, SQL_PG, "DROP TRIGGER %I ON %Q", e->trg, &e->orig);
+	strlist_push_take(out, buf_take(&b));
+	sql_build(&b, SQL_PG, "DROP TRIGGER %I ON %Q", e->trg_trunc, &e->orig);
+	strlist_push_take(out, buf_take(&b));
 	if (pgsql_exec(e,
 		       "SELECT n.nspname, s.relname, a.attname"
 		       " FROM pg_catalog.pg_depend d"
@@ -1343,24 +1425,41 @@ pgsql_swap_sequences(struct eng *e, struct shade_err *err)
 			continue;  /* the column is dropped: the sequence stays with _T_old */
 		sql_build(&b, SQL_PG, "ALTER SEQUENCE %Q OWNED BY %Q.%I", &seq, &e->shadow,
 			  e->dst.items[at]);
-		if (pgsql_run_buf(e, &b, err) != 0)
-			goto out;
+		strlist_push_take(out, buf_take(&b));
 	}
-	for (size_t i = 0; i < e->identity.len; i++) {
-		long at = strlist_find(&e->dst, e->identity.items[i]);
-		const char *p[4] = {e->shadow_text, e->identity.items[i], e->orig_text,
-				    e->src.items[at]};
+	PQclear(res);
+	res = NULL;
+	sql_build(&b, SQL_PG, "ALTER TABLE %Q RENAME TO %I", &e->orig, e->old.name);
+	strlist_push_take(out, buf_take(&b));
+	sql_build(&b, SQL_PG, "ALTER TABLE %Q RENAME TO %I", &e->shadow, e->orig.name);
+	strlist_push_take(out, buf_take(&b));
+	for (size_t i = 0; i < e->nipairs; i++) {
+		struct qname ix = {e->orig.schema, e->ipairs[i].orig};
+		char *aside = sql_derived_name(SQL_PG, e->ipairs[i].orig, "_old");
 
+		sql_build(&b, SQL_PG, "ALTER INDEX %Q RENAME TO %I", &ix, aside);
+		strlist_push_take(out, buf_take(&b));
+		free(aside);
+	}
+	for (size_t i = 0; i < e->nipairs; i++) {
+		struct qname twin = {e->orig.schema, e->ipairs[i].shadow};
+		const char *p[2] = {e->orig.schema, e->ipairs[i].shadow};
+		bool exists;
+
+		/* The ALTER may have dropped the twin (a dropped column's index). */
 		if (pgsql_exec(e,
-			       "SELECT pg_catalog.setval(pg_catalog.pg_get_serial_sequence($1, $2),"
-			       "  COALESCE(s.last_value, s.start_value), s.last_value IS NOT NULL)"
-			       " FROM pg_catalog.pg_sequences s"
-			       " WHERE pg_catalog.pg_get_serial_sequence($3, $4) IS NOT NULL"
-			       "   AND (pg_catalog.quote_ident(s.schemaname) || '.' ||"
-			       "        pg_catalog.quote_ident(s.sequencename))::pg_catalog.regclass"
-			       "     = pg_catalog.pg_get_serial_sequence($3, $4)::pg_catalog.regclass",
-			       4, p, NULL, err) != 0)
+			       "SELECT 1 FROM pg_catalog.pg_class c"
+			       " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+			       " WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'i'",
+			       2, p, &res, err) != 0)
 			goto out;
+		exists = PQntuples(res) > 0;
+		PQclear(res);
+		res = NULL;
+		if (!exists)
+			continue;
+		sql_build(&b, SQL_PG, "ALTER INDEX %Q RENAME TO %I", &twin, e->ipairs[i].orig);
+		strlist_push_take(out, buf_take(&b));
 	}
 	rc = 0;
 out:
@@ -1372,6 +1471,7 @@ out:
 static int
 pgsql_swap(struct eng *e, struct shade_err *err)
 {
+	struct strlist tail = {0};
 	struct buf b = {0};
 	long long applied;
 	int rc = -1;
@@ -1390,52 +1490,8 @@ pgsql_swap(struct eng *e, struct shade_err *err)
 		if (pgsql_apply_in_txn(e, 10000, &applied, err) != 0)
 			goto fail;
 	} while (applied > 0);
-	sql_build(&b, SQL_PG, "DROP TRIGGER %I ON %Q", e->trg, &e->orig);
-	if (pgsql_run_buf(e, &b, err) != 0)
-		goto fail;
-	sql_build(&b, SQL_PG, "DROP TRIGGER %I ON %Q", e->trg_trunc, &e->orig);
-	if (pgsql_run_buf(e, &b, err) != 0)
-		goto fail;
-	if (pgsql_swap_sequences(e, err) != 0)
-		goto fail;
-	sql_build(&b, SQL_PG, "ALTER TABLE %Q RENAME TO %I", &e->orig, e->old.name);
-	if (pgsql_run_buf(e, &b, err) != 0)
-		goto fail;
-	sql_build(&b, SQL_PG, "ALTER TABLE %Q RENAME TO %I", &e->shadow, e->orig.name);
-	if (pgsql_run_buf(e, &b, err) != 0)
-		goto fail;
-	/* Index names are per schema: move T's aside, then give them to the twins. */
-	for (size_t i = 0; i < e->nipairs; i++) {
-		struct qname ix = {e->orig.schema, e->ipairs[i].orig};
-		char *aside = sql_derived_name(SQL_PG, e->ipairs[i].orig, "_old");
-
-		sql_build(&b, SQL_PG, "ALTER INDEX %Q RENAME TO %I", &ix, aside);
-		free(aside);
-		if (pgsql_run_buf(e, &b, err) != 0)
-			goto fail;
-	}
-	for (size_t i = 0; i < e->nipairs; i++) {
-		struct qname twin = {e->orig.schema, e->ipairs[i].shadow};
-		const char *params[2] = {e->orig.schema, e->ipairs[i].shadow};
-		PGresult *res = NULL;
-		bool exists;
-
-		/* The ALTER may have dropped the twin (a dropped column's index). */
-		if (pgsql_exec(e,
-			       "SELECT 1 FROM pg_catalog.pg_class c"
-			       " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-			       " WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'i'",
-			       2, params, &res, err) != 0)
-			goto fail;
-		exists = PQntuples(res) > 0;
-		PQclear(res);
-		if (!exists)
-			continue;
-		sql_build(&b, SQL_PG, "ALTER INDEX %Q RENAME TO %I", &twin, e->ipairs[i].orig);
-		if (pgsql_run_buf(e, &b, err) != 0)
-			goto fail;
-	}
-	if (pgsql_run(e, "COMMIT", err) != 0)
+	if (pgsql_swap_identity(e, err) != 0 || pgsql_swap_statements(e, &tail, err) != 0 ||
+	    pgsql_run_list(e, &tail, err) != 0 || pgsql_run(e, "COMMIT", err) != 0)
 		goto fail;
 	e->capture_created = false;
 	e->shadow_created = false;
@@ -1444,31 +1500,104 @@ pgsql_swap(struct eng *e, struct shade_err *err)
 fail:
 	pgsql_reset_txn(e);
 out:
+	strlist_free(&tail);
 	buf_free(&b);
 	return rc;
 }
 
 /* ---- cleanup ----------------------------------------------------------- */
 
+static void
+pgsql_finish_statements(struct eng *e, bool drop_old, struct strlist *out)
+{
+	struct buf b = {0};
+
+	sql_build(&b, SQL_PG, "DROP TABLE IF EXISTS %Q", &e->log);
+	strlist_push_take(out, buf_take(&b));
+	sql_build(&b, SQL_PG, "DROP FUNCTION IF EXISTS %Q()", &e->fn);
+	strlist_push_take(out, buf_take(&b));
+	if (drop_old) {
+		sql_build(&b, SQL_PG, "DROP TABLE %Q", &e->old);
+		strlist_push_take(out, buf_take(&b));
+	}
+}
+
 static int
 pgsql_finish(struct eng *e, bool drop_old, struct shade_err *err)
 {
+	struct strlist l = {0};
+	int rc;
+
+	pgsql_finish_statements(e, drop_old, &l);
+	rc = pgsql_run_list(e, &l, err);
+	strlist_free(&l);
+	return rc;
+}
+
+/* ---- dry run ----------------------------------------------------------- */
+
+/*
+ * Everything a run would do, in a transaction that is rolled back: the
+ * shadow and the ALTER for real (so the server checks them), a sample copy
+ * timed on it, the deferred indexes built on the sample. What would lock T
+ * (the triggers, the swap) is only listed, never run.
+ */
+static int
+pgsql_dry_run(struct eng *e, const char *alter_body, const struct alter_info *alter,
+	      long sample_rows, struct dry_run_report *out, struct shade_err *err)
+{
+	struct strlist pre = {0}, trg = {0}, tail = {0};
+	struct keyval max = {0}, upper = {0};
 	struct buf b = {0};
+	bool empty = true, last;
+	double t0;
 	int rc = -1;
 
-	sql_build(&b, SQL_PG, "DROP TABLE IF EXISTS %Q", &e->log);
-	if (pgsql_run_buf(e, &b, err) != 0)
+	e->plan = &out->plan;
+	if (pgsql_run(e, "BEGIN", err) != 0 || pgsql_set_lock_timeout(e, err) != 0 ||
+	    pgsql_shadow_in_txn(e, alter_body, alter, err) != 0 ||
+	    pgsql_capture_statements(e, &pre, &trg, err) != 0)
 		goto out;
-	sql_build(&b, SQL_PG, "DROP FUNCTION IF EXISTS %Q()", &e->fn);
-	if (pgsql_run_buf(e, &b, err) != 0)
+	pgsql_plan_list(e, &pre);
+	pgsql_plan_list(e, &trg);
+	strlist_push(e->plan, e->sql_probe_first);
+	strlist_push(e->plan, e->sql_copy_first);
+	strlist_push(e->plan, e->sql_probe_next);
+	strlist_push(e->plan, e->sql_copy_next);
+	strlist_push(e->plan, e->sql_take_keys);
+	strlist_push(e->plan, e->sql_apply_delete);
+	strlist_push(e->plan, e->sql_apply_insert);
+
+	if (pgsql_copy_bounds(e, &max, &empty, err) != 0)
 		goto out;
-	if (drop_old) {
-		sql_build(&b, SQL_PG, "DROP TABLE %Q", &e->old);
-		if (pgsql_run_buf(e, &b, err) != 0)
+	if (!empty) {
+		t0 = now_seconds();
+		if (pgsql_copy_chunk(e, NULL, &max, sample_rows, &upper, &out->sample_rows, &last,
+				     err) != 0)
 			goto out;
+		out->sample_seconds = now_seconds() - t0;
 	}
+	if (pgsql_build_indexes(e, err) != 0)
+		goto out;
+	sql_build(&b, SQL_PG, "LOCK TABLE %Q IN ACCESS EXCLUSIVE MODE", &e->orig);
+	strlist_push_take(e->plan, buf_take(&b));
+	if (e->identity.len > 0)
+		strlist_push(e->plan, sql_identity_setval);
+	if (pgsql_swap_statements(e, &tail, err) != 0)
+		goto out;
+	pgsql_plan_list(e, &tail);
+	strlist_free(&tail);
+	pgsql_finish_statements(e, false, &tail);
+	pgsql_plan_list(e, &tail);
 	rc = 0;
 out:
+	e->plan = NULL;
+	pgsql_reset_txn(e);  /* the rollback: nothing of this stays */
+	strlist_free(&pre);
+	strlist_free(&trg);
+	strlist_free(&tail);
+	keyval_free(&max);
+	keyval_free(&upper);
 	buf_free(&b);
 	return rc;
 }
@@ -1530,6 +1659,7 @@ const struct engine engine_pg = {
 	.close = pgsql_close,
 	.preflight = pgsql_preflight,
 	.create_shadow = pgsql_create_shadow,
+	.dry_run = pgsql_dry_run,
 	.create_capture = pgsql_create_capture,
 	.copy_bounds = pgsql_copy_bounds,
 	.copy_chunk = pgsql_copy_chunk,
