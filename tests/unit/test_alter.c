@@ -302,6 +302,46 @@ test_messages(void)
  * Every prefix of a valid body must be either accepted or refused cleanly
  * (no crash, no read past the end: the sanitizer build checks that).
  */
+/* PostgreSQL type changes with USING: the copy must compute the expression. */
+static const struct {
+	const char *body;
+	const char *column;  /* NULL: no USING recorded */
+	const char *expr;
+} using_cases[] = {
+	{"ALTER COLUMN code TYPE int USING code::int", "code", "code::int"},
+	{"ALTER code TYPE int USING code::int + 1", "code", "code::int + 1"},
+	{"ALTER COLUMN \"Code X\" SET DATA TYPE bigint USING length(\"Code X\")",
+	 "Code X", "length(\"Code X\")"},
+	{"alter column Qty type numeric(10, 2) using (qty / 100.0)", "qty", "(qty / 100.0)"},
+	{"ADD COLUMN z int, ALTER COLUMN v TYPE text USING v || 'x, y'", "v", "v || 'x, y'"},
+	{"ALTER COLUMN v TYPE int", NULL, NULL},
+	{"ALTER COLUMN v SET DEFAULT 1", NULL, NULL},
+	{"ADD COLUMN u int", NULL, NULL},
+};
+
+static void
+test_using(void)
+{
+	for (size_t i = 0; i < ARRAY_LEN(using_cases); i++) {
+		struct shade_err err = {0};
+		struct alter_info a;
+
+		UNIT_CASE("%s", using_cases[i].body);
+		CHECK(alter_parse(using_cases[i].body, SQL_PG, &a, &err) == 0);
+		if (using_cases[i].column == NULL) {
+			CHECK(a.nusings == 0);
+		} else if (a.nusings == 1) {
+			CHECK_STREQ(a.usings[0].column, using_cases[i].column);
+			CHECK_STREQ(a.usings[0].expr, using_cases[i].expr);
+		} else {
+			CHECK(a.nusings == 1);
+		}
+		alter_info_free(&a);
+		err_clear(&err);
+	}
+	UNIT_CASE("%s", "");
+}
+
 static void
 test_prefixes(void)
 {
@@ -339,6 +379,7 @@ main(void)
 	UNIT_RUN(test_good);
 	UNIT_RUN(test_bad);
 	UNIT_RUN(test_messages);
+	UNIT_RUN(test_using);
 	UNIT_RUN(test_prefixes);
 	return unit_done();
 }
