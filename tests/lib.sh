@@ -53,6 +53,9 @@
 #	                      needed) hold the same rows on the columns COLS
 #	                      (a select list): EXCEPT ALL both ways and counts;
 #	                      shows a few differing rows
+#	pg_no_sessions MSG    fail unless, within 10 s, no other session is
+#	                      connected to $PG_DB (shade left no backend behind
+#	                      still running a statement or holding a lock)
 #	pg_leftovers TABLE    print shade's objects left for TABLE (the shadow,
 #	                      the change log, triggers on TABLE, functions outside
 #	                      the system schemas); empty when nothing is left
@@ -462,6 +465,24 @@ t_same_rows()
 pg_same_rows()
 {
 	t_same_rows pg "$@"
+}
+
+pg_no_sessions()
+{
+	_i=0
+	while :; do
+		_n=$(pg_val "SELECT count(*) FROM pg_stat_activity
+		    WHERE datname = current_database() AND pid <> pg_backend_pid()")
+		[ "$_n" = 0 ] && return 0
+		_i=$((_i + 1))
+		if [ "$_i" -ge 100 ]; then
+			pg_val "SELECT pid, application_name, state, query
+			    FROM pg_stat_activity WHERE datname = current_database()
+			      AND pid <> pg_backend_pid()" | sed 's/^/#   /' >&2
+			fail "$1: $_n sessions still connected"
+		fi
+		sleep 0.1
+	done
 }
 
 pg_leftovers()

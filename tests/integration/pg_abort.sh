@@ -58,6 +58,7 @@ abort_with()
 	assert_rc 3 "SIG$_sig during the copy"
 	[ "$_ms" -lt 10000 ] || fail "SIG$_sig: shade took $_ms ms to stop"
 	[ -s "$SHADE_ERR" ] || fail "SIG$_sig: nothing said on stderr"
+	pg_no_sessions "SIG$_sig"
 	_left=$(pg_leftovers items)
 	[ -z "$_left" ] || fail "SIG$_sig: left behind: $_left"
 	pg_fingerprint >"$T_TMP/after"

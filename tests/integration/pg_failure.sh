@@ -39,6 +39,7 @@ failure1()
 	    --alter "$2"
 	assert_rc 1 "$1"
 	assert_contains "$SHADE_ERR" "$3" "$1: the reason"
+	pg_no_sessions "$1"
 	_left=$(pg_leftovers items)
 	[ -z "$_left" ] || fail "$1: left behind: $_left"
 	assert_eq "$(pg_val "SELECT to_regclass('_items_old') IS NULL")" t \
