@@ -118,7 +118,11 @@ migration_cancel_wanted(void *arg)
 {
 	struct migration *m = arg;
 
-	return !m->undoing && ctl_cancel_wanted(&m->ctl);
+	/*
+	 * Undo must run to its end; so must the clean-up after the swap (the
+	 * new table is live by then: there is nothing left to abort).
+	 */
+	return !m->undoing && !m->swapped && ctl_cancel_wanted(&m->ctl);
 }
 
 static void
@@ -162,6 +166,17 @@ migration_fail(struct migration *m)
 {
 	enum shade_status st = m->err->status;
 
+	if (m->swapped) {
+		/* The new table is in place; only the clean-up failed. */
+		size_t len = strlen(m->err->msg);
+
+		snprintf(m->err->msg + len, sizeof(m->err->msg) - len,
+			 " (the tables were already swapped: %s has the new schema; "
+			 "remove the change log and trigger function by hand)",
+			 m->summary.display);
+		migration_finish(m, SHADE_FAILED);
+		return;
+	}
 	if (m->err->cancelled || (st != SHADE_USAGE && ctl_abort_wanted(&m->ctl))) {
 		st = SHADE_ABORTED;
 		snprintf(m->err->msg, sizeof(m->err->msg),
@@ -170,15 +185,7 @@ migration_fail(struct migration *m)
 	}
 	if (st == SHADE_OK)
 		st = SHADE_FAILED;
-	if (m->swapped && st != SHADE_ABORTED) {
-		/* The new table is in place; only the clean-up failed. */
-		size_t len = strlen(m->err->msg);
-
-		snprintf(m->err->msg + len, sizeof(m->err->msg) - len,
-			 " (the tables were already swapped; remove the leftovers by hand)");
-	} else {
-		migration_undo(m);
-	}
+	migration_undo(m);
 	migration_finish(m, st);
 }
 
