@@ -306,6 +306,7 @@ fsync = off
 synchronous_commit = off
 full_page_writes = off
 max_connections = 100
+wal_level = logical
 shared_buffers = 128MB
 max_wal_size = 1GB
 checkpoint_timeout = 30min
