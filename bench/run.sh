@@ -4,7 +4,8 @@
 #
 # It starts throwaway PostgreSQL 15 and MariaDB 10.11 servers (tests/lib.sh),
 # builds the same BENCH_ROWS-row table afresh before every measurement, and
-# times on each server:
+# times on each server, in BENCH_REPEAT rounds of every tool (the median
+# is reported; the loaded run is done once):
 #
 #   PostgreSQL  shade --execute (ADD COLUMN + ALTER COLUMN TYPE)
 #               the raw floor: CREATE TABLE x (LIKE t INCLUDING ALL);
@@ -22,13 +23,17 @@
 # The figures go to bench/RESULTS.md (overwritten) and to stdout; progress
 # lines go to stderr. A benchmark never fails on a timing: it fails only when
 # something is broken (a tool exits non-zero, a row count or the resulting
-# column type is wrong, a writer transaction fails).
+# column type is wrong, a writer transaction fails). If the binary it is
+# given was built with the sanitizers (build/ is shared with `make test`), it
+# times a plain build of the same sources made in its temporary directory.
 #
 # Environment:
 #   SHADE          the binary to measure (default build/shade)
 #   BENCH_ROWS     rows in the table (default 1000000)
 #   BENCH_ONLY     pg or mysql: run one half only (for development;
 #                  the ratios of the other half are then left out)
+#   BENCH_REPEAT   rounds of the unloaded measurements (default 3); each
+#                  round times every tool once, the report gives the median
 #   BENCH_LOAD_SECS  seconds of the writers' baseline before the loaded run
 #                  (default 15)
 #   BENCH_RESULTS  where to write the report (default bench/RESULTS.md)
@@ -47,6 +52,7 @@ esac
 BENCH_ROWS=${BENCH_ROWS:-1000000}
 BENCH_ONLY=${BENCH_ONLY:-}
 BENCH_LOAD_SECS=${BENCH_LOAD_SECS:-15}
+BENCH_REPEAT=${BENCH_REPEAT:-3}
 BENCH_RESULTS=${BENCH_RESULTS:-$SHADE_ROOT/bench/RESULTS.md}
 BENCH_DIR=$SHADE_ROOT/bench
 
@@ -55,6 +61,9 @@ case $BENCH_ROWS in
 esac
 case $BENCH_LOAD_SECS in
 '' | *[!0-9]* | 0) fail "BENCH_LOAD_SECS must be a positive integer" ;;
+esac
+case $BENCH_REPEAT in
+'' | *[!0-9]* | 0) fail "BENCH_REPEAT must be a positive integer" ;;
 esac
 case $BENCH_ONLY in
 '' | pg | mysql) ;;
@@ -66,6 +75,18 @@ esac
 SHADE_SRC=$SHADE
 SHADE=$T_TMP/shade
 cp "$SHADE_SRC" "$SHADE"
+if ldd "$SHADE" 2>/dev/null | grep -Eq 'lib(asan|ubsan)'; then
+	# Someone's `make SANITIZE=1` got there between `make` and now: time a
+	# plain build of the same sources, made in a private directory.
+	note "$SHADE_SRC is built with the sanitizers; building a plain copy"
+	make -s -C "$SHADE_ROOT" BUILD="$T_TMP/build" SANITIZE= \
+	    "$T_TMP/build/shade" >"$T_TMP/make.log" 2>&1 || {
+		cat "$T_TMP/make.log" >&2
+		fail "cannot build a plain shade for the benchmark"
+	}
+	SHADE_SRC="$SHADE_SRC (rebuilt without the sanitizers)"
+	cp "$T_TMP/build/shade" "$SHADE"
+fi
 
 PG_ALTER='ADD COLUMN flag int NOT NULL DEFAULT 0, ALTER COLUMN qty TYPE bigint'
 MY_ALTER='ADD COLUMN flag tinyint NOT NULL DEFAULT 0, MODIFY qty bigint NOT NULL'
@@ -96,7 +117,9 @@ b_rate()
 
 b_ratio()
 {
-	awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a != "-" && b != "-" && b > 0) printf "%.2f", a / b
+		else print "-" }'
 }
 
 # b_run NAME LOG CMD...: run CMD with its output in LOG, set B_SECS to its
@@ -155,6 +178,21 @@ b_shade()
 	note "$_name: $B_SECS s"
 }
 
+# The median of the numbers given as arguments.
+b_median()
+{
+	printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
+	END { if (NR % 2) print v[(NR + 1) / 2];
+	      else printf "%.2f", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# "MIN-MAX" of the numbers given as arguments.
+b_range()
+{
+	printf '%s\n' "$@" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 }
+	END { print lo "-" hi }'
+}
+
 b_mib()
 {
 	awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'
@@ -209,13 +247,13 @@ pg_check()
 }
 
 # Average tps of the pgbench progress lines (-P 1 --progress-timestamp)
-# in LOG whose interval ends within [FROM+1, TO].
+# in LOG whose one-second interval overlaps [FROM, TO].
 pg_tps_between()
 {
 	awk -v a="$2" -v b="$3" '
 	$1 == "progress:" {
 		ts = $2 + 0; tps = $4 + 0
-		if (ts >= a + 1 && ts <= b) { sum += tps; n++ }
+		if (ts > a && ts - 1 < b) { sum += tps; n++ }
 	}
 	END { if (n > 0) printf "%.0f", sum / n; else print "-" }' "$1"
 }
@@ -228,6 +266,31 @@ pg_bench_writers_ok()
 	fi
 }
 
+# The measured commands, one per tool.
+pg_raw()
+{
+	pg_psql -c "
+CREATE TABLE x (LIKE t INCLUDING ALL);
+ALTER TABLE x $PG_ALTER;
+INSERT INTO x ($COLS) SELECT $COLS FROM t;"
+}
+
+# The same with the secondary index built once after the copy, as shade
+# does: the floor for the work shade's copy actually does.
+pg_raw2()
+{
+	pg_psql -c "
+CREATE TABLE x (LIKE t INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
+ALTER TABLE x ADD PRIMARY KEY (id), $PG_ALTER;
+INSERT INTO x ($COLS) SELECT $COLS FROM t;
+CREATE INDEX x_sku_idx ON x (sku);"
+}
+
+pg_repack_t()
+{
+	pg_repack -h "$PG_SOCKDIR" -p "$PG_PORT" -U "$PG_USER" -d "$PG_DB" -t t
+}
+
 bench_pg()
 {
 	note "PostgreSQL: starting the server"
@@ -237,43 +300,40 @@ bench_pg()
 	PG_VERSION=$(pg_val "SHOW server_version")
 	_rows=$BENCH_ROWS
 
-	note "PostgreSQL: INSERT ... SELECT floor"
-	pg_make_t
-	b_run "INSERT ... SELECT (PostgreSQL)" "$T_TMP/pg-raw.log" \
-	    pg_psql -c "
-CREATE TABLE x (LIKE t INCLUDING ALL);
-ALTER TABLE x $PG_ALTER;
-INSERT INTO x ($COLS) SELECT $COLS FROM t;"
-	PG_RAW_S=$B_SECS
-	pg_check x bigint
+	# Rounds, each tool once per round, so that a change in the machine's
+	# load over the run falls on every tool alike.
+	_l_raw= _l_raw2= _l_repack= _l_shade= PG_SHADE_RSS=0
+	_i=0
+	while [ "$_i" -lt "$BENCH_REPEAT" ]; do
+		_i=$((_i + 1))
+		note "PostgreSQL: round $_i of $BENCH_REPEAT"
+		pg_make_t
+		b_run "INSERT ... SELECT (PostgreSQL)" "$T_TMP/pg-raw.$_i.log" pg_raw
+		pg_check x bigint
+		_l_raw="$_l_raw $B_SECS"
 
-	# The same with the secondary index built once after the copy, as
-	# shade does: the floor for the work shade's copy phase actually does.
-	note "PostgreSQL: INSERT ... SELECT, index after the copy"
-	pg_make_t
-	b_run "INSERT ... SELECT, index after (PostgreSQL)" \
-	    "$T_TMP/pg-raw2.log" pg_psql -c "
-CREATE TABLE x (LIKE t INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
-ALTER TABLE x ADD PRIMARY KEY (id), $PG_ALTER;
-INSERT INTO x ($COLS) SELECT $COLS FROM t;
-CREATE INDEX x_sku_idx ON x (sku);"
-	PG_RAW2_S=$B_SECS
-	pg_check x bigint
+		pg_make_t
+		b_run "INSERT ... SELECT, index after (PostgreSQL)" \
+		    "$T_TMP/pg-raw2.$_i.log" pg_raw2
+		pg_check x bigint
+		_l_raw2="$_l_raw2 $B_SECS"
 
-	note "PostgreSQL: pg_repack"
-	pg_make_t
-	b_run "pg_repack (PostgreSQL)" "$T_TMP/pg-repack.log" \
-	    pg_repack -h "$PG_SOCKDIR" -p "$PG_PORT" \
-	    -U "$PG_USER" -d "$PG_DB" -t t
-	PG_REPACK_S=$B_SECS
-	pg_check t integer
+		pg_make_t
+		b_run "pg_repack (PostgreSQL)" "$T_TMP/pg-repack.$_i.log" pg_repack_t
+		pg_check t integer
+		_l_repack="$_l_repack $B_SECS"
 
-	note "PostgreSQL: shade"
-	pg_make_t
-	b_shade "shade (PostgreSQL)" "$T_TMP/pg-shade.log" "$PG_DSN" "$PG_ALTER"
-	PG_SHADE_S=$B_SECS
-	PG_SHADE_RSS=$B_RSS
-	pg_check t bigint
+		pg_make_t
+		b_shade "shade (PostgreSQL)" "$T_TMP/pg-shade.$_i.log" \
+		    "$PG_DSN" "$PG_ALTER"
+		pg_check t bigint
+		_l_shade="$_l_shade $B_SECS"
+		[ "$B_RSS" -le "$PG_SHADE_RSS" ] || PG_SHADE_RSS=$B_RSS
+	done
+	PG_RAW_S=$(b_median $_l_raw)
+	PG_RAW2_S=$(b_median $_l_raw2)
+	PG_REPACK_S=$(b_median $_l_repack)
+	PG_SHADE_S=$(b_median $_l_shade)
 
 	note "PostgreSQL: shade under a write load (pgbench, 2 clients)"
 	pg_make_t
@@ -316,9 +376,9 @@ CREATE INDEX x_sku_idx ON x (sku);"
 
 	_r_shade=$(b_rate "$_rows" "$PG_SHADE_S")
 	_r_raw=$(b_rate "$_rows" "$PG_RAW_S")
+	_r_raw2=$(b_rate "$_rows" "$PG_RAW2_S")
 	_r_repack=$(b_rate "$_rows" "$PG_REPACK_S")
 	_r_load=$(b_rate "$_rows" "$PG_LOAD_S")
-	_r_raw2=$(b_rate "$_rows" "$PG_RAW2_S")
 	PG_RATIO_RAW=$(b_ratio "$_r_shade" "$_r_raw")
 	PG_RATIO_RAW2=$(b_ratio "$_r_shade" "$_r_raw2")
 	PG_RATIO_REPACK=$(b_ratio "$PG_SHADE_S" "$PG_REPACK_S")
@@ -328,18 +388,18 @@ CREATE INDEX x_sku_idx ON x (sku);"
 	emit ""
 	emit "ALTER: \`$PG_ALTER\`"
 	emit ""
-	emit "| run | wall time | rows/s | peak RSS |"
+	emit "| run | wall time, median (min-max) | rows/s | peak RSS |"
 	emit "| --- | ---: | ---: | ---: |"
-	emit "| shade --execute | $PG_SHADE_S s | $_r_shade | $(b_mib "$PG_SHADE_RSS") |"
-	emit "| INSERT ... SELECT into CREATE TABLE ... (LIKE t INCLUDING ALL) + ALTER (floor) | $PG_RAW_S s | $_r_raw | - |"
-	emit "| INSERT ... SELECT, secondary index built after the copy | $PG_RAW2_S s | $_r_raw2 | - |"
-	emit "| pg_repack -t t (rewrite only, no ALTER) | $PG_REPACK_S s | $_r_repack | - |"
+	emit "| shade --execute | $PG_SHADE_S s ($(b_range $_l_shade)) | $_r_shade | $(b_mib "$PG_SHADE_RSS") |"
+	emit "| INSERT ... SELECT into CREATE TABLE x (LIKE t INCLUDING ALL) + ALTER (floor) | $PG_RAW_S s ($(b_range $_l_raw)) | $_r_raw | - |"
+	emit "| INSERT ... SELECT, secondary index built after the copy | $PG_RAW2_S s ($(b_range $_l_raw2)) | $_r_raw2 | - |"
+	emit "| pg_repack -t t (rewrite only, no ALTER) | $PG_REPACK_S s ($(b_range $_l_repack)) | $_r_repack | - |"
 	emit ""
 	emit "- shade rows/s ÷ INSERT ... SELECT rows/s: **$PG_RATIO_RAW**"
 	emit "- shade rows/s ÷ INSERT ... SELECT (index after) rows/s: **$PG_RATIO_RAW2**"
 	emit "- shade time ÷ pg_repack time: **$PG_RATIO_REPACK**"
 	emit ""
-	emit "### Under a write load (pgbench, 2 clients, UPDATE of a random row)"
+	emit "### Under a write load (pgbench, 2 clients, UPDATE of a random row; one run)"
 	emit ""
 	emit "| | value |"
 	emit "| --- | ---: |"
@@ -390,6 +450,33 @@ my_check()
 	[ "$_f" = 1 ] || fail "$1 has no column flag"
 }
 
+my_raw()
+{
+	my_client -D "$MY_DB" -e "
+CREATE TABLE x LIKE t;
+ALTER TABLE x $MY_ALTER;
+INSERT INTO x ($COLS) SELECT $COLS FROM t;"
+}
+
+my_raw2()
+{
+	my_client -D "$MY_DB" -e "
+CREATE TABLE x LIKE t;
+ALTER TABLE x DROP KEY t_sku_idx, $MY_ALTER;
+INSERT INTO x ($COLS) SELECT $COLS FROM t;
+ALTER TABLE x ADD KEY t_sku_idx (sku);"
+}
+
+# --noversion-check: pt-osc would otherwise call Percona's server.
+# --recursion-method=none: there are no replicas to find.
+# --no-drop-old-table: keep _t_old, as shade does by default.
+my_ptosc()
+{
+	pt-online-schema-change --noversion-check --recursion-method=none \
+	    --no-drop-old-table --alter "$MY_ALTER" \
+	    "D=$MY_DB,t=t,S=$MY_SOCK,u=root" --execute
+}
+
 bench_mysql()
 {
 	note "MariaDB: starting the server"
@@ -398,50 +485,44 @@ bench_mysql()
 	MY_VERSION=$(my_val "SELECT VERSION()")
 	_rows=$BENCH_ROWS
 
-	note "MariaDB: INSERT ... SELECT floor"
-	my_make_t
-	b_run "INSERT ... SELECT (MariaDB)" "$T_TMP/my-raw.log" \
-	    my_client -D "$MY_DB" -e "
-CREATE TABLE x LIKE t;
-ALTER TABLE x $MY_ALTER;
-INSERT INTO x ($COLS) SELECT $COLS FROM t;"
-	MY_RAW_S=$B_SECS
-	my_check x
+	_l_raw= _l_raw2= _l_ptosc= _l_shade= MY_SHADE_RSS=0
+	_i=0
+	while [ "$_i" -lt "$BENCH_REPEAT" ]; do
+		_i=$((_i + 1))
+		note "MariaDB: round $_i of $BENCH_REPEAT"
+		my_make_t
+		b_run "INSERT ... SELECT (MariaDB)" "$T_TMP/my-raw.$_i.log" my_raw
+		my_check x
+		_l_raw="$_l_raw $B_SECS"
 
-	note "MariaDB: INSERT ... SELECT, index after the copy"
-	my_make_t
-	b_run "INSERT ... SELECT, index after (MariaDB)" "$T_TMP/my-raw2.log" \
-	    my_client -D "$MY_DB" -e "
-CREATE TABLE x LIKE t;
-ALTER TABLE x DROP KEY t_sku_idx, $MY_ALTER;
-INSERT INTO x ($COLS) SELECT $COLS FROM t;
-ALTER TABLE x ADD KEY t_sku_idx (sku);"
-	MY_RAW2_S=$B_SECS
-	my_check x
+		my_make_t
+		b_run "INSERT ... SELECT, index after (MariaDB)" \
+		    "$T_TMP/my-raw2.$_i.log" my_raw2
+		my_check x
+		_l_raw2="$_l_raw2 $B_SECS"
 
-	# --noversion-check: pt-osc would otherwise call Percona's server.
-	# --recursion-method=none: there are no replicas to find.
-	# --no-drop-old-table: keep _t_old, as shade does by default.
-	note "MariaDB: pt-online-schema-change"
-	my_make_t
-	b_run "pt-online-schema-change (MariaDB)" "$T_TMP/my-ptosc.log" \
-	    pt-online-schema-change --noversion-check --recursion-method=none \
-	    --no-drop-old-table --alter "$MY_ALTER" \
-	    "D=$MY_DB,t=t,S=$MY_SOCK,u=root" --execute
-	MY_PTOSC_S=$B_SECS
-	my_check t
+		my_make_t
+		b_run "pt-online-schema-change (MariaDB)" \
+		    "$T_TMP/my-ptosc.$_i.log" my_ptosc
+		my_check t
+		_l_ptosc="$_l_ptosc $B_SECS"
 
-	note "MariaDB: shade"
-	my_make_t
-	b_shade "shade (MariaDB)" "$T_TMP/my-shade.log" "$MY_DSN" "$MY_ALTER"
-	MY_SHADE_S=$B_SECS
-	MY_SHADE_RSS=$B_RSS
-	my_check t
+		my_make_t
+		b_shade "shade (MariaDB)" "$T_TMP/my-shade.$_i.log" \
+		    "$MY_DSN" "$MY_ALTER"
+		my_check t
+		_l_shade="$_l_shade $B_SECS"
+		[ "$B_RSS" -le "$MY_SHADE_RSS" ] || MY_SHADE_RSS=$B_RSS
+	done
+	MY_RAW_S=$(b_median $_l_raw)
+	MY_RAW2_S=$(b_median $_l_raw2)
+	MY_PTOSC_S=$(b_median $_l_ptosc)
+	MY_SHADE_S=$(b_median $_l_shade)
 
 	_r_shade=$(b_rate "$_rows" "$MY_SHADE_S")
 	_r_raw=$(b_rate "$_rows" "$MY_RAW_S")
-	_r_ptosc=$(b_rate "$_rows" "$MY_PTOSC_S")
 	_r_raw2=$(b_rate "$_rows" "$MY_RAW2_S")
+	_r_ptosc=$(b_rate "$_rows" "$MY_PTOSC_S")
 	MY_RATIO_RAW=$(b_ratio "$_r_shade" "$_r_raw")
 	MY_RATIO_RAW2=$(b_ratio "$_r_shade" "$_r_raw2")
 	MY_RATIO_PTOSC=$(b_ratio "$MY_SHADE_S" "$MY_PTOSC_S")
@@ -450,12 +531,12 @@ ALTER TABLE x ADD KEY t_sku_idx (sku);"
 	emit ""
 	emit "ALTER: \`$MY_ALTER\`"
 	emit ""
-	emit "| run | wall time | rows/s | peak RSS |"
+	emit "| run | wall time, median (min-max) | rows/s | peak RSS |"
 	emit "| --- | ---: | ---: | ---: |"
-	emit "| shade --execute | $MY_SHADE_S s | $_r_shade | $(b_mib "$MY_SHADE_RSS") |"
-	emit "| INSERT ... SELECT into CREATE TABLE x LIKE t + ALTER (floor) | $MY_RAW_S s | $_r_raw | - |"
-	emit "| INSERT ... SELECT, secondary index built after the copy | $MY_RAW2_S s | $_r_raw2 | - |"
-	emit "| pt-online-schema-change --execute | $MY_PTOSC_S s | $_r_ptosc | - |"
+	emit "| shade --execute | $MY_SHADE_S s ($(b_range $_l_shade)) | $_r_shade | $(b_mib "$MY_SHADE_RSS") |"
+	emit "| INSERT ... SELECT into CREATE TABLE x LIKE t + ALTER (floor) | $MY_RAW_S s ($(b_range $_l_raw)) | $_r_raw | - |"
+	emit "| INSERT ... SELECT, secondary index built after the copy | $MY_RAW2_S s ($(b_range $_l_raw2)) | $_r_raw2 | - |"
+	emit "| pt-online-schema-change --execute | $MY_PTOSC_S s ($(b_range $_l_ptosc)) | $_r_ptosc | - |"
 	emit ""
 	emit "- shade rows/s ÷ INSERT ... SELECT rows/s: **$MY_RATIO_RAW**"
 	emit "- shade rows/s ÷ INSERT ... SELECT (index after) rows/s: **$MY_RATIO_RAW2**"
@@ -482,7 +563,7 @@ REPORT=$T_TMP/report.md
 	echo ""
 	echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
 	echo "- machine: $(nproc) CPUs, $MEM memory, $(uname -sr)"
-	echo "- rows: $BENCH_ROWS (BENCH_ROWS)"
+	echo "- rows: $BENCH_ROWS (BENCH_ROWS); rounds: $BENCH_REPEAT (BENCH_REPEAT)"
 	echo "- shade: $SHADE_VERSION ($SHADE_SRC)"
 	[ "$BENCH_ONLY" = mysql ] ||
 	    echo "- $(pg_repack --version 2>&1 | head -n 1), $(pgbench --version 2>&1 | head -n 1)"
@@ -490,6 +571,8 @@ REPORT=$T_TMP/report.md
 	    echo "- $(pt-online-schema-change --version 2>&1 | head -n 1)"
 	echo "- whole run: $TOTAL s; load average at the start: $LOAD_START, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo ""
+	echo "Every tool is timed once per round and the tables give the median"
+	echo "wall time over the rounds (rows/s and the ratios are taken from it)."
 	echo "Each measurement starts from a freshly built table (id bigint primary"
 	echo "key; sku text, qty int, price numeric(12,2), note text (a third NULL),"
 	echo "updated_at timestamptz/DATETIME(6); a secondary index on sku), vacuumed"
