@@ -1822,6 +1822,55 @@ out:
 }
 
 /*
+ * "Column 'c' cannot be null" names no row: find the first row of
+ * (after, upper] whose source of shadow column c is NULL.
+ */
+static char *
+myeng_null_key(struct eng *e, const struct keyval *after, const struct keyval *upper,
+	       const char *msg)
+{
+	struct myeng_params p = {0};
+	struct myeng_res res = {0};
+	struct shade_err ignored = {0};
+	struct buf b = {0}, col = {0};
+	struct keyval k = {0};
+	const char *q = strchr(msg, '\'');
+	char *text = NULL;
+	long at;
+
+	if (q == NULL || strchr(q + 1, '\'') == NULL)
+		goto out;
+	buf_append_n(&col, q + 1, (size_t)(strchr(q + 1, '\'') - q - 1));
+	if ((at = myeng_find_ci(&e->dst, buf_str(&col))) < 0)
+		goto out;
+	sql_build(&b, SQL_MYSQL, "SELECT ");
+	myeng_key_exprs(e, &b);
+	sql_build(&b, SQL_MYSQL, " FROM %Q FORCE INDEX (PRIMARY) WHERE ", &e->orig);
+	if (after) {
+		myeng_key_cmp(e, &b, true);
+		buf_append(&b, " AND ");
+	}
+	myeng_key_cmp(e, &b, false);
+	sql_build(&b, SQL_MYSQL, " AND %I IS NULL ORDER BY ", e->src.items[at]);
+	myeng_key_order(e, &b, false);
+	buf_append(&b, " LIMIT 1");
+	if ((after && myeng_bind_cmp(e, &p, after, &ignored) != 0) ||
+	    myeng_bind_cmp(e, &p, upper, &ignored) != 0 ||
+	    myeng_query(e, buf_str(&b), &p, &res, &ignored) != 0 || res.nrows == 0)
+		goto out;
+	myeng_keyval_from(&res, 0, &k);
+	text = myeng_key_text(e, &k);
+out:
+	keyval_free(&k);
+	myeng_params_free(&p);
+	myeng_res_free(&res);
+	buf_free(&b);
+	buf_free(&col);
+	err_clear(&ignored);
+	return text;
+}
+
+/*
  * A chunk failed: a row that does not fit the new schema (strict mode),
  * most likely. Say which row, when the server said which.
  */
@@ -1839,6 +1888,8 @@ myeng_copy_failed(struct eng *e, const struct keyval *after, const struct keyval
 	snprintf(msg, sizeof(msg), "%s", err->msg);
 	if (at && (nth = strtol(at + 8, NULL, 10)) > 0)
 		key = myeng_nth_key(e, after, upper, nth);
+	else if (err->server_errno == ER_BAD_NULL_ERROR)
+		key = myeng_null_key(e, after, upper, msg);
 	if (key) {
 		err_set(err, SHADE_FAILED, "the row with %s of %s does not fit the new schema: %s",
 			key, e->display, msg);
