@@ -66,6 +66,9 @@ struct eng {
 	struct index_pair *ipairs;  /* T's indexes and their shadow twins */
 	size_t nipairs;
 	struct strlist identity;    /* shadow identity columns (their T names) */
+	struct strlist fk_names;    /* T's foreign keys, set aside during the copy */
+	struct strlist fk_defs;     /* ... and their definitions after the ALTER */
+	struct strlist post_swap;   /* after the swap: VALIDATE the foreign keys */
 	char *select_list;          /* what the copy selects from T, in dst order:
 				       a column, or an ALTER's USING expression */
 
@@ -411,7 +414,12 @@ pgsql_open(struct eng **out, const struct dsn *dsn, struct dbwait *w,
 	    pgsql_run(e, "SET idle_in_transaction_session_timeout = 0", err) != 0 ||
 	    pgsql_run(e, "SET client_min_messages = warning", err) != 0 ||
 	    /* How alter_parse() read the ALTER-BODY's string literals. */
-	    pgsql_run(e, "SET standard_conforming_strings = on", err) != 0)
+	    pgsql_run(e, "SET standard_conforming_strings = on", err) != 0 ||
+	    /*
+	     * Row-level security must never filter what the copy reads: with
+	     * it off, a policy that would apply is an error, not lost rows.
+	     */
+	    pgsql_run(e, "SET row_security = off", err) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -442,6 +450,9 @@ pgsql_close(struct eng *e)
 	strlist_free(&e->dst);
 	strlist_free(&e->deferred);
 	strlist_free(&e->identity);
+	strlist_free(&e->fk_names);
+	strlist_free(&e->fk_defs);
+	strlist_free(&e->post_swap);
 	for (size_t i = 0; i < e->nipairs; i++) {
 		free(e->ipairs[i].orig);
 		free(e->ipairs[i].shadow);
@@ -476,32 +487,26 @@ static const char sql_unsupported[] =
 	"SELECT "
 	" (SELECT count(*) FROM pg_catalog.pg_depend d"
 	"   JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
+	"   JOIN pg_catalog.pg_class v ON v.oid = r.ev_class"
 	"  WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
-	"    AND d.refobjid = $1::pg_catalog.oid AND r.ev_class <> $1::pg_catalog.oid),"
+	"    AND d.refobjid = $1::pg_catalog.oid AND r.ev_class <> $1::pg_catalog.oid"
+	"    AND v.relkind <> 'v'),"
 	" (SELECT count(*) FROM pg_catalog.pg_constraint"
-	"  WHERE contype = 'f' AND confrelid = $1::pg_catalog.oid),"
-	" (SELECT count(*) FROM pg_catalog.pg_constraint"
-	"  WHERE contype = 'f' AND conrelid = $1::pg_catalog.oid),"
-	" (SELECT count(*) FROM pg_catalog.pg_trigger"
-	"  WHERE tgrelid = $1::pg_catalog.oid AND NOT tgisinternal),"
-	" (SELECT count(*) FROM pg_catalog.pg_policy WHERE polrelid = $1::pg_catalog.oid)"
-	"  + (SELECT count(*) FROM pg_catalog.pg_class"
-	"     WHERE oid = $1::pg_catalog.oid AND relrowsecurity),"
+	"  WHERE contype = 'f' AND confrelid = $1::pg_catalog.oid"
+	"    AND conrelid = $1::pg_catalog.oid),"
 	" (SELECT count(*) FROM pg_catalog.pg_rewrite"
 	"  WHERE ev_class = $1::pg_catalog.oid AND rulename <> '_RETURN'),"
 	" (SELECT count(*) FROM pg_catalog.pg_inherits"
 	"  WHERE inhrelid = $1::pg_catalog.oid OR inhparent = $1::pg_catalog.oid),"
-	" (SELECT count(*) FROM pg_catalog.pg_publication_rel WHERE prrelid = $1::pg_catalog.oid)";
+	" (SELECT count(*) FROM pg_catalog.pg_publication_rel"
+	"  WHERE prrelid = $1::pg_catalog.oid AND (prqual IS NOT NULL OR prattrs IS NOT NULL))";
 
 static const char *const unsupported_what[] = {
-	"dependent views",
-	"foreign keys referencing it",
-	"foreign keys to other tables",
-	"triggers of its own",
-	"row-level security",
+	"dependent materialized views",
+	"a foreign key that references the table itself",
 	"rules",
 	"inheritance or partitions",
-	"publication memberships",
+	"a publication with a row filter or column list",
 };
 
 static int
@@ -871,7 +876,92 @@ out:
 	return rc;
 }
 
-/* Owner and table privileges, as T has them. */
+/*
+ * T's foreign keys go onto the shadow before the ALTER (NOT VALID: the
+ * shadow is empty), so that the ALTER can drop or change them as it would
+ * on T...
+ */
+static int WARN_UNUSED
+pgsql_shadow_foreign_keys(struct eng *e, struct shade_err *err)
+{
+	const char *params[1] = {e->orig_text};
+	PGresult *res = NULL;
+	struct buf b = {0};
+	int rc = -1;
+
+	if (pgsql_exec(e,
+		       "SELECT conname, pg_catalog.pg_get_constraintdef(oid)"
+		       " FROM pg_catalog.pg_constraint"
+		       " WHERE conrelid = $1::pg_catalog.regclass AND contype = 'f'"
+		       " ORDER BY conname",
+		       1, params, &res, err) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(res); i++) {
+		/* The definition is the server's own text. */
+		sql_build(&b, SQL_PG, "ALTER TABLE %Q ADD CONSTRAINT %I %s NOT VALID", &e->shadow,
+			  PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+		if (pgsql_run_buf(e, &b, err) != 0)
+			goto out;
+		strlist_push(&e->fk_names, PQgetvalue(res, i, 0));
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * ... and come off it after the ALTER, to be added back at the swap (NOT
+ * VALID, then validated without blocking writes): T already enforced them,
+ * so checking every copied row against the referenced table would only
+ * cost time and row locks there. A foreign key the ALTER adds stays on the
+ * shadow: its violations must fail the copy, not surface after the swap.
+ */
+static int WARN_UNUSED
+pgsql_defer_foreign_keys(struct eng *e, struct shade_err *err)
+{
+	const char *params[2] = {e->shadow_text, NULL};
+	struct strlist kept = {0};
+	PGresult *res = NULL;
+	struct buf b = {0};
+	int rc = -1;
+
+	for (size_t i = 0; i < e->fk_names.len; i++) {
+		params[1] = e->fk_names.items[i];
+		if (pgsql_exec(e,
+			       "SELECT pg_catalog.pg_get_constraintdef(oid)"
+			       " FROM pg_catalog.pg_constraint"
+			       " WHERE conrelid = $1::pg_catalog.regclass AND conname = $2"
+			       "   AND contype = 'f'",
+			       2, params, &res, err) != 0)
+			goto out;
+		if (PQntuples(res) == 1) {  /* else the ALTER dropped it */
+			strlist_push(&kept, e->fk_names.items[i]);
+			strlist_push(&e->fk_defs, PQgetvalue(res, 0, 0));
+			sql_build(&b, SQL_PG, "ALTER TABLE %Q DROP CONSTRAINT %I", &e->shadow,
+				  e->fk_names.items[i]);
+			if (pgsql_run_buf(e, &b, err) != 0)
+				goto out;
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	strlist_free(&e->fk_names);
+	e->fk_names = kept;
+	kept = (struct strlist){0};
+	rc = 0;
+out:
+	PQclear(res);
+	strlist_free(&kept);
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * What else belongs to T and LIKE does not copy: owner, table and column
+ * privileges, statistics targets, storage parameters, the table's comment.
+ */
 static int WARN_UNUSED
 pgsql_copy_privileges(struct eng *e, struct shade_err *err)
 {
@@ -911,6 +1001,89 @@ pgsql_copy_privileges(struct eng *e, struct shade_err *err)
 				  &e->shadow, PQgetvalue(res, i, 1),
 				  PQgetvalue(res, i, 3)[0] == 't' ? " WITH GRANT OPTION" : "");
 		if (pgsql_run_buf(e, &b, err) != 0)
+			goto out;
+	}
+	PQclear(res);
+	/* Column privileges, on the column's new name (none for a dropped one). */
+	if (pgsql_exec(e,
+		       "SELECT a.attname, x.privilege_type, COALESCE(r.rolname, ''),"
+		       "  x.grantee = 0, x.is_grantable"
+		       " FROM pg_catalog.pg_attribute a,"
+		       "  pg_catalog.aclexplode(a.attacl) x"
+		       "  LEFT JOIN pg_catalog.pg_roles r ON r.oid = x.grantee"
+		       " WHERE a.attrelid = $1::pg_catalog.regclass AND a.attnum > 0"
+		       "   AND NOT a.attisdropped AND a.attacl IS NOT NULL"
+		       " ORDER BY a.attnum",
+		       1, params, &res, err) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(res); i++) {
+		long at = strlist_find(&e->src, PQgetvalue(res, i, 0));
+
+		if (at < 0)
+			continue;
+		if (PQgetvalue(res, i, 3)[0] == 't')
+			sql_build(&b, SQL_PG, "GRANT %s (%I) ON %Q TO PUBLIC", PQgetvalue(res, i, 1),
+				  e->dst.items[at], &e->shadow);
+		else
+			sql_build(&b, SQL_PG, "GRANT %s (%I) ON %Q TO %I%s", PQgetvalue(res, i, 1),
+				  e->dst.items[at], &e->shadow, PQgetvalue(res, i, 2),
+				  PQgetvalue(res, i, 4)[0] == 't' ? " WITH GRANT OPTION" : "");
+		if (pgsql_run_buf(e, &b, err) != 0)
+			goto out;
+	}
+	PQclear(res);
+	/* Per-column statistics targets. */
+	if (pgsql_exec(e,
+		       "SELECT attname, attstattarget FROM pg_catalog.pg_attribute"
+		       " WHERE attrelid = $1::pg_catalog.regclass AND attnum > 0"
+		       "   AND NOT attisdropped AND attstattarget >= 0",
+		       1, params, &res, err) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(res); i++) {
+		long at = strlist_find(&e->src, PQgetvalue(res, i, 0));
+		int target = (int)strtol(PQgetvalue(res, i, 1), NULL, 10);
+
+		if (at < 0)
+			continue;
+		sql_build(&b, SQL_PG, "ALTER TABLE %Q ALTER COLUMN %I SET STATISTICS %d", &e->shadow,
+			  e->dst.items[at], target);
+		if (pgsql_run_buf(e, &b, err) != 0)
+			goto out;
+	}
+	PQclear(res);
+	/* Storage parameters (fillfactor, autovacuum settings), as the server lists them. */
+	{
+		const char *p[2] = {e->shadow_text, e->orig_text};
+
+		if (pgsql_exec(e,
+			       "SELECT pg_catalog.format('ALTER TABLE %s SET (%s)',"
+			       "  $1::pg_catalog.regclass, pg_catalog.array_to_string(c.reloptions, ', '))"
+			       " FROM pg_catalog.pg_class c"
+			       " WHERE c.oid = $2::pg_catalog.regclass AND c.reloptions IS NOT NULL",
+			       2, p, &res, err) != 0)
+			goto out;
+		if (PQntuples(res) == 1 && pgsql_run(e, PQgetvalue(res, 0, 0), err) != 0)
+			goto out;
+		PQclear(res);
+		res = NULL;
+	}
+	/*
+	 * The comment: a value, so the server writes the statement itself
+	 * (format's %L quotes it), as it writes index definitions.
+	 */
+	{
+		const char *p[2] = {e->shadow_text, e->orig_text};
+
+		if (pgsql_exec(e,
+			       "SELECT pg_catalog.format('COMMENT ON TABLE %s IS %L',"
+			       "  $1::pg_catalog.regclass, d.description)"
+			       " FROM pg_catalog.pg_description d"
+			       " WHERE d.objoid = $2::pg_catalog.regclass"
+			       "   AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+			       "   AND d.objsubid = 0",
+			       2, p, &res, err) != 0)
+			goto out;
+		if (PQntuples(res) == 1 && pgsql_run(e, PQgetvalue(res, 0, 0), err) != 0)
 			goto out;
 	}
 	rc = 0;
@@ -1011,7 +1184,8 @@ pgsql_shadow_in_txn(struct eng *e, const char *alter_body, const struct alter_in
 
 	sql_build(&b, SQL_PG, "CREATE %sTABLE %Q (LIKE %Q INCLUDING ALL)",
 		  e->unlogged ? "UNLOGGED " : "", &e->shadow, &e->orig);
-	if (pgsql_run_buf(e, &b, err) != 0 || pgsql_pair_indexes(e, err) != 0)
+	if (pgsql_run_buf(e, &b, err) != 0 || pgsql_pair_indexes(e, err) != 0 ||
+	    pgsql_shadow_foreign_keys(e, err) != 0)
 		goto out;
 
 	/*
@@ -1029,7 +1203,7 @@ pgsql_shadow_in_txn(struct eng *e, const char *alter_body, const struct alter_in
 		goto out;
 	}
 	if (pgsql_map_columns(e, alter, err) != 0 || pgsql_defer_indexes(e, err) != 0 ||
-	    pgsql_copy_privileges(e, err) != 0)
+	    pgsql_defer_foreign_keys(e, err) != 0 || pgsql_copy_privileges(e, err) != 0)
 		goto out;
 	pgsql_build_statements(e);
 	rc = 0;
@@ -1386,26 +1560,156 @@ pgsql_swap_identity(struct eng *e, struct shade_err *err)
 	return 0;
 }
 
+/* Run a catalog query about T; the caller clears *res. */
+static int WARN_UNUSED
+pgsql_ask(struct eng *e, const char *sql, PGresult **res, struct shade_err *err)
+{
+	const char *params[1] = {e->orig_text};
+
+	return pgsql_exec(e, sql, 1, params, res, err);
+}
+
+/* Foreign keys of other tables that reference T. */
+static const char sql_fk_in[] =
+	"SELECT n.nspname, c.relname, k.conname, pg_catalog.pg_get_constraintdef(k.oid)"
+	" FROM pg_catalog.pg_constraint k"
+	" JOIN pg_catalog.pg_class c ON c.oid = k.conrelid"
+	" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+	" WHERE k.contype = 'f' AND k.confrelid = $1::pg_catalog.regclass"
+	"   AND k.conrelid <> k.confrelid"
+	" ORDER BY 1, 2, 3";
+
+/* T's own triggers (not shade's, not the internal ones of constraints). */
+static const char sql_user_triggers[] =
+	"SELECT tgname, pg_catalog.pg_get_triggerdef(oid), tgenabled"
+	" FROM pg_catalog.pg_trigger"
+	" WHERE tgrelid = $1::pg_catalog.regclass AND NOT tgisinternal"
+	" ORDER BY tgname";
+
+/* Row-level security switches, replica identity and its index. */
+static const char sql_table_flags[] =
+	"SELECT c.relrowsecurity, c.relforcerowsecurity, c.relreplident,"
+	"  (SELECT ci.relname FROM pg_catalog.pg_index i"
+	"   JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid"
+	"   WHERE i.indrelid = c.oid AND i.indisreplident)"
+	" FROM pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.regclass";
+
 /*
- * The swap's statements after the drain, in order: drop the triggers, hand
- * serial sequences to the new table (a serial column's sequence is owned by
- * T's column; dropping _T_old would drop it too), rename T to _T_old and the
- * shadow to T, then the indexes: index names are per schema, so T's move
- * aside before their twins take their names. Reads the catalog, changes
- * nothing.
+ * T's policies, as CREATE POLICY text for the table T names after the
+ * renames: the expressions and role names as the server writes them.
+ */
+static const char sql_policies[] =
+	"SELECT pg_catalog.format('CREATE POLICY %I ON %s AS %s FOR %s TO %s%s%s',"
+	"  p.polname, $1::pg_catalog.text, CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,"
+	"  CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'"
+	"    WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,"
+	"  (SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC'"
+	"     ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)) END, ', ')"
+	"   FROM pg_catalog.unnest(p.polroles) AS r),"
+	"  ' USING (' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) || ')',"
+	"  ' WITH CHECK (' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) || ')')"
+	" FROM pg_catalog.pg_policy p WHERE p.polrelid = $1::pg_catalog.regclass"
+	" ORDER BY p.polname";
+
+/* Publications T is a member of. */
+static const char sql_publications[] =
+	"SELECT p.pubname FROM pg_catalog.pg_publication_rel r"
+	" JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid"
+	" WHERE r.prrelid = $1::pg_catalog.regclass ORDER BY 1";
+
+/* Views reading T, as CREATE OR REPLACE text to re-point them after the renames. */
+static const char sql_views[] =
+	"SELECT DISTINCT n.nspname, v.relname, pg_catalog.pg_get_viewdef(v.oid)"
+	" FROM pg_catalog.pg_depend d"
+	" JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
+	" JOIN pg_catalog.pg_class v ON v.oid = r.ev_class"
+	" JOIN pg_catalog.pg_namespace n ON n.oid = v.relnamespace"
+	" WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+	"   AND d.refobjid = $1::pg_catalog.regclass AND v.relkind = 'v'"
+	" ORDER BY 1, 2";
+
+/*
+ * The swap's statements after the drain, in order. Before the renames:
+ * drop the capture triggers, T's own triggers (they are recreated on the
+ * new table), the foreign keys that reference T and T's publication
+ * memberships; hand serial sequences to the new table (a serial column's
+ * sequence is owned by T's column: dropping _T_old would drop it too).
+ * Then rename T to _T_old and the shadow to T, and the indexes: index names
+ * are per schema, so T's move aside before their twins take their names.
+ * After the renames, on the new T: replica identity, the foreign keys out
+ * (NOT VALID; validated after the commit, in e->post_swap) and in, the
+ * triggers, row-level security and policies, publications, and views
+ * re-pointed. Object definitions are the server's own text (pg_get_*def),
+ * which names T by name and so means the new table once it is renamed.
+ * Reads the catalog, changes nothing.
  */
 static int WARN_UNUSED
 pgsql_swap_statements(struct eng *e, struct strlist *out, struct shade_err *err)
 {
-	const char *params[2] = {e->orig_text, NULL};
+	const char *params[1] = {e->orig_text};
+	struct strlist after = {0};
 	PGresult *res = NULL;
 	struct buf b = {0};
 	int rc = -1;
 
+	strlist_free(&e->post_swap);
 	sql_build(&b, SQL_PG, "DROP TRIGGER %I ON %Q", e->trg, &e->orig);
 	strlist_push_take(out, buf_take(&b));
 	sql_build(&b, SQL_PG, "DROP TRIGGER %I ON %Q", e->trg_trunc, &e->orig);
 	strlist_push_take(out, buf_take(&b));
+
+	if (pgsql_ask(e, sql_user_triggers, &res, err) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *name = PQgetvalue(res, i, 0);
+		const char *state = PQgetvalue(res, i, 2);
+
+		if (strcmp(name, e->trg) == 0 || strcmp(name, e->trg_trunc) == 0)
+			continue;
+		sql_build(&b, SQL_PG, "DROP TRIGGER %I ON %Q", name, &e->orig);
+		strlist_push_take(out, buf_take(&b));
+		strlist_push(&after, PQgetvalue(res, i, 1));
+		if (state[0] != 'O') {
+			sql_build(&b, SQL_PG, "ALTER TABLE %Q %s TRIGGER %I", &e->orig,
+				  state[0] == 'D' ? "DISABLE" : state[0] == 'R' ? "ENABLE REPLICA"
+									 : "ENABLE ALWAYS",
+				  name);
+			strlist_push_take(&after, buf_take(&b));
+		}
+	}
+	PQclear(res);
+	res = NULL;
+
+	if (pgsql_ask(e, sql_fk_in, &res, err) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct qname child = {PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)};
+		const char *name = PQgetvalue(res, i, 2);
+
+		sql_build(&b, SQL_PG, "ALTER TABLE %Q DROP CONSTRAINT %I", &child, name);
+		strlist_push_take(out, buf_take(&b));
+		sql_build(&b, SQL_PG, "ALTER TABLE %Q ADD CONSTRAINT %I %s NOT VALID", &child, name,
+			  PQgetvalue(res, i, 3));
+		strlist_push_take(&after, buf_take(&b));
+		sql_build(&b, SQL_PG, "ALTER TABLE %Q VALIDATE CONSTRAINT %I", &child, name);
+		strlist_push_take(&e->post_swap, buf_take(&b));
+	}
+	PQclear(res);
+	res = NULL;
+
+	if (pgsql_ask(e, sql_publications, &res, err) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(res); i++) {
+		sql_build(&b, SQL_PG, "ALTER PUBLICATION %I DROP TABLE %Q", PQgetvalue(res, i, 0),
+			  &e->orig);
+		strlist_push_take(out, buf_take(&b));
+		sql_build(&b, SQL_PG, "ALTER PUBLICATION %I ADD TABLE %Q", PQgetvalue(res, i, 0),
+			  &e->orig);
+		strlist_push_take(&after, buf_take(&b));
+	}
+	PQclear(res);
+	res = NULL;
+
 	if (pgsql_exec(e,
 		       "SELECT n.nspname, s.relname, a.attname"
 		       " FROM pg_catalog.pg_depend d"
@@ -1429,6 +1733,60 @@ pgsql_swap_statements(struct eng *e, struct strlist *out, struct shade_err *err)
 	}
 	PQclear(res);
 	res = NULL;
+
+	/* What to set on the new table once it carries T's name. */
+	if (pgsql_ask(e, sql_table_flags, &res, err) != 0)
+		goto out;
+	if (PQntuples(res) == 1) {
+		const char *ri = PQgetvalue(res, 0, 2);
+
+		if (ri[0] == 'i' && !PQgetisnull(res, 0, 3))
+			sql_build(&b, SQL_PG, "ALTER TABLE %Q REPLICA IDENTITY USING INDEX %I",
+				  &e->orig, PQgetvalue(res, 0, 3));
+		else if (ri[0] == 'f')
+			sql_build(&b, SQL_PG, "ALTER TABLE %Q REPLICA IDENTITY FULL", &e->orig);
+		else if (ri[0] == 'n')
+			sql_build(&b, SQL_PG, "ALTER TABLE %Q REPLICA IDENTITY NOTHING", &e->orig);
+		if (b.len > 0)
+			strlist_push_take(&after, buf_take(&b));
+		if (PQgetvalue(res, 0, 0)[0] == 't') {
+			sql_build(&b, SQL_PG, "ALTER TABLE %Q ENABLE ROW LEVEL SECURITY", &e->orig);
+			strlist_push_take(&after, buf_take(&b));
+		}
+		if (PQgetvalue(res, 0, 1)[0] == 't') {
+			sql_build(&b, SQL_PG, "ALTER TABLE %Q FORCE ROW LEVEL SECURITY", &e->orig);
+			strlist_push_take(&after, buf_take(&b));
+		}
+	}
+	PQclear(res);
+	res = NULL;
+	if (pgsql_ask(e, sql_policies, &res, err) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(res); i++)
+		strlist_push(&after, PQgetvalue(res, i, 0));
+	PQclear(res);
+	res = NULL;
+
+	for (size_t i = 0; i < e->fk_names.len; i++) {
+		sql_build(&b, SQL_PG, "ALTER TABLE %Q ADD CONSTRAINT %I %s NOT VALID", &e->orig,
+			  e->fk_names.items[i], e->fk_defs.items[i]);
+		strlist_push_take(&after, buf_take(&b));
+		sql_build(&b, SQL_PG, "ALTER TABLE %Q VALIDATE CONSTRAINT %I", &e->orig,
+			  e->fk_names.items[i]);
+		strlist_push_take(&e->post_swap, buf_take(&b));
+	}
+
+	if (pgsql_ask(e, sql_views, &res, err) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct qname view = {PQgetvalue(res, i, 0), PQgetvalue(res, i, 1)};
+
+		sql_build(&b, SQL_PG, "CREATE OR REPLACE VIEW %Q AS %s", &view, PQgetvalue(res, i, 2));
+		strlist_push_take(&after, buf_take(&b));
+	}
+	PQclear(res);
+	res = NULL;
+
 	sql_build(&b, SQL_PG, "ALTER TABLE %Q RENAME TO %I", &e->orig, e->old.name);
 	strlist_push_take(out, buf_take(&b));
 	sql_build(&b, SQL_PG, "ALTER TABLE %Q RENAME TO %I", &e->shadow, e->orig.name);
@@ -1461,9 +1819,12 @@ pgsql_swap_statements(struct eng *e, struct strlist *out, struct shade_err *err)
 		sql_build(&b, SQL_PG, "ALTER INDEX %Q RENAME TO %I", &twin, e->ipairs[i].orig);
 		strlist_push_take(out, buf_take(&b));
 	}
+	for (size_t i = 0; i < after.len; i++)
+		strlist_push(out, after.items[i]);
 	rc = 0;
 out:
 	PQclear(res);
+	strlist_free(&after);
 	buf_free(&b);
 	return rc;
 }
@@ -1529,7 +1890,11 @@ pgsql_finish(struct eng *e, bool drop_old, struct shade_err *err)
 	int rc;
 
 	pgsql_finish_statements(e, drop_old, &l);
-	rc = pgsql_run_list(e, &l, err);
+	/*
+	 * Validating a foreign key reads the whole table but takes only a
+	 * SHARE UPDATE EXCLUSIVE lock: writers go on meanwhile.
+	 */
+	rc = pgsql_run_list(e, &e->post_swap, err) == 0 ? pgsql_run_list(e, &l, err) : -1;
 	strlist_free(&l);
 	return rc;
 }
@@ -1587,6 +1952,7 @@ pgsql_dry_run(struct eng *e, const char *alter_body, const struct alter_info *al
 		goto out;
 	pgsql_plan_list(e, &tail);
 	strlist_free(&tail);
+	pgsql_plan_list(e, &e->post_swap);
 	pgsql_finish_statements(e, false, &tail);
 	pgsql_plan_list(e, &tail);
 	rc = 0;
