@@ -63,6 +63,7 @@ struct dry_run_report {
 				    $n stands for a value bound at run time */
 	long long sample_rows;   /* rows copied by the sample (then rolled back) */
 	double sample_seconds;   /* how long that copy took */
+	bool sample_skipped;     /* no sample: it would have held locks too long */
 };
 
 void dry_run_report_free(struct dry_run_report *r);

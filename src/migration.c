@@ -403,6 +403,9 @@ migration_dry_run(struct migration *m)
 		printf("estimated copy: %s at that rate, plus index builds and the apply of\n"
 		       "                concurrent writes (chunks aim at %.2f s each)\n",
 		       est, m->o->chunk_time);
+	} else if (r.sample_skipped) {
+		printf("sample copy:    skipped: the shadow's foreign keys lock the tables they\n"
+		       "                reference for as long as the dry run's transaction\n");
 	} else {
 		printf("sample copy:    the table is empty\n");
 	}

@@ -1933,7 +1933,12 @@ pgsql_dry_run(struct eng *e, const char *alter_body, const struct alter_info *al
 	strlist_push(e->plan, e->sql_apply_delete);
 	strlist_push(e->plan, e->sql_apply_insert);
 
-	if (pgsql_copy_bounds(e, &max, &empty, err) != 0)
+	/*
+	 * With foreign keys the transaction holds a lock on the referenced
+	 * tables that blocks their writers: keep it to milliseconds, no sample.
+	 */
+	out->sample_skipped = e->fk_names.len > 0;
+	if (!out->sample_skipped && pgsql_copy_bounds(e, &max, &empty, err) != 0)
 		goto out;
 	if (!empty) {
 		t0 = now_seconds();
@@ -1942,8 +1947,12 @@ pgsql_dry_run(struct eng *e, const char *alter_body, const struct alter_info *al
 			goto out;
 		out->sample_seconds = now_seconds() - t0;
 	}
-	if (pgsql_build_indexes(e, err) != 0)
+	if (out->sample_skipped) {
+		for (size_t i = 0; i < e->deferred.len; i++)
+			strlist_push(e->plan, e->deferred.items[i]);
+	} else if (pgsql_build_indexes(e, err) != 0) {
 		goto out;
+	}
 	sql_build(&b, SQL_PG, "LOCK TABLE %Q IN ACCESS EXCLUSIVE MODE", &e->orig);
 	strlist_push_take(e->plan, buf_take(&b));
 	if (e->identity.len > 0)
