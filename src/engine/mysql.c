@@ -1186,6 +1186,7 @@ myeng_preflight(struct eng *e, const struct qname *table, const struct alter_inf
 	myeng_name_in_db(&e->shadow, db, sql_derived_name(SQL_MYSQL, e->orig.name, "_new"));
 	myeng_name_in_db(&e->log, db, sql_derived_name(SQL_MYSQL, e->orig.name, "_log"));
 	myeng_name_in_db(&e->old, db, sql_derived_name(SQL_MYSQL, e->orig.name, "_old"));
+	out->old_display = xasprintf("%s.%s", db, e->old.name);
 	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++)
 		myeng_name_in_db(&e->trg[i], db,
 				 sql_derived_name(SQL_MYSQL, e->orig.name, trg_suffix[i]));
