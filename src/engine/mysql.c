@@ -2426,6 +2426,8 @@ static int
 myeng_undo(struct eng *e, struct shade_err *err)
 {
 	struct buf b = {0};
+	int tries = e->opts->lock_retries > 10 ? e->opts->lock_retries : 10;
+	double pause = 0.25;
 	int rc = -1;
 
 	if (e->swapped) {
@@ -2440,24 +2442,7 @@ myeng_undo(struct eng *e, struct shade_err *err)
 		goto out;
 	}
 	myeng_rollback(e);
-	/* Triggers first: with the log gone, they would fail every write to T. */
-	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
-		for (int attempt = 1; e->trg_created[i]; attempt++) {
-			err_clear(err);
-			sql_build(&b, SQL_MYSQL, "DROP TRIGGER IF EXISTS %Q", &e->trg[i]);
-			if (myeng_run_buf(e, &b, err) == 0) {
-				e->trg_created[i] = false;
-				break;
-			}
-			if (!err->retryable || attempt >= e->opts->lock_retries)
-				goto out;
-			dbwait_sleep(e->w, 0.25 * attempt);
-		}
-	}
-	sql_build(&b, SQL_MYSQL, "DROP TABLE IF EXISTS %Q", &e->log);
-	if (myeng_run_buf(e, &b, err) != 0)
-		goto out;
-	e->log_created = false;
+	/* Nothing depends on the shadow or the sentry. */
 	sql_build(&b, SQL_MYSQL, "DROP TABLE IF EXISTS %Q", &e->shadow);
 	if (myeng_run_buf(e, &b, err) != 0)
 		goto out;
@@ -2468,6 +2453,42 @@ myeng_undo(struct eng *e, struct shade_err *err)
 			goto out;
 		e->sentry_created = false;
 	}
+	/*
+	 * The triggers, then the log: with the log gone, triggers left behind
+	 * would fail every write to T. Dropping a trigger needs T's exclusive
+	 * lock, each attempt bounded by lock_wait_timeout so the application
+	 * waits at most that long; between attempts it runs freely. A cleanup
+	 * is worth more patience than a swap.
+	 */
+	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
+		for (int attempt = 1; e->trg_created[i]; attempt++) {
+			err_clear(err);
+			sql_build(&b, SQL_MYSQL, "DROP TRIGGER IF EXISTS %Q", &e->trg[i]);
+			if (myeng_run_buf(e, &b, err) == 0) {
+				e->trg_created[i] = false;
+				break;
+			}
+			if (!err->retryable || attempt >= tries) {
+				char msg[sizeof(err->msg)];
+
+				snprintf(msg, sizeof(msg), "%s", err->msg);
+				err_set(err, SHADE_FAILED,
+					"%s; the capture triggers are still on %s: DROP TRIGGER %s.%s, "
+					"%s.%s and %s.%s, then DROP TABLE %s.%s",
+					msg, e->display, e->orig.schema, e->trg[0].name, e->orig.schema,
+					e->trg[1].name, e->orig.schema, e->trg[2].name, e->orig.schema,
+					e->log.name);
+				goto out;
+			}
+			dbwait_sleep(e->w, pause);
+			if (pause < 4)
+				pause *= 2;
+		}
+	}
+	sql_build(&b, SQL_MYSQL, "DROP TABLE IF EXISTS %Q", &e->log);
+	if (myeng_run_buf(e, &b, err) != 0)
+		goto out;
+	e->log_created = false;
 	rc = 0;
 out:
 	buf_free(&b);
