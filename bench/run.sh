@@ -227,14 +227,41 @@ SELECT g, 'sku-' || (g % 100000), (g % 1000)::int, (g % 100000) / 100.0,
 FROM generate_series(1, $BENCH_ROWS) g;
 CREATE INDEX t_sku_idx ON t (sku);"
 	pg_sql "VACUUM (ANALYZE) t"
+	# What every result must hold (the data is the same each time).
+	if [ -z "${PG_SUMS:-}" ]; then
+		PG_SUMS=$(pg_sums t)
+		PG_SUMS_STABLE=$(pg_sums t stable)
+	fi
 	pg_sql "CHECKPOINT"
 }
 
-# pg_check TABLE WANT_QTY_TYPE: the row count and qty's type are right.
+# pg_sums TABLE [stable]: a cheap fingerprint of the original columns
+# (row count, sums of values and of hashes); "stable" leaves out qty and
+# updated_at, which the loaded run's writers change.
+pg_sums()
+{
+	_more=" || ' ' || sum(qty) || ' ' || sum(extract(epoch FROM updated_at))"
+	[ "${2:-}" != stable ] || _more=
+	pg_val "SELECT count(*) || ' ' || sum(id) || ' '
+	    || sum(hashtext(sku)::bigint) || ' ' || coalesce(sum(price), 0)
+	    || ' ' || count(note) || ' '
+	    || sum(hashtext(coalesce(note, ''))::bigint) $_more FROM $1"
+}
+
+# pg_check TABLE WANT_QTY_TYPE [stable]: the rows (count and fingerprint)
+# and qty's type are right; after an ALTER, flag is there and 0 everywhere.
 pg_check()
 {
 	_n=$(pg_val "SELECT count(*) FROM $1")
 	[ "$_n" = "$BENCH_ROWS" ] || fail "$1 has $_n rows, want $BENCH_ROWS"
+	_s=$(pg_sums "$1" "${3:-}")
+	if [ "${3:-}" = stable ]; then
+		[ "$_s" = "$PG_SUMS_STABLE" ] ||
+		    fail "the rows of $1 differ from the original table's: '$_s', want '$PG_SUMS_STABLE'"
+	else
+		[ "$_s" = "$PG_SUMS" ] ||
+		    fail "the rows of $1 differ from the original table's: '$_s', want '$PG_SUMS'"
+	fi
 	_ty=$(pg_val "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
 	    WHERE attrelid = '$1'::regclass AND attname = 'qty'")
 	[ "$_ty" = "$2" ] || fail "$1.qty is '$_ty', want '$2'"
@@ -243,6 +270,8 @@ pg_check()
 		    WHERE attrelid = '$1'::regclass AND attname = 'flag'
 		      AND NOT attisdropped")
 		[ "$_f" = 1 ] || fail "$1 has no column flag"
+		_f=$(pg_val "SELECT count(*) FROM $1 WHERE flag <> 0")
+		[ "$_f" = 0 ] || fail "$1 has $_f rows with flag <> 0"
 	fi
 }
 
@@ -372,7 +401,7 @@ bench_pg()
 	wait "$_pgb" 2>/dev/null || true
 	pg_bench_writers_ok "$T_TMP/pgbench-load.log"
 	PG_TPS_DURING=$(pg_tps_between "$T_TMP/pgbench-load.log" "$_from" "$_to")
-	pg_check t bigint
+	pg_check t bigint stable
 
 	_r_shade=$(b_rate "$_rows" "$PG_SHADE_S")
 	_r_raw=$(b_rate "$_rows" "$PG_RAW_S")
@@ -434,12 +463,26 @@ SELECT seq, CONCAT('sku-', seq % 100000), seq % 1000, (seq % 100000) / 100,
 	TIMESTAMP '2024-01-01 00:00:00' + INTERVAL seq SECOND
 FROM seq_1_to_$BENCH_ROWS;
 ANALYZE TABLE t;" >/dev/null
+	[ -n "${MY_SUMS:-}" ] || MY_SUMS=$(my_sums t)
 }
 
+# my_sums TABLE: the fingerprint of the original columns, as pg_sums.
+my_sums()
+{
+	my_val "SELECT CONCAT_WS(' ', COUNT(*), SUM(id), SUM(CRC32(sku)),
+	    SUM(price), COUNT(note), SUM(CRC32(IFNULL(note, ''))), SUM(qty),
+	    SUM(TO_SECONDS(updated_at))) FROM $1"
+}
+
+# my_check TABLE: the rows (count and fingerprint) are right, qty is a
+# BIGINT and flag is there and 0 everywhere.
 my_check()
 {
 	_n=$(my_val "SELECT COUNT(*) FROM $1")
 	[ "$_n" = "$BENCH_ROWS" ] || fail "$1 has $_n rows, want $BENCH_ROWS"
+	_s=$(my_sums "$1")
+	[ "$_s" = "$MY_SUMS" ] ||
+	    fail "the rows of $1 differ from the original table's: '$_s', want '$MY_SUMS'"
 	_ty=$(my_val "SELECT DATA_TYPE FROM information_schema.columns
 	    WHERE table_schema = DATABASE() AND table_name = '$1'
 	      AND column_name = 'qty'")
@@ -448,6 +491,8 @@ my_check()
 	    WHERE table_schema = DATABASE() AND table_name = '$1'
 	      AND column_name = 'flag'")
 	[ "$_f" = 1 ] || fail "$1 has no column flag"
+	_f=$(my_val "SELECT COUNT(*) FROM $1 WHERE flag <> 0")
+	[ "$_f" = 0 ] || fail "$1 has $_f rows with flag <> 0"
 }
 
 my_raw()
