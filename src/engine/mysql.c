@@ -134,6 +134,7 @@ struct eng {
 	char *ai_key;               /* temporary index kept for AUTO_INCREMENT */
 
 	bool shadow_created;
+	bool shadow_temporary;      /* the dry run's shadow */
 	bool log_created;
 	bool trg_created[3];
 	bool sentry_created;
@@ -1386,6 +1387,41 @@ myeng_build_copy_sql(struct eng *e)
 }
 
 /*
+ * The shadow is read with SHOW statements, not information_schema: the dry
+ * run's shadow is a TEMPORARY table, which information_schema does not show.
+ */
+
+/* SHOW FULL COLUMNS: column names, and which are generated. */
+static int WARN_UNUSED
+myeng_columns(struct eng *e, const struct qname *t, struct strlist *names,
+	      struct strlist *generated, char **auto_inc, struct shade_err *err)
+{
+	struct myeng_res res = {0};
+	struct buf b = {0};
+	int rc = -1;
+
+	sql_build(&b, SQL_MYSQL, "SHOW FULL COLUMNS FROM %Q", t);
+	if (myeng_query(e, buf_str(&b), NULL, &res, err) != 0)
+		goto out;
+	for (size_t i = 0; i < res.nrows && res.ncols >= 7; i++) {
+		const char *extra = myeng_text(&res, i, 6);
+
+		if (strstr(extra, "VIRTUAL") || strstr(extra, "STORED") ||
+		    strstr(extra, "PERSISTENT"))
+			strlist_push(generated, myeng_text(&res, i, 0));
+		else
+			strlist_push(names, myeng_text(&res, i, 0));
+		if (auto_inc && *auto_inc == NULL && strstr(extra, "auto_increment"))
+			*auto_inc = xstrdup(myeng_text(&res, i, 0));
+	}
+	rc = 0;
+out:
+	myeng_res_free(&res);
+	buf_free(&b);
+	return rc;
+}
+
+/*
  * After the ALTER: the column mapping (same name, or renamed by the ALTER;
  * generated columns compute themselves) and the check that the primary key
  * is still the same columns.
@@ -1393,34 +1429,23 @@ myeng_build_copy_sql(struct eng *e)
 static int WARN_UNUSED
 myeng_map_columns(struct eng *e, const struct alter_info *alter, struct shade_err *err)
 {
-	static const char cols_sql[] =
-		"SELECT COLUMN_NAME, EXTRA LIKE '%VIRTUAL%' OR EXTRA LIKE '%STORED%'"
-		"  OR EXTRA LIKE '%PERSISTENT%'"
-		" FROM information_schema.COLUMNS"
-		" WHERE TABLE_SCHEMA = ? AND BINARY TABLE_NAME = ? ORDER BY ORDINAL_POSITION";
-	struct myeng_params p = {0};
 	struct myeng_res res = {0};
-	struct strlist orig_cols = {0};
+	struct strlist orig_cols = {0}, orig_gen = {0}, cols = {0}, gen = {0};
+	struct buf b = {0};
 	int rc = -1;
 
-	myeng_param_str(&p, e->orig.schema);
-	myeng_param_str(&p, e->orig.name);
-	if (myeng_query(e, cols_sql, &p, &res, err) != 0)
+	if (myeng_columns(e, &e->orig, &orig_cols, &orig_gen, NULL, err) != 0 ||
+	    myeng_columns(e, &e->shadow, &cols, &gen, NULL, err) != 0)
 		goto out;
-	for (size_t i = 0; i < res.nrows; i++)
-		strlist_push(&orig_cols, myeng_text(&res, i, 0));
-	myeng_res_free(&res);
-	p.v[1].str = e->shadow.name;
-	if (myeng_query(e, cols_sql, &p, &res, err) != 0)
-		goto out;
-	for (size_t i = 0; i < res.nrows; i++) {
-		const char *col = myeng_text(&res, i, 0);
+	/* A column generated on T but stored on the shadow takes T's values. */
+	for (size_t i = 0; i < orig_gen.len; i++)
+		strlist_push(&orig_cols, orig_gen.items[i]);
+	for (size_t i = 0; i < cols.len; i++) {
+		const char *col = cols.items[i];
 		const char *from = NULL;
 		bool renamed_away = false;
 		long at;
 
-		if (strcmp(myeng_text(&res, i, 1), "1") == 0)
-			continue;  /* generated: the server computes it */
 		for (size_t r = 0; r < alter->nrenames; r++) {
 			if (strcasecmp(alter->renames[r].to, col) == 0)
 				from = alter->renames[r].from;
@@ -1434,21 +1459,18 @@ myeng_map_columns(struct eng *e, const struct alter_info *alter, struct shade_er
 		strlist_push(&e->src, orig_cols.items[at]);
 		strlist_push(&e->dst, col);
 	}
-	myeng_res_free(&res);
 
 	/* The shadow's key must be T's key, column for column. */
-	if (myeng_query(e,
-			"SELECT COLUMN_NAME, SUB_PART FROM information_schema.STATISTICS"
-			" WHERE TABLE_SCHEMA = ? AND BINARY TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY'"
-			" ORDER BY SEQ_IN_INDEX",
-			&p, &res, err) != 0)
+	sql_build(&b, SQL_MYSQL, "SHOW INDEX FROM %Q WHERE Key_name = 'PRIMARY'", &e->shadow);
+	if (myeng_query(e, buf_str(&b), NULL, &res, err) != 0)
 		goto out;
-	if (res.nrows != e->npk)
+	if (res.nrows != e->npk || res.ncols < 8)
 		goto changed_key;
 	for (size_t i = 0; i < res.nrows; i++) {
-		long at = myeng_find_ci(&e->dst, myeng_text(&res, i, 0));
+		size_t seq = strtoul(myeng_text(&res, i, 3), NULL, 10);
+		long at = myeng_find_ci(&e->dst, myeng_text(&res, i, 4));
 
-		if (at < 0 || myeng_cell(&res, i, 1) != NULL ||
+		if (seq != i + 1 || at < 0 || myeng_cell(&res, i, 7) != NULL ||
 		    strcasecmp(e->src.items[at], e->pk[i].name) != 0)
 			goto changed_key;
 		strlist_push(&e->shadow_pk, e->dst.items[at]);
@@ -1461,9 +1483,12 @@ changed_key:
 		"the ALTER changes the primary key of %s, which shade cannot do online yet",
 		e->display);
 out:
-	myeng_params_free(&p);
 	myeng_res_free(&res);
 	strlist_free(&orig_cols);
+	strlist_free(&orig_gen);
+	strlist_free(&cols);
+	strlist_free(&gen);
+	buf_free(&b);
 	return rc;
 }
 
@@ -1489,74 +1514,96 @@ myeng_index_name(const char *def)
 }
 
 /*
- * Set the secondary indexes aside: keep their definitions as the server
- * writes them (SHOW CREATE TABLE) and drop them, to build each once after
- * the copy. Besides speed, this leaves the primary key as the shadow's only
- * unique key while chunks are copied, which ON DUPLICATE KEY UPDATE needs
- * (a second unique key would make it update some other row instead of
- * failing). An AUTO_INCREMENT column must lead some index: it gets a plain
- * temporary one while the copy runs.
+ * What SHOW CREATE TABLE says of the shadow: its storage engine, whether it
+ * has foreign keys, and its secondary index definitions as the server
+ * writes them ("KEY `a` (`b`)", "UNIQUE KEY ...", "FULLTEXT KEY ...").
  */
 static int WARN_UNUSED
-myeng_defer_indexes(struct eng *e, struct shade_err *err)
+myeng_read_shadow(struct eng *e, char **engine, bool *has_fk, struct strlist *indexes,
+		  struct shade_err *err)
 {
-	struct myeng_params p = {0};
+	static const char *const kinds[] = {"  KEY ", "  UNIQUE KEY ", "  FULLTEXT KEY ",
+					    "  SPATIAL KEY "};
 	struct myeng_res res = {0};
-	struct buf b = {0}, stmt = {0};
-	char *ai_col = NULL;
-	char *create, *line, *save = NULL;
+	struct buf b = {0};
+	char *create = NULL, *line, *save = NULL;
 	int rc = -1;
 
-	myeng_param_str(&p, e->shadow.schema);
-	myeng_param_str(&p, e->shadow.name);
-	if (myeng_query(e,
-			"SELECT COLUMN_NAME FROM information_schema.COLUMNS"
-			" WHERE TABLE_SCHEMA = ? AND BINARY TABLE_NAME = ?"
-			"   AND EXTRA LIKE '%auto_increment%'",
-			&p, &res, err) != 0)
-		goto out;
-	if (res.nrows > 0 && strcasecmp(myeng_text(&res, 0, 0), e->shadow_pk.items[0]) != 0)
-		ai_col = xstrdup(myeng_text(&res, 0, 0));
-	myeng_res_free(&res);
-
+	*engine = NULL;
+	*has_fk = false;
 	sql_build(&b, SQL_MYSQL, "SHOW CREATE TABLE %Q", &e->shadow);
 	if (myeng_query(e, buf_str(&b), NULL, &res, err) != 0)
 		goto out;
-	buf_reset(&b);
 	if (res.nrows != 1 || res.ncols < 2) {
-		err_set(err, SHADE_FAILED, "SHOW CREATE TABLE %s returned no definition", e->shadow.name);
+		err_set(err, SHADE_FAILED, "SHOW CREATE TABLE %s returned no definition",
+			e->shadow.name);
 		goto out;
 	}
 	create = xstrdup(myeng_text(&res, 0, 1));
 	for (line = strtok_r(create, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		static const char *const kinds[] = {"  KEY ", "  UNIQUE KEY ", "  FULLTEXT KEY ",
-						    "  SPATIAL KEY "};
 		size_t len = strlen(line);
-		bool is_index = false;
-		char *name;
+		const char *eng = strstr(line, " ENGINE=");
 
-		for (size_t i = 0; i < ARRAY_LEN(kinds); i++)
-			if (strncmp(line, kinds[i], strlen(kinds[i])) == 0)
-				is_index = true;
-		if (!is_index)
+		if (line[0] == ')' && eng && *engine == NULL) {
+			eng += strlen(" ENGINE=");
+			*engine = xstrndup(eng, strcspn(eng, " "));
 			continue;
-		if (len > 0 && line[len - 1] == ',')
-			line[--len] = '\0';
-		name = myeng_index_name(line);
+		}
+		if (strncmp(line, "  CONSTRAINT ", 13) == 0 && strstr(line, " FOREIGN KEY "))
+			*has_fk = true;
+		for (size_t i = 0; i < ARRAY_LEN(kinds); i++) {
+			if (strncmp(line, kinds[i], strlen(kinds[i])) != 0)
+				continue;
+			if (len > 0 && line[len - 1] == ',')
+				line[--len] = '\0';
+			strlist_push(indexes, line + 2);
+			break;
+		}
+	}
+	rc = 0;
+out:
+	free(create);
+	myeng_res_free(&res);
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * Set the secondary indexes aside: keep their definitions as the server
+ * writes them and drop them, to build each once after the copy. Besides
+ * speed, this leaves the primary key as the shadow's only unique key while
+ * chunks are copied, which ON DUPLICATE KEY UPDATE needs (a second unique
+ * key would make it update some other row instead of failing). An
+ * AUTO_INCREMENT column must lead some index: it gets a plain temporary one
+ * while the copy runs.
+ */
+static int WARN_UNUSED
+myeng_defer_indexes(struct eng *e, struct strlist *indexes, struct shade_err *err)
+{
+	struct strlist cols = {0}, gen = {0};
+	struct buf b = {0}, stmt = {0};
+	char *ai_col = NULL;
+	int rc = -1;
+
+	if (indexes->len == 0)
+		return 0;
+	if (myeng_columns(e, &e->shadow, &cols, &gen, &ai_col, err) != 0)
+		goto out;
+	if (ai_col && strcasecmp(ai_col, e->shadow_pk.items[0]) == 0) {
+		free(ai_col);
+		ai_col = NULL;
+	}
+	for (size_t i = 0; i < indexes->len; i++) {
+		char *name = myeng_index_name(indexes->items[i]);
+
 		if (name == NULL) {
-			free(create);
 			err_set(err, SHADE_FAILED, "cannot read an index definition of %s: %s",
-				e->shadow.name, line);
+				e->shadow.name, indexes->items[i]);
 			goto out;
 		}
-		strlist_push(&e->deferred, line + 2);
-		sql_build(&b, SQL_MYSQL, "%sDROP INDEX %I", b.len ? ", " : "", name);
+		sql_build(&b, SQL_MYSQL, "%sDROP INDEX %I", i ? ", " : "", name);
 		free(name);
-	}
-	free(create);
-	if (e->deferred.len == 0) {
-		rc = 0;
-		goto out;
+		strlist_push(&e->deferred, indexes->items[i]);
 	}
 	if (ai_col) {
 		e->ai_key = sql_derived_name(SQL_MYSQL, ai_col, "_shade_ai");
@@ -1565,63 +1612,47 @@ myeng_defer_indexes(struct eng *e, struct shade_err *err)
 	sql_build(&stmt, SQL_MYSQL, "ALTER TABLE %Q %s", &e->shadow, buf_str(&b));
 	rc = myeng_run_buf(e, &stmt, err);
 out:
-	buf_free(&stmt);
 	free(ai_col);
-	myeng_params_free(&p);
-	myeng_res_free(&res);
+	strlist_free(&cols);
+	strlist_free(&gen);
 	buf_free(&b);
+	buf_free(&stmt);
 	return rc;
 }
 
-/* What the shadow must not be: another engine, or with foreign keys. */
+/*
+ * Create the shadow (a TEMPORARY table for the dry run: only this session
+ * sees it, and it goes with the session), apply the ALTER-BODY, check it,
+ * map the columns, set the indexes aside, build the copy's statements. On
+ * failure the shadow is dropped again.
+ */
 static int WARN_UNUSED
-myeng_check_shadow(struct eng *e, struct shade_err *err)
+myeng_build_shadow(struct eng *e, bool temporary, const char *alter_body,
+		   const struct alter_info *alter, struct shade_err *err)
 {
-	struct myeng_params p = {0};
-	struct myeng_res res = {0};
-	char *fk = NULL;
-	int rc = -1;
-
-	myeng_param_str(&p, e->shadow.schema);
-	myeng_param_str(&p, e->shadow.name);
-	if (myeng_query(e,
-			"SELECT ENGINE FROM information_schema.TABLES"
-			" WHERE TABLE_SCHEMA = ? AND BINARY TABLE_NAME = ?",
-			&p, &res, err) != 0)
-		goto out;
-	if (res.nrows != 1 || strcasecmp(myeng_text(&res, 0, 0), "InnoDB") != 0) {
-		err_set(err, SHADE_USAGE,
-			"the ALTER makes %s use the %s storage engine: shade needs InnoDB",
-			e->display, res.nrows ? myeng_text(&res, 0, 0) : "?");
-		goto out;
-	}
-	if (myeng_find_fk(e, e->shadow.schema, e->shadow.name, &fk, err) != 0)
-		goto out;
-	if (fk) {
-		err_set(err, SHADE_USAGE,
-			"the ALTER adds a foreign key, which shade cannot carry over yet");
-		goto out;
-	}
-	rc = 0;
-out:
-	free(fk);
-	myeng_params_free(&p);
-	myeng_res_free(&res);
-	return rc;
-}
-
-static int
-myeng_create_shadow(struct eng *e, const char *alter_body, const struct alter_info *alter,
-		    struct shade_err *err)
-{
+	struct strlist indexes = {0};
 	struct buf b = {0};
+	char *engine = NULL;
+	bool has_fk;
 	int rc = -1;
 
 	/* LIKE keeps columns, indexes, AUTO_INCREMENT, options and partitions. */
-	sql_build(&b, SQL_MYSQL, "CREATE TABLE %Q LIKE %Q", &e->shadow, &e->orig);
-	if (myeng_run_buf(e, &b, err) != 0)
+	sql_build(&b, SQL_MYSQL, "CREATE %sTABLE %Q LIKE %Q", temporary ? "TEMPORARY " : "",
+		  &e->shadow, &e->orig);
+	if (myeng_run_buf(e, &b, err) != 0) {
+		if (temporary && !err->cancelled) {
+			char msg[sizeof(err->msg)];
+
+			snprintf(msg, sizeof(msg), "%s", err->msg);
+			err_set(err, SHADE_USAGE,
+				"--dry-run checks the ALTER on a temporary copy of %s, which the server refuses (%s); "
+				"nothing was changed",
+				e->display, msg);
+		}
 		goto out;
-	e->shadow_created = true;
+	}
+	e->shadow_created = !temporary;
+	e->shadow_temporary = temporary;
 
 	/* The ALTER-BODY is SQL by definition: it goes in as the user wrote it. */
 	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q ", &e->shadow);
@@ -1629,14 +1660,27 @@ myeng_create_shadow(struct eng *e, const char *alter_body, const struct alter_in
 	if (myeng_run_buf(e, &b, err) != 0) {
 		char msg[sizeof(err->msg)];
 
+		if (err->cancelled)
+			goto fail;
 		snprintf(msg, sizeof(msg), "%s", err->msg);
 		err_set(err, SHADE_USAGE, "the ALTER fails on a copy of %s: %s", e->display, msg);
 		err->retryable = false;
 		goto fail;
 	}
-	if (myeng_check_shadow(e, err) != 0 || myeng_map_columns(e, alter, err) != 0)
+	if (myeng_read_shadow(e, &engine, &has_fk, &indexes, err) != 0)
 		goto fail;
-	if (myeng_defer_indexes(e, err) != 0)
+	if (engine == NULL || strcasecmp(engine, "InnoDB") != 0) {
+		err_set(err, SHADE_USAGE,
+			"the ALTER makes %s use the %s storage engine: shade needs InnoDB",
+			e->display, engine ? engine : "?");
+		goto fail;
+	}
+	if (has_fk) {
+		err_set(err, SHADE_USAGE,
+			"the ALTER adds a foreign key, which shade cannot carry over yet");
+		goto fail;
+	}
+	if (myeng_map_columns(e, alter, err) != 0 || myeng_defer_indexes(e, &indexes, err) != 0)
 		goto fail;
 	myeng_build_copy_sql(e);
 	rc = 0;
@@ -1646,14 +1690,24 @@ fail:
 	{
 		struct shade_err ignored = {0};
 
-		sql_build(&b, SQL_MYSQL, "DROP TABLE IF EXISTS %Q", &e->shadow);
+		sql_build(&b, SQL_MYSQL, "DROP %sTABLE IF EXISTS %Q", temporary ? "TEMPORARY " : "",
+			  &e->shadow);
 		if (myeng_run_buf(e, &b, &ignored) == 0)
-			e->shadow_created = false;
+			e->shadow_created = e->shadow_temporary = false;
 		err_clear(&ignored);
 	}
 out:
+	free(engine);
+	strlist_free(&indexes);
 	buf_free(&b);
 	return rc;
+}
+
+static int
+myeng_create_shadow(struct eng *e, const char *alter_body, const struct alter_info *alter,
+		    struct shade_err *err)
+{
+	return myeng_build_shadow(e, false, alter_body, alter, err);
 }
 
 /* ---- capture ----------------------------------------------------------- */
@@ -1666,37 +1720,69 @@ myeng_row_keys(const struct eng *e, struct buf *b, const char *row)
 		sql_build(b, SQL_MYSQL, "%s%s.%I", i ? ", " : "", row, e->pk[i].name);
 }
 
-static int
-myeng_create_capture(struct eng *e, struct shade_err *err)
+/*
+ * The capture's statements: the log (an id, and the key columns with T's
+ * own types) and the three triggers. An UPDATE logs the old key, and the
+ * new one too when the key changed, so both rows get re-read.
+ */
+static void
+myeng_capture_sql(const struct eng *e, char **log_sql, char *trg_sql[3])
 {
 	struct buf b = {0}, oldk = {0}, newk = {0}, same = {0};
-	int rc = -1;
 
-	if (!e->log_created) {
-		/* The log: an id, and the key columns with T's own types. */
-		sql_build(&b, SQL_MYSQL, "CREATE TABLE %Q (%I bigint unsigned NOT NULL AUTO_INCREMENT",
-			  &e->log, e->seq);
-		for (size_t i = 0; i < e->npk; i++) {
-			const struct myeng_key *k = &e->pk[i];
+	sql_build(&b, SQL_MYSQL, "CREATE TABLE %Q (%I bigint unsigned NOT NULL AUTO_INCREMENT",
+		  &e->log, e->seq);
+	for (size_t i = 0; i < e->npk; i++) {
+		const struct myeng_key *k = &e->pk[i];
 
-			sql_build(&b, SQL_MYSQL, ", %I %s", k->name, k->type);
-			if (k->charset && k->collation)
-				sql_build(&b, SQL_MYSQL, " CHARACTER SET %s COLLATE %s", k->charset,
-					  k->collation);
-			buf_append(&b, " NULL");
-		}
-		sql_build(&b, SQL_MYSQL, ", PRIMARY KEY (%I)) ENGINE=InnoDB", e->seq);
-		if (myeng_run_buf(e, &b, err) != 0)
-			goto out;
-		e->log_created = true;
+		sql_build(&b, SQL_MYSQL, ", %I %s", k->name, k->type);
+		if (k->charset && k->collation)
+			sql_build(&b, SQL_MYSQL, " CHARACTER SET %s COLLATE %s", k->charset,
+				  k->collation);
+		buf_append(&b, " NULL");
 	}
+	sql_build(&b, SQL_MYSQL, ", PRIMARY KEY (%I)) ENGINE=InnoDB", e->seq);
+	*log_sql = buf_take(&b);
 
 	myeng_row_keys(e, &oldk, "OLD");
 	myeng_row_keys(e, &newk, "NEW");
 	for (size_t i = 0; i < e->npk; i++)
 		sql_build(&same, SQL_MYSQL, "%sNEW.%I <=> OLD.%I", i ? " AND " : "", e->pk[i].name,
 			  e->pk[i].name);
+	sql_build(&b, SQL_MYSQL,
+		  "CREATE TRIGGER %Q AFTER INSERT ON %Q FOR EACH ROW INSERT INTO %Q (%L) VALUES (%s)",
+		  &e->trg[0], &e->orig, &e->log, &e->pkcols, buf_str(&newk));
+	trg_sql[0] = buf_take(&b);
+	sql_build(&b, SQL_MYSQL,
+		  "CREATE TRIGGER %Q AFTER UPDATE ON %Q FOR EACH ROW BEGIN"
+		  " INSERT INTO %Q (%L) VALUES (%s);"
+		  " IF NOT (%s) THEN INSERT INTO %Q (%L) VALUES (%s); END IF;"
+		  " END",
+		  &e->trg[1], &e->orig, &e->log, &e->pkcols, buf_str(&oldk), buf_str(&same),
+		  &e->log, &e->pkcols, buf_str(&newk));
+	trg_sql[1] = buf_take(&b);
+	sql_build(&b, SQL_MYSQL,
+		  "CREATE TRIGGER %Q AFTER DELETE ON %Q FOR EACH ROW INSERT INTO %Q (%L) VALUES (%s)",
+		  &e->trg[2], &e->orig, &e->log, &e->pkcols, buf_str(&oldk));
+	trg_sql[2] = buf_take(&b);
+	buf_free(&oldk);
+	buf_free(&newk);
+	buf_free(&same);
+}
 
+static int
+myeng_create_capture(struct eng *e, struct shade_err *err)
+{
+	char *log_sql, *trg_sql[3];
+	struct buf b = {0};
+	int rc = -1;
+
+	myeng_capture_sql(e, &log_sql, trg_sql);
+	if (!e->log_created) {
+		if (myeng_run(e, log_sql, err) != 0)
+			goto out;
+		e->log_created = true;
+	}
 	/*
 	 * All three appear at once, under LOCK TABLES T WRITE: the lock waits
 	 * for running transactions on T and makes new ones wait behind it, so
@@ -1711,31 +1797,7 @@ myeng_create_capture(struct eng *e, struct shade_err *err)
 	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
 		if (e->trg_created[i])
 			continue;
-		switch (i) {
-		case 0:
-			sql_build(&b, SQL_MYSQL,
-				  "CREATE TRIGGER %Q AFTER INSERT ON %Q FOR EACH ROW"
-				  " INSERT INTO %Q (%L) VALUES (%s)",
-				  &e->trg[i], &e->orig, &e->log, &e->pkcols, buf_str(&newk));
-			break;
-		case 1:
-			/* An UPDATE that moves a row logs both keys. */
-			sql_build(&b, SQL_MYSQL,
-				  "CREATE TRIGGER %Q AFTER UPDATE ON %Q FOR EACH ROW BEGIN"
-				  " INSERT INTO %Q (%L) VALUES (%s);"
-				  " IF NOT (%s) THEN INSERT INTO %Q (%L) VALUES (%s); END IF;"
-				  " END",
-				  &e->trg[i], &e->orig, &e->log, &e->pkcols, buf_str(&oldk),
-				  buf_str(&same), &e->log, &e->pkcols, buf_str(&newk));
-			break;
-		default:
-			sql_build(&b, SQL_MYSQL,
-				  "CREATE TRIGGER %Q AFTER DELETE ON %Q FOR EACH ROW"
-				  " INSERT INTO %Q (%L) VALUES (%s)",
-				  &e->trg[i], &e->orig, &e->log, &e->pkcols, buf_str(&oldk));
-			break;
-		}
-		if (myeng_run_buf(e, &b, err) != 0) {
+		if (myeng_run(e, trg_sql[i], err) != 0) {
 			struct shade_err ignored = {0};
 
 			if (myeng_run(e, "UNLOCK TABLES", &ignored) != 0) {
@@ -1750,10 +1812,10 @@ myeng_create_capture(struct eng *e, struct shade_err *err)
 		goto out;
 	rc = 0;
 out:
+	free(log_sql);
+	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++)
+		free(trg_sql[i]);
 	buf_free(&b);
-	buf_free(&oldk);
-	buf_free(&newk);
-	buf_free(&same);
 	return rc;
 }
 
@@ -1973,23 +2035,20 @@ myeng_join_keys(struct buf *b, const struct qname *t, const struct strlist *tcol
 }
 
 /*
- * Re-copy the keys of the given log rows: delete them from the shadow, then
- * insert the current rows of T (a key gone from T stays deleted), then
- * delete exactly those log rows.
+ * Re-copy the keys of n log rows (their ids bound): delete them from the
+ * shadow, then insert the current rows of T (a key gone from T stays
+ * deleted), then delete exactly those log rows.
  */
-static int WARN_UNUSED
-myeng_apply_ids(struct eng *e, const struct myeng_params *ids, struct shade_err *err)
+static void
+myeng_apply_sql(const struct eng *e, size_t n, char *sql[3])
 {
 	struct buf b = {0}, in = {0};
-	int rc = -1;
 
-	myeng_marks(&in, ids->n);
+	myeng_marks(&in, n);
 	sql_build(&b, SQL_MYSQL, "DELETE %Q FROM %Q JOIN %Q ON ", &e->shadow, &e->shadow, &e->log);
 	myeng_join_keys(&b, &e->shadow, &e->shadow_pk, NULL, &e->log, &e->pkcols);
 	sql_build(&b, SQL_MYSQL, " WHERE %Q.%I IN (%s)", &e->log, e->seq, buf_str(&in));
-	if (myeng_exec(e, e->conn, buf_str(&b), ids, NULL, NULL, err) != 0)
-		goto out;
-	buf_reset(&b);
+	sql[0] = buf_take(&b);
 
 	sql_build(&b, SQL_MYSQL, "INSERT INTO %Q (%L) SELECT ", &e->shadow, &e->dst);
 	for (size_t i = 0; i < e->src.len; i++)
@@ -1997,18 +2056,35 @@ myeng_apply_ids(struct eng *e, const struct myeng_params *ids, struct shade_err 
 	sql_build(&b, SQL_MYSQL, " FROM %Q JOIN (SELECT DISTINCT %L FROM %Q WHERE %I IN (%s)) AS k ON ",
 		  &e->orig, &e->pkcols, &e->log, e->seq, buf_str(&in));
 	myeng_join_keys(&b, &e->orig, &e->pkcols, "k", NULL, &e->pkcols);
-	if (myeng_exec(e, e->conn, buf_str(&b), ids, NULL, NULL, err) != 0)
-		goto out;
-	buf_reset(&b);
+	sql[1] = buf_take(&b);
 
 	sql_build(&b, SQL_MYSQL, "DELETE FROM %Q WHERE %I IN (%s)", &e->log, e->seq, buf_str(&in));
-	if (myeng_exec(e, e->conn, buf_str(&b), ids, NULL, NULL, err) != 0)
-		goto out;
-	rc = 0;
-out:
-	buf_free(&b);
+	sql[2] = buf_take(&b);
 	buf_free(&in);
+}
+
+static int WARN_UNUSED
+myeng_apply_ids(struct eng *e, const struct myeng_params *ids, struct shade_err *err)
+{
+	char *sql[3];
+	int rc = 0;
+
+	myeng_apply_sql(e, ids->n, sql);
+	for (size_t i = 0; i < ARRAY_LEN(sql) && rc == 0; i++)
+		rc = myeng_exec(e, e->conn, sql[i], ids, NULL, NULL, err);
+	for (size_t i = 0; i < ARRAY_LEN(sql); i++)
+		free(sql[i]);
 	return rc;
+}
+
+/* The statement that reads a batch of log ids. */
+static char *
+myeng_take_sql(const struct eng *e)
+{
+	struct buf b = {0};
+
+	sql_build(&b, SQL_MYSQL, "SELECT %I FROM %Q ORDER BY %I LIMIT ?", e->seq, &e->log, e->seq);
+	return buf_take(&b);
 }
 
 /*
@@ -2022,10 +2098,13 @@ myeng_apply_batch(struct eng *e, long limit, long long *applied, struct shade_er
 	struct myeng_params p = {0}, ids = {0};
 	struct myeng_res res = {0};
 	struct buf b = {0};
+	char *take;
 	int rc = -1;
 
 	*applied = 0;
-	sql_build(&b, SQL_MYSQL, "SELECT %I FROM %Q ORDER BY %I LIMIT ?", e->seq, &e->log, e->seq);
+	take = myeng_take_sql(e);
+	buf_append(&b, take);
+	free(take);
 	myeng_param_int(&p, limit);
 	if (myeng_query(e, buf_str(&b), &p, &res, err) != 0)
 		goto out;
@@ -2098,21 +2177,33 @@ out:
 
 /* ---- indexes ----------------------------------------------------------- */
 
+/* The ALTER that builds the deferred indexes (NULL: there are none). */
+static char *
+myeng_index_sql(const struct eng *e)
+{
+	struct buf b = {0};
+
+	if (e->deferred.len == 0)
+		return NULL;
+	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q ", &e->shadow);
+	for (size_t i = 0; i < e->deferred.len; i++)
+		sql_build(&b, SQL_MYSQL, "%sADD %s", i ? ", " : "", e->deferred.items[i]);
+	if (e->ai_key)
+		sql_build(&b, SQL_MYSQL, ", DROP INDEX %I", e->ai_key);
+	return buf_take(&b);
+}
+
 static int
 myeng_build_indexes(struct eng *e, struct shade_err *err)
 {
 	struct myeng_res res = {0};
 	struct buf b = {0};
+	char *sql = myeng_index_sql(e);
 	int rc = -1;
 
 	/* One ALTER builds them all in one pass, under their own names. */
-	if (e->deferred.len > 0) {
-		sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q ", &e->shadow);
-		for (size_t i = 0; i < e->deferred.len; i++)
-			sql_build(&b, SQL_MYSQL, "%sADD %s", i ? ", " : "", e->deferred.items[i]);
-		if (e->ai_key)
-			sql_build(&b, SQL_MYSQL, ", DROP INDEX %I", e->ai_key);
-		if (myeng_run_buf(e, &b, err) != 0) {
+	if (sql != NULL) {
+		if (myeng_run(e, sql, err) != 0) {
 			if (!err->cancelled && err->server_errno == ER_DUP_ENTRY) {
 				char msg[sizeof(err->msg)];
 
@@ -2139,6 +2230,7 @@ myeng_build_indexes(struct eng *e, struct shade_err *err)
 	}
 	rc = 0;
 out:
+	free(sql);
 	myeng_res_free(&res);
 	buf_free(&b);
 	return rc;
@@ -2387,6 +2479,141 @@ out:
 	return rc;
 }
 
+/* ---- dry run ----------------------------------------------------------- */
+
+static void
+myeng_plan(struct dry_run_report *out, const char *comment, const char *sql)
+{
+	if (comment)
+		strlist_push_take(&out->plan, xasprintf("/* %s */ %s", comment, sql));
+	else
+		strlist_push(&out->plan, sql);
+}
+
+static void
+myeng_plan_take(struct dry_run_report *out, const char *comment, char *sql)
+{
+	myeng_plan(out, comment, sql);
+	free(sql);
+}
+
+/*
+ * The dry run. DDL cannot be rolled back on MySQL, so the shadow is a
+ * TEMPORARY table under the shadow's name: the server checks the ALTER on
+ * it, a sample is copied into it with the real copy statements, the
+ * deferred indexes are built on the sample, and it goes with the session.
+ * Nobody else sees it. What would touch T (the triggers, the swap) is only
+ * listed, never run.
+ */
+static int
+myeng_dry_run(struct eng *e, const char *alter_body, const struct alter_info *alter,
+	      long sample_rows, struct dry_run_report *out, struct shade_err *err)
+{
+	struct keyval max = {0}, upper = {0};
+	struct buf b = {0};
+	char *sql[3], *log_sql;
+	bool empty = true, last;
+	double t0;
+	int rc = -1;
+
+	if (myeng_build_shadow(e, true, alter_body, alter, err) != 0)
+		goto out;
+	sql_build(&b, SQL_MYSQL, "CREATE TABLE %Q LIKE %Q", &e->shadow, &e->orig);
+	myeng_plan_take(out, NULL, buf_take(&b));
+	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q ", &e->shadow);
+	buf_append(&b, alter_body);
+	myeng_plan_take(out, NULL, buf_take(&b));
+	if (e->deferred.len > 0) {
+		sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q ", &e->shadow);
+		for (size_t i = 0; i < e->deferred.len; i++) {
+			char *name = myeng_index_name(e->deferred.items[i]);
+
+			sql_build(&b, SQL_MYSQL, "%sDROP INDEX %I", i ? ", " : "", name);
+			free(name);
+		}
+		if (e->ai_key)
+			buf_append(&b, ", ADD KEY ...");
+		myeng_plan_take(out, "set the secondary indexes aside", buf_take(&b));
+	}
+
+	myeng_capture_sql(e, &log_sql, sql);
+	myeng_plan_take(out, NULL, log_sql);
+	sql_build(&b, SQL_MYSQL, "LOCK TABLES %Q WRITE, %Q WRITE", &e->orig, &e->log);
+	myeng_plan_take(out, NULL, buf_take(&b));
+	for (size_t i = 0; i < ARRAY_LEN(sql); i++)
+		myeng_plan_take(out, NULL, sql[i]);
+	myeng_plan(out, NULL, "UNLOCK TABLES");
+
+	myeng_plan(out, "the largest key", e->sql_max);
+	myeng_plan(out, "each chunk: the keyset probe", e->sql_probe_first);
+	myeng_plan(out, NULL, e->sql_copy_first);
+	myeng_plan(out, "the next chunks", e->sql_probe_next);
+	myeng_plan(out, NULL, e->sql_copy_next);
+	myeng_plan(out, "between chunks, apply the change log", "START TRANSACTION");
+	myeng_plan_take(out, NULL, myeng_take_sql(e));
+	myeng_apply_sql(e, 3, sql);
+	for (size_t i = 0; i < ARRAY_LEN(sql); i++)
+		myeng_plan_take(out, i == 0 ? "one ? per log row read" : NULL, sql[i]);
+	myeng_plan(out, NULL, "COMMIT");
+
+	/* The sample: the real copy statements, into the temporary shadow. */
+	if (myeng_copy_bounds(e, &max, &empty, err) != 0)
+		goto out;
+	if (!empty) {
+		t0 = now_seconds();
+		if (myeng_copy_chunk(e, NULL, &max, sample_rows, &upper, &out->sample_rows, &last,
+				     err) != 0)
+			goto out;
+		out->sample_seconds = now_seconds() - t0;
+	}
+	if (e->deferred.len > 0)
+		myeng_plan_take(out, NULL, myeng_index_sql(e));
+	if (myeng_build_indexes(e, err) != 0)
+		goto out;
+	sql_build(&b, SQL_MYSQL, "ANALYZE TABLE %Q", &e->shadow);
+	myeng_plan_take(out, NULL, buf_take(&b));
+
+	sql_build(&b, SQL_MYSQL,
+		  "CREATE TABLE %Q (%I int) ENGINE=InnoDB COMMENT 'shade cut-over sentry'",
+		  &e->sentry, "sentry");
+	myeng_plan_take(out, "the swap", buf_take(&b));
+	sql_build(&b, SQL_MYSQL, "LOCK TABLES %Q READ, %Q WRITE", &e->orig, &e->sentry);
+	myeng_plan_take(out, "second connection", buf_take(&b));
+	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q AUTO_INCREMENT = ?", &e->shadow);
+	myeng_plan_take(out,
+			"main connection: drain the change log (the apply statements above); "
+			"then, if T's AUTO_INCREMENT is ahead, its value",
+			buf_take(&b));
+	sql_build(&b, SQL_MYSQL, "RENAME TABLE %Q TO %Q, %Q TO %Q", &e->orig, &e->sentry,
+		  &e->shadow, &e->orig);
+	myeng_plan_take(out, "third connection: queues behind the lock", buf_take(&b));
+	sql_build(&b, SQL_MYSQL, "DROP TABLE %Q", &e->sentry);
+	myeng_plan_take(out, "second connection, once the RENAME waits", buf_take(&b));
+	myeng_plan(out, "second connection: the RENAME runs first", "UNLOCK TABLES");
+	sql_build(&b, SQL_MYSQL, "RENAME TABLE %Q TO %Q", &e->sentry, &e->old);
+	myeng_plan_take(out, "cleanup", buf_take(&b));
+	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
+		sql_build(&b, SQL_MYSQL, "DROP TRIGGER IF EXISTS %Q", &e->trg[i]);
+		myeng_plan_take(out, NULL, buf_take(&b));
+	}
+	sql_build(&b, SQL_MYSQL, "DROP TABLE IF EXISTS %Q", &e->log);
+	myeng_plan_take(out, NULL, buf_take(&b));
+	rc = 0;
+out:
+	if (e->shadow_temporary) {
+		struct shade_err ignored = {0};
+
+		sql_build(&b, SQL_MYSQL, "DROP TEMPORARY TABLE IF EXISTS %Q", &e->shadow);
+		if (myeng_run_buf(e, &b, &ignored) == 0)
+			e->shadow_temporary = false;
+		err_clear(&ignored);
+	}
+	keyval_free(&max);
+	keyval_free(&upper);
+	buf_free(&b);
+	return rc;
+}
+
 /* ---- cleanup ----------------------------------------------------------- */
 
 static int
@@ -2502,6 +2729,7 @@ const struct engine engine_mysql = {
 	.close = myeng_close,
 	.preflight = myeng_preflight,
 	.create_shadow = myeng_create_shadow,
+	.dry_run = myeng_dry_run,
 	.create_capture = myeng_create_capture,
 	.copy_bounds = myeng_copy_bounds,
 	.copy_chunk = myeng_copy_chunk,
