@@ -104,6 +104,17 @@ struct myeng_pending {
 	bool cancel_sent;
 };
 
+/* A trigger of T's own, carried over to the new table at the swap. */
+struct myeng_trigger {
+	char *name;
+	char *tmp;        /* its name on the shadow until the swap frees name */
+	char *timing;     /* BEFORE or AFTER */
+	char *event;      /* INSERT, UPDATE or DELETE */
+	char *body;       /* ACTION_STATEMENT, as the server keeps it */
+	char *definer;    /* `user`@`host` */
+	char *sql_mode;   /* the mode it was created (and must run) under */
+};
+
 struct eng {
 	MYSQL *conn;
 	MYSQL *killer;     /* opened on the first cancel: runs KILL QUERY */
@@ -131,6 +142,10 @@ struct eng {
 	struct strlist src;         /* copy mapping: T's column ... */
 	struct strlist dst;         /* ... goes into the shadow's column */
 	struct strlist deferred;    /* index definitions to add after the copy */
+	struct myeng_trigger *utrg; /* T's own triggers, in firing order */
+	size_t nutrg;
+	size_t utrg_on_shadow;      /* of them created on the shadow (tmp names) */
+	bool utrg_named;            /* they carry their own names on the new T */
 	char *ai_key;               /* temporary index kept for AUTO_INCREMENT */
 
 	bool shadow_created;
@@ -217,6 +232,14 @@ myeng_params_free(struct myeng_params *p)
 {
 	free(p->v);
 	*p = (struct myeng_params){0};
+}
+
+/* "?, ?, ?" for n parameters. */
+static void
+myeng_marks(struct buf *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf_append(b, i ? ", ?" : "?");
 }
 
 static const char *
@@ -866,6 +889,18 @@ myeng_close(struct eng *e)
 	strlist_free(&e->src);
 	strlist_free(&e->dst);
 	strlist_free(&e->deferred);
+	for (size_t i = 0; i < e->nutrg; i++) {
+		struct myeng_trigger *t = &e->utrg[i];
+
+		free(t->name);
+		free(t->tmp);
+		free(t->timing);
+		free(t->event);
+		free(t->body);
+		free(t->definer);
+		free(t->sql_mode);
+	}
+	free(e->utrg);
 	free(e->ai_key);
 	free(e->sql_max);
 	free(e->sql_probe_first);
@@ -1119,6 +1154,100 @@ myeng_sentry_name(const char *t)
 	return buf_take(&b);
 }
 
+/*
+ * T's own triggers, in the order they fire, to carry over at the swap (the
+ * RENAME would leave them on the old table). The temporary names they have
+ * on the shadow must be free.
+ */
+static int WARN_UNUSED
+myeng_read_triggers(struct eng *e, struct shade_err *err)
+{
+	static const char *const timings[] = {"BEFORE", "AFTER"};
+	static const char *const events[] = {"INSERT", "UPDATE", "DELETE"};
+	struct myeng_params p = {0};
+	struct myeng_res res = {0};
+	int rc = -1;
+
+	myeng_param_str(&p, e->orig.schema);
+	myeng_param_str(&p, e->orig.name);
+	if (myeng_query(e,
+			"SELECT TRIGGER_NAME, ACTION_TIMING, EVENT_MANIPULATION, ACTION_STATEMENT,"
+			"  DEFINER, SQL_MODE"
+			" FROM information_schema.TRIGGERS"
+			" WHERE EVENT_OBJECT_SCHEMA = ? AND BINARY EVENT_OBJECT_TABLE = ?"
+			" ORDER BY EVENT_MANIPULATION, ACTION_TIMING, ACTION_ORDER",
+			&p, &res, err) != 0)
+		goto out;
+	e->nutrg = res.nrows;
+	e->utrg = xcalloc(res.nrows, sizeof(*e->utrg));
+	for (size_t i = 0; i < res.nrows; i++) {
+		struct myeng_trigger *t = &e->utrg[i];
+		const char *definer = myeng_text(&res, i, 4);
+		const char *at = strrchr(definer, '@');
+		struct buf b = {0};
+		bool ok_timing = false, ok_event = false;
+
+		t->name = xstrdup(myeng_text(&res, i, 0));
+		t->tmp = sql_derived_name(SQL_MYSQL, t->name, "_shade_tmp");
+		t->timing = xstrdup(myeng_text(&res, i, 1));
+		t->event = xstrdup(myeng_text(&res, i, 2));
+		t->body = xstrdup(myeng_text(&res, i, 3));
+		t->sql_mode = xstrdup(myeng_text(&res, i, 5));
+		for (size_t j = 0; j < ARRAY_LEN(timings); j++)
+			ok_timing |= strcmp(t->timing, timings[j]) == 0;
+		for (size_t j = 0; j < ARRAY_LEN(events); j++)
+			ok_event |= strcmp(t->event, events[j]) == 0;
+		if (!ok_timing || !ok_event || at == NULL || at == definer || at[1] == '\0') {
+			err_set(err, SHADE_USAGE,
+				"cannot read trigger %s of %s (%s %s, definer %s) to carry it over",
+				t->name, e->display, t->timing, t->event, definer);
+			goto out;
+		}
+		{
+			char *user = xstrndup(definer, (size_t)(at - definer));
+
+			sql_build(&b, SQL_MYSQL, "%I@%I", user, at + 1);
+			free(user);
+		}
+		t->definer = buf_take(&b);
+	}
+	myeng_res_free(&res);
+	myeng_params_free(&p);
+	if (e->nutrg == 0) {
+		rc = 0;
+		goto out;
+	}
+	myeng_param_str(&p, e->orig.schema);
+	for (size_t i = 0; i < e->nutrg; i++)
+		myeng_param_str(&p, e->utrg[i].tmp);
+	{
+		struct buf q = {0};
+
+		buf_append(&q, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS"
+			       " WHERE TRIGGER_SCHEMA = ? AND BINARY TRIGGER_NAME IN (");
+		myeng_marks(&q, e->nutrg);
+		buf_append(&q, ")");
+		if (myeng_query(e, buf_str(&q), &p, &res, err) != 0) {
+			buf_free(&q);
+			goto out;
+		}
+		buf_free(&q);
+	}
+	if (res.nrows > 0) {
+		err_set(err, SHADE_USAGE,
+			"leftovers of an earlier run: trigger %s.%s exists; if no shade is running on %s, "
+			"remove it (DROP TRIGGER %s.%s) and run again",
+			e->orig.schema, myeng_text(&res, 0, 0), e->display, e->orig.schema,
+			myeng_text(&res, 0, 0));
+		goto out;
+	}
+	rc = 0;
+out:
+	myeng_params_free(&p);
+	myeng_res_free(&res);
+	return rc;
+}
+
 static int
 myeng_preflight(struct eng *e, const struct qname *table, const struct alter_info *alter,
 		struct table_summary *out, struct shade_err *err)
@@ -1214,22 +1343,8 @@ myeng_preflight(struct eng *e, const struct qname *table, const struct alter_inf
 	if (myeng_check_leftovers(e, err) != 0)
 		goto out;
 
-	/* Triggers of its own would stay with the old table after the rename. */
-	myeng_param_str(&p, db);
-	myeng_param_str(&p, e->orig.name);
-	if (myeng_query(e,
-			"SELECT TRIGGER_NAME FROM information_schema.TRIGGERS"
-			" WHERE EVENT_OBJECT_SCHEMA = ? AND BINARY EVENT_OBJECT_TABLE = ?"
-			" ORDER BY TRIGGER_NAME",
-			&p, &res, err) != 0)
+	if (myeng_read_triggers(e, err) != 0)
 		goto out;
-	if (res.nrows > 0) {
-		err_set(err, SHADE_USAGE,
-			"%s has triggers of its own (%s%s), which shade cannot carry over to the new table yet",
-			e->display, myeng_text(&res, 0, 0), res.nrows > 1 ? ", ..." : "");
-		goto out;
-	}
-	myeng_res_free(&res);
 
 	/*
 	 * INSERT ... SELECT under READ COMMITTED can only be logged row by row;
@@ -2012,14 +2127,6 @@ out:
 
 /* ---- apply ------------------------------------------------------------- */
 
-/* "?, ?, ?" for n parameters. */
-static void
-myeng_marks(struct buf *b, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		buf_append(b, i ? ", ?" : "?");
-}
-
 /* "t.`a` = u.`b` AND ..." joining a table's key to another's. */
 static void
 myeng_join_keys(struct buf *b, const struct qname *t, const struct strlist *tcols,
@@ -2277,6 +2384,131 @@ out:
 	return rc;
 }
 
+/* CREATE TRIGGER for one of T's own triggers, named name on table. */
+static char *
+myeng_trigger_sql(const struct eng *e, const struct myeng_trigger *t, const char *name,
+		  const struct qname *table)
+{
+	struct qname q = {e->orig.schema, (char *)name};
+	struct buf b = {0};
+
+	sql_build(&b, SQL_MYSQL, "CREATE DEFINER=%s TRIGGER %Q %s %s ON %Q FOR EACH ROW %s",
+		  t->definer, &q, t->timing, t->event, table, t->body);
+	return buf_take(&b);
+}
+
+/* Create it under the sql_mode it was created with; then back to ours. */
+static int WARN_UNUSED
+myeng_create_trigger(struct eng *e, const struct myeng_trigger *t, const char *name,
+		     const struct qname *table, struct shade_err *err)
+{
+	struct myeng_params p = {0};
+	struct shade_err ignored = {0};
+	char *sql = myeng_trigger_sql(e, t, name, table);
+	int rc = -1;
+
+	myeng_param_str(&p, t->sql_mode);
+	if (myeng_query(e, "SET SESSION sql_mode = ?", &p, NULL, err) == 0 &&
+	    myeng_run(e, sql, err) == 0)
+		rc = 0;
+	if (myeng_run(e, "SET SESSION sql_mode = '" MYENG_SQL_MODE "'", rc ? &ignored : err) != 0)
+		rc = -1;
+	err_clear(&ignored);
+	myeng_params_free(&p);
+	free(sql);
+	return rc;
+}
+
+/* Drop the copies of T's triggers from the shadow (a swap that failed). */
+static void
+myeng_drop_shadow_triggers(struct eng *e)
+{
+	struct buf b = {0};
+
+	while (e->utrg_on_shadow > 0) {
+		struct myeng_trigger *t = &e->utrg[e->utrg_on_shadow - 1];
+		struct qname q = {e->orig.schema, t->tmp};
+		struct shade_err ignored = {0};
+		int rc;
+
+		sql_build(&b, SQL_MYSQL, "DROP TRIGGER IF EXISTS %Q", &q);
+		rc = myeng_run_buf(e, &b, &ignored);
+		err_clear(&ignored);
+		if (rc != 0)
+			break;
+		e->utrg_on_shadow--;
+	}
+	buf_free(&b);
+}
+
+/*
+ * After the swap T's own triggers run on the new table under their
+ * temporary names (the old table had their names). Give them their names
+ * back: under a brief LOCK TABLES, so that no write passes while a trigger
+ * is being replaced, drop each from the old table, create it on T, drop the
+ * temporary one; the firing order stays. Retried like any lock.
+ */
+static int WARN_UNUSED
+myeng_restore_triggers(struct eng *e, struct shade_err *err)
+{
+	const struct qname *old = e->old_named ? &e->old : &e->sentry;
+	int tries = e->opts->lock_retries > 10 ? e->opts->lock_retries : 10;
+	double pause = 0.25;
+	struct buf b = {0};
+	int rc = -1;
+
+	for (int attempt = 1;; attempt++) {
+		err_clear(err);
+		sql_build(&b, SQL_MYSQL, "LOCK TABLES %Q WRITE, %Q WRITE", &e->orig, old);
+		if (myeng_run_buf(e, &b, err) == 0)
+			break;
+		if (!err->retryable || attempt >= tries)
+			goto fail;
+		dbwait_sleep(e->w, pause);
+		if (pause < 4)
+			pause *= 2;
+	}
+	for (size_t i = 0; i < e->nutrg; i++) {
+		const struct myeng_trigger *t = &e->utrg[i];
+		struct qname name = {e->orig.schema, t->name}, tmp = {e->orig.schema, t->tmp};
+
+		sql_build(&b, SQL_MYSQL, "DROP TRIGGER IF EXISTS %Q", &name);
+		if (myeng_run_buf(e, &b, err) != 0 ||
+		    myeng_create_trigger(e, t, t->name, &e->orig, err) != 0)
+			goto unlock;
+		sql_build(&b, SQL_MYSQL, "DROP TRIGGER IF EXISTS %Q", &tmp);
+		if (myeng_run_buf(e, &b, err) != 0)
+			goto unlock;
+	}
+	if (myeng_run(e, "UNLOCK TABLES", err) != 0)
+		goto fail;
+	e->utrg_named = true;
+	rc = 0;
+	goto out;
+unlock:
+	{
+		struct shade_err ignored = {0};
+
+		if (myeng_run(e, "UNLOCK TABLES", &ignored) != 0) {
+			/* The next statement reports the state. */
+		}
+		err_clear(&ignored);
+	}
+fail:
+	{
+		char msg[sizeof(err->msg)];
+
+		snprintf(msg, sizeof(msg), "%s", err->msg);
+		err_set(err, SHADE_FAILED,
+			"%s has the new schema and its triggers work, but some still carry the "
+			"temporary names _<name>_shade_tmp (%s): recreate them under their own names",
+			e->display, msg);
+	}
+out:
+	buf_free(&b);
+	return rc;
+}
+
 /*
  * After the RENAME: the old table carries the sentry's name and the capture
  * triggers. Give it its proper name and drop the triggers; what fails here
@@ -2402,6 +2634,18 @@ myeng_swap(struct eng *e, struct shade_err *err)
 	} while (applied > 0);
 	if (myeng_carry_auto_increment(e, err) != 0)
 		goto fail;
+	/*
+	 * T's own triggers, on the shadow under temporary names, now that
+	 * nothing writes the shadow any more (they would fire on the copy):
+	 * the RENAME takes them along, so no write reaches the new table
+	 * without them.
+	 */
+	for (; e->utrg_on_shadow < e->nutrg; e->utrg_on_shadow++) {
+		const struct myeng_trigger *t = &e->utrg[e->utrg_on_shadow];
+
+		if (myeng_create_trigger(e, t, t->tmp, &e->shadow, err) != 0)
+			goto fail;
+	}
 
 	sql_build(&rename, SQL_MYSQL, "RENAME TABLE %Q TO %Q, %Q TO %Q", &e->orig, &e->sentry,
 		  &e->shadow, &e->orig);
@@ -2432,6 +2676,7 @@ myeng_swap(struct eng *e, struct shade_err *err)
 		err->server_errno = rerr.server_errno;
 		err->retryable = rerr.retryable;
 		err_set_stmt(err, rerr.stmt);
+		myeng_drop_shadow_triggers(e);
 		goto out;
 	}
 	e->swapped = true;
@@ -2465,11 +2710,14 @@ fail:
 			e->shadow_created = false;
 			myeng_after_swap(e);
 			rc = 0;
-		} else if (e->sentry_created) {
-			sql_build(&b, SQL_MYSQL, "DROP TABLE IF EXISTS %Q", &e->sentry);
-			if (myeng_run_buf(e, &b, &ignored) == 0)
-				e->sentry_created = false;
-			err_clear(&ignored);
+		} else {
+			myeng_drop_shadow_triggers(e);
+			if (e->sentry_created) {
+				sql_build(&b, SQL_MYSQL, "DROP TABLE IF EXISTS %Q", &e->sentry);
+				if (myeng_run_buf(e, &b, &ignored) == 0)
+					e->sentry_created = false;
+				err_clear(&ignored);
+			}
 		}
 	}
 out:
@@ -2584,6 +2832,9 @@ myeng_dry_run(struct eng *e, const char *alter_body, const struct alter_info *al
 			"main connection: drain the change log (the apply statements above); "
 			"then, if T's AUTO_INCREMENT is ahead, its value",
 			buf_take(&b));
+	for (size_t i = 0; i < e->nutrg; i++)
+		myeng_plan_take(out, i == 0 ? "T's own triggers, on the shadow under temporary names" : NULL,
+				myeng_trigger_sql(e, &e->utrg[i], e->utrg[i].tmp, &e->shadow));
 	sql_build(&b, SQL_MYSQL, "RENAME TABLE %Q TO %Q, %Q TO %Q", &e->orig, &e->sentry,
 		  &e->shadow, &e->orig);
 	myeng_plan_take(out, "third connection: queues behind the lock", buf_take(&b));
@@ -2595,6 +2846,22 @@ myeng_dry_run(struct eng *e, const char *alter_body, const struct alter_info *al
 	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
 		sql_build(&b, SQL_MYSQL, "DROP TRIGGER IF EXISTS %Q", &e->trg[i]);
 		myeng_plan_take(out, NULL, buf_take(&b));
+	}
+	if (e->nutrg > 0) {
+		sql_build(&b, SQL_MYSQL, "LOCK TABLES %Q WRITE, %Q WRITE", &e->orig, &e->old);
+		myeng_plan_take(out, "T's own triggers get their names back", buf_take(&b));
+		for (size_t i = 0; i < e->nutrg; i++) {
+			struct qname name = {e->orig.schema, e->utrg[i].name};
+			struct qname tmp = {e->orig.schema, e->utrg[i].tmp};
+
+			sql_build(&b, SQL_MYSQL, "DROP TRIGGER IF EXISTS %Q", &name);
+			myeng_plan_take(out, NULL, buf_take(&b));
+			myeng_plan_take(out, NULL,
+					myeng_trigger_sql(e, &e->utrg[i], e->utrg[i].name, &e->orig));
+			sql_build(&b, SQL_MYSQL, "DROP TRIGGER IF EXISTS %Q", &tmp);
+			myeng_plan_take(out, NULL, buf_take(&b));
+		}
+		myeng_plan(out, NULL, "UNLOCK TABLES");
 	}
 	sql_build(&b, SQL_MYSQL, "DROP TABLE IF EXISTS %Q", &e->log);
 	myeng_plan_take(out, NULL, buf_take(&b));
@@ -2622,6 +2889,8 @@ myeng_finish_cleanup(struct eng *e, bool drop_old, struct shade_err *err)
 	struct buf b = {0};
 	int rc = -1;
 
+	if (e->nutrg > 0 && !e->utrg_named && myeng_restore_triggers(e, err) != 0)
+		goto out;
 	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
 		sql_build(&b, SQL_MYSQL, "DROP TRIGGER IF EXISTS %Q", &e->trg[i]);
 		if (myeng_run_buf(e, &b, err) != 0)
