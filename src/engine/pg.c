@@ -19,13 +19,13 @@
  * swap can give each its original name back whatever the ALTER did.
  */
 #include "engine.h"
+#include "tty.h"
 
 #include <errno.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
 
 /* The SQLSTATEs shade reacts to. */
@@ -288,38 +288,6 @@ pgsql_set_lock_timeout(struct eng *e, struct shade_err *err)
 
 /* ---- connecting -------------------------------------------------------- */
 
-/* Read a password from the terminal without echo; NULL if there is none. */
-static char *
-pgsql_prompt_password(void)
-{
-	struct termios old, quiet;
-	char line[1024];
-	FILE *tty = fopen("/dev/tty", "r+");
-	char *pw = NULL;
-	bool restore;
-
-	if (tty == NULL)
-		return NULL;
-	fputs("Password: ", tty);
-	fflush(tty);
-	restore = tcgetattr(fileno(tty), &old) == 0;
-	if (restore) {
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		(void)tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
-	}
-	if (fgets(line, sizeof(line), tty) != NULL) {
-		line[strcspn(line, "\r\n")] = '\0';
-		pw = xstrdup(line);
-	}
-	if (restore)
-		(void)tcsetattr(fileno(tty), TCSAFLUSH, &old);
-	fputc('\n', tty);
-	explicit_bzero(line, sizeof(line));
-	fclose(tty);
-	return pw;
-}
-
 /* Drive PQconnectPoll through dbwait; the socket may change at every step. */
 static int WARN_UNUSED
 pgsql_connect_poll(struct eng *e, struct shade_err *err)
@@ -366,7 +334,7 @@ pgsql_connect(struct eng *e, const char *conninfo, struct shade_err *err)
 		return 0;
 	if (!PQconnectionNeedsPassword(e->conn) || !isatty(STDIN_FILENO) || err->cancelled)
 		return -1;
-	pw = pgsql_prompt_password();
+	pw = tty_read_secret("Password: ");
 	if (pw == NULL)
 		return -1;
 	PQfinish(e->conn);
