@@ -843,7 +843,7 @@ myeng_open(struct eng **out, const struct dsn *dsn, struct dbwait *w,
 	}
 	if (myeng_query(e, "SELECT @@lower_case_table_names", NULL, &res, err) != 0)
 		goto out;
-	e->lctn = atoi(myeng_text(&res, 0, 0));
+	e->lctn = (int)strtol(myeng_text(&res, 0, 0), NULL, 10);
 	rc = 0;
 out:
 	myeng_res_free(&res);
@@ -2061,7 +2061,9 @@ myeng_copy_failed(struct eng *e, const struct keyval *after, const struct keyval
 	char *key = NULL, *from = NULL, *to = NULL;
 	long nth;
 
-	if (err->cancelled || err->retryable)
+	/* Not a row's fault: a cancel, a lock, the client or the connection. */
+	if (err->cancelled || err->retryable || err->server_errno == 0 ||
+	    err->server_errno >= CR_MIN_ERROR)
 		return;
 	snprintf(msg, sizeof(msg), "%s", err->msg);
 	if (at && (nth = strtol(at + 8, NULL, 10)) > 0)
@@ -2220,7 +2222,8 @@ myeng_apply_batch(struct eng *e, long limit, long long *applied, struct shade_er
 		ids.v[ids.n - 1].unum = strtoull(myeng_text(&res, i, 0), NULL, 10);
 		if (ids.n == MYENG_IN_MAX || i + 1 == res.nrows) {
 			if (myeng_apply_ids(e, &ids, err) != 0) {
-				if (!err->cancelled && !err->retryable) {
+				if (!err->cancelled && !err->retryable && err->server_errno != 0 &&
+				    err->server_errno < CR_MIN_ERROR) {
 					char msg[sizeof(err->msg)];
 
 					snprintf(msg, sizeof(msg), "%s", err->msg);
@@ -2246,12 +2249,16 @@ out:
 static int
 myeng_apply(struct eng *e, long limit, long long *applied, struct shade_err *err)
 {
-	if (myeng_run(e, "START TRANSACTION", err) != 0 ||
-	    myeng_apply_batch(e, limit, applied, err) != 0 || myeng_run(e, "COMMIT", err) != 0) {
+	/* A deadlock rolls the whole batch back: run it again, a few times. */
+	for (int attempt = 1;; attempt++) {
+		err_clear(err);
+		if (myeng_run(e, "START TRANSACTION", err) == 0 &&
+		    myeng_apply_batch(e, limit, applied, err) == 0 && myeng_run(e, "COMMIT", err) == 0)
+			return 0;
 		myeng_rollback(e);
-		return -1;
+		if (err->server_errno != ER_LOCK_DEADLOCK || attempt >= 3)
+			return -1;
 	}
-	return 0;
 }
 
 static int
