@@ -19,7 +19,11 @@
  *                             key columns with T's types
  *   _T_shade_ins/_upd/_del    AFTER row triggers on T writing the log
  *   T_shade_cut               the swap's sentry (a name that sorts after T)
+ *   _<trigger>_shade_tmp      T's own triggers on the shadow, from the swap
+ *                             until they get their names back right after
  *   _T_old                    T after the swap, kept unless --drop-old
+ * The dry run builds the shadow as a TEMPORARY table, which only its
+ * session sees: MySQL cannot roll DDL back.
  *
  * The swap. MariaDB refuses RENAME TABLE under LOCK TABLES, and renaming in
  * two ALTER TABLE ... RENAME steps lets a waiting writer find no table in
