@@ -44,8 +44,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <termios.h>
 #include <unistd.h>
+
+#include "tty.h"
 
 /*
  * Strict: a row that does not fit the new schema is an error, never a
@@ -679,38 +680,6 @@ myeng_rollback(struct eng *e)
 
 /* ---- connecting -------------------------------------------------------- */
 
-/* Read a password from the terminal without echo; NULL if there is none. */
-static char *
-myeng_prompt_password(void)
-{
-	struct termios old, quiet;
-	char line[1024];
-	FILE *tty = fopen("/dev/tty", "r+");
-	char *pw = NULL;
-	bool restore;
-
-	if (tty == NULL)
-		return NULL;
-	fputs("Password: ", tty);
-	fflush(tty);
-	restore = tcgetattr(fileno(tty), &old) == 0;
-	if (restore) {
-		quiet = old;
-		quiet.c_lflag &= ~(tcflag_t)ECHO;
-		(void)tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
-	}
-	if (fgets(line, sizeof(line), tty) != NULL) {
-		line[strcspn(line, "\r\n")] = '\0';
-		pw = xstrdup(line);
-	}
-	if (restore)
-		(void)tcsetattr(fileno(tty), TCSAFLUSH, &old);
-	fputc('\n', tty);
-	explicit_bzero(line, sizeof(line));
-	fclose(tty);
-	return pw;
-}
-
 static MYSQL *
 myeng_init_conn(void)
 {
@@ -761,7 +730,7 @@ myeng_connect(struct eng *e, MYSQL **out, bool setup, struct shade_err *err)
 		pw = getenv("MYSQL_PWD");
 	if (myeng_connect_once(e, c, pw) != 0) {
 		if (mysql_errno(c) != ER_ACCESS_DENIED_ERROR || pw != NULL ||
-		    !isatty(STDIN_FILENO) || (typed = myeng_prompt_password()) == NULL) {
+		    !isatty(STDIN_FILENO) || (typed = tty_read_secret("Password: ")) == NULL) {
 			err_set(err, SHADE_FAILED, "cannot connect to MySQL: %s", mysql_error(c));
 			err->server_errno = mysql_errno(c);
 			goto out;
