@@ -515,7 +515,7 @@ my_start()
 	fi
 	MY_DIR=$T_TMP/my
 	MY_SOCK=$MY_DIR/mysqld.sock
-	mkdir -p "$MY_DIR/data"
+	mkdir -p "$MY_DIR/data" "$MY_DIR/tmp"
 	_u=
 	[ "$(id -u)" = 0 ] && _u=--user=root
 	if ! mariadb-install-db --no-defaults --datadir="$MY_DIR/data" $_u \
@@ -525,7 +525,7 @@ my_start()
 		fail "mariadb-install-db failed"
 	fi
 	mariadbd --no-defaults --datadir="$MY_DIR/data" $_u \
-	    --socket="$MY_SOCK" --skip-networking \
+	    --socket="$MY_SOCK" --skip-networking --tmpdir="$MY_DIR/tmp" \
 	    --pid-file="$MY_DIR/mysqld.pid" --log-error="$MY_DIR/error.log" \
 	    --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
 	    --skip-name-resolve --skip-log-bin \
