@@ -52,56 +52,6 @@ coltype()
 	      AND column_name = '$2'"
 }
 
-# migrate_under_load TABLE SHADE-ARGS...: run shade on TABLE with the writer
-# (arguments in $LOAD_ARGS, split on spaces) running from the capture to the
-# end.
-#
-# The writer starts only once the capture triggers exist: MariaDB has a bug
-# (MDEV-26048, pt-osc meets it too) that fails a prepared statement with
-# "Table ... doesn't exist" when it straddles the creation of a table's
-# first trigger; that is the server's error, not a lost write, but the
-# writer would count it. To be sure the writer overlaps the copy, shade is
-# paused (SIGUSR1) before its copy begins: an open transaction holds TABLE's
-# metadata lock for 2 s, so the capture's lock times out and is retried
-# (which this also tests), and meanwhile the signal arrives.
-migrate_under_load()
-{
-	_tbl=$1
-	shift
-	my_client -D "$MY_DB" -e "START TRANSACTION;
-	    SELECT COUNT(*) FROM \`$_tbl\`; SELECT SLEEP(2); COMMIT" >/dev/null &
-	_hold=$!
-	bg_track "$_hold"
-	sleep 0.3
-	start_shade "$@"
-	_i=0
-	until grep -q 'capture' "$SHADE_ERR"; do
-		kill -0 "$SHADE_PID" 2>/dev/null || break
-		_i=$((_i + 1))
-		[ "$_i" -lt 1200 ] || fail "$_tbl: shade did not reach the capture"
-		sleep 0.05
-	done
-	kill -USR1 "$SHADE_PID" 2>/dev/null || true
-	wait "$_hold" || true
-	_i=0
-	while [ "$(my_val "SELECT count(*) FROM information_schema.triggers
-	    WHERE trigger_schema = DATABASE()
-	      AND event_object_table = '$_tbl'")" != 3 ]; do
-		kill -0 "$SHADE_PID" 2>/dev/null || break
-		_i=$((_i + 1))
-		[ "$_i" -lt 600 ] || fail "$_tbl: no capture triggers after 60 s"
-		sleep 0.1
-	done
-	# shellcheck disable=SC2086
-	start_writer $LOAD_ARGS
-	sleep 1
-	kill -USR2 "$SHADE_PID" 2>/dev/null || true
-	wait_shade
-	stop_writer
-	assert_contains "$SHADE_ERR" "could not lock" "$_tbl: the capture waited"
-	assert_contains "$SHADE_ERR" paused "$_tbl: shade paused"
-}
-
 # migrate SEED ALTER [shade options...]: one migration under write load.
 migrate()
 {
@@ -109,7 +59,7 @@ migrate()
 	shift 2
 	LOAD_ARGS="--engine mysql --dsn $MY_DSN --table items --mirror items_mirror
 	    --workers 4 --seconds 600 --seed $_seed --rate 150"
-	migrate_under_load items --dsn "$MY_DSN" --table items --alter "$_alter" \
+	my_migrate_under_load items --dsn "$MY_DSN" --table items --alter "$_alter" \
 	    --execute --chunk-time 0.05 "$@"
 	assert_rc 0 "migration $_seed"
 	[ "$WRITER_COMMITS" -gt 100 ] ||
