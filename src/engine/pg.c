@@ -74,7 +74,6 @@ struct eng {
 
 	struct strlist *plan;       /* dry run: record what pgsql_run runs */
 
-	bool shadow_created;
 	bool capture_created;       /* triggers may exist on T */
 
 	/* Statements built once after the shadow exists. */
@@ -1075,16 +1074,15 @@ pgsql_placeholders(struct buf *b, size_t n, int first)
 static void
 pgsql_build_statements(struct eng *e)
 {
-	struct buf b = {0}, ph1 = {0}, ph2 = {0}, ph3 = {0};
+	struct buf b = {0}, ph1 = {0}, ph2 = {0};
 	size_t n = e->pk.len;
 
 	pgsql_placeholders(&ph1, n, 1);
 	pgsql_placeholders(&ph2, n, (int)n + 1);
-	pgsql_placeholders(&ph3, n, 1);
 
 	/* Keyset probes: the key `rows` rows on, never past the maximum. */
 	sql_build(&b, SQL_PG, "SELECT %L FROM %Q WHERE (%L) <= %s ORDER BY %L LIMIT 1 OFFSET $%d",
-		  &e->pk, &e->orig, &e->pk, buf_str(&ph3), &e->pk, (int)n + 1);
+		  &e->pk, &e->orig, &e->pk, buf_str(&ph1), &e->pk, (int)n + 1);
 	e->sql_probe_first = buf_take(&b);
 	sql_build(&b, SQL_PG,
 		  "SELECT %L FROM %Q WHERE (%L) > %s AND (%L) <= %s ORDER BY %L LIMIT 1 OFFSET $%d",
@@ -1100,7 +1098,7 @@ pgsql_build_statements(struct eng *e)
 	sql_build(&b, SQL_PG,
 		  "INSERT INTO %Q (%L) OVERRIDING SYSTEM VALUE SELECT %s FROM %Q"
 		  " WHERE (%L) <= %s ON CONFLICT (%L) DO NOTHING",
-		  &e->shadow, &e->dst, e->select_list, &e->orig, &e->pk, buf_str(&ph3),
+		  &e->shadow, &e->dst, e->select_list, &e->orig, &e->pk, buf_str(&ph1),
 		  &e->shadow_pk);
 	e->sql_copy_first = buf_take(&b);
 	sql_build(&b, SQL_PG,
@@ -1139,7 +1137,6 @@ pgsql_build_statements(struct eng *e)
 
 	buf_free(&ph1);
 	buf_free(&ph2);
-	buf_free(&ph3);
 }
 
 /* Build the shadow inside the caller's transaction. */
@@ -1195,7 +1192,6 @@ pgsql_create_shadow(struct eng *e, const char *alter_body, const struct alter_in
 		pgsql_reset_txn(e);  /* rolls the shadow back: nothing is left */
 		return -1;
 	}
-	e->shadow_created = true;
 	return 0;
 }
 
@@ -1823,7 +1819,6 @@ pgsql_swap(struct eng *e, struct shade_err *err)
 	    pgsql_run_list(e, &tail, err) != 0 || pgsql_run(e, "COMMIT", err) != 0)
 		goto fail;
 	e->capture_created = false;
-	e->shadow_created = false;
 	rc = 0;
 	goto out;
 fail:
@@ -1988,7 +1983,6 @@ pgsql_undo(struct eng *e, struct shade_err *err)
 	sql_build(&b, SQL_PG, "DROP TABLE IF EXISTS %Q", &e->shadow);
 	if (pgsql_run_buf(e, &b, err) != 0)
 		goto out;
-	e->shadow_created = false;
 	rc = 0;
 out:
 	buf_free(&b);
