@@ -50,7 +50,7 @@ struct table_summary {
 	char *display;        /* the table's name for messages, e.g. public.items */
 	char *old_display;    /* where the original goes at the swap, e.g.
 				 public._items_old (NULL: not known) */
-	long long est_rows;   /* planner estimate, >= 0 */
+	long long est_rows;   /* planner estimate; -1: unknown (never analyzed) */
 	long long bytes;      /* table + indexes, >= 0 */
 	size_t npk;           /* primary-key columns */
 };

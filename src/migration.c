@@ -346,10 +346,15 @@ migration_preflight(struct migration *m)
 		return -1;
 	if (m->engine->preflight(m->eng, &m->table, &m->alter, &m->summary, m->err) != 0)
 		return -1;
-	m->prog.total = m->summary.est_rows;
-	snprintf(m->preflight_note, sizeof(m->preflight_note),
-		 "%s on %s: about %lld rows, %lld MB", m->summary.display, m->engine->name,
-		 m->summary.est_rows, m->summary.bytes / (1024 * 1024));
+	m->prog.total = m->summary.est_rows > 0 ? m->summary.est_rows : 0;
+	if (m->summary.est_rows >= 0)
+		snprintf(m->preflight_note, sizeof(m->preflight_note),
+			 "%s on %s: about %lld rows, %lld MB", m->summary.display,
+			 m->engine->name, m->summary.est_rows, m->summary.bytes / (1024 * 1024));
+	else
+		snprintf(m->preflight_note, sizeof(m->preflight_note),
+			 "%s on %s: %lld MB, row count unknown (never analyzed)",
+			 m->summary.display, m->engine->name, m->summary.bytes / (1024 * 1024));
 	return 0;
 }
 
@@ -391,10 +396,16 @@ migration_dry_run(struct migration *m)
 	}
 	printf("shade dry run: %s on %s; nothing was changed\n\n", m->summary.display,
 	       m->engine->name);
-	printf("rows to copy:   about %lld\n", m->summary.est_rows);
+	if (m->summary.est_rows >= 0)
+		printf("rows to copy:   about %lld\n", m->summary.est_rows);
+	else
+		printf("rows to copy:   unknown: the table was never analyzed (ANALYZE it for an estimate)\n");
 	printf("disk needed:    about %lld MB (the new table and its indexes, as large as the old)\n",
 	       m->summary.bytes / (1024 * 1024));
-	if (r.sample_rows > 0 && r.sample_seconds > 0) {
+	if (r.sample_rows > 0 && r.sample_seconds > 0 && m->summary.est_rows < 0) {
+		printf("sample copy:    %lld rows in %.3f s (%.0f rows/s), rolled back\n",
+		       r.sample_rows, r.sample_seconds, (double)r.sample_rows / r.sample_seconds);
+	} else if (r.sample_rows > 0 && r.sample_seconds > 0) {
 		double rate = (double)r.sample_rows / r.sample_seconds;
 
 		migration_duration(est, sizeof(est), (double)m->summary.est_rows / rate);

@@ -495,7 +495,7 @@ pgsql_preflight(struct eng *e, const struct qname *table, const struct alter_inf
 		if (pgsql_exec(e,
 			       "SELECT c.oid, n.nspname, c.relname, c.relkind, c.relpersistence,"
 			       "  pg_catalog.pg_total_relation_size(c.oid),"
-			       "  GREATEST(c.reltuples, 0)::bigint"
+			       "  CASE WHEN c.reltuples < 0 THEN -1 ELSE c.reltuples::bigint END"
 			       " FROM pg_catalog.pg_class c"
 			       " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 			       " WHERE c.relname = $1 AND n.nspname = $2",
@@ -504,7 +504,7 @@ pgsql_preflight(struct eng *e, const struct qname *table, const struct alter_inf
 	} else if (pgsql_exec(e,
 			      "SELECT c.oid, n.nspname, c.relname, c.relkind, c.relpersistence,"
 			      "  pg_catalog.pg_total_relation_size(c.oid),"
-			      "  GREATEST(c.reltuples, 0)::bigint"
+			      "  CASE WHEN c.reltuples < 0 THEN -1 ELSE c.reltuples::bigint END"
 			      " FROM pg_catalog.pg_class c"
 			      " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 			      " WHERE c.relname = $1"
@@ -1954,7 +1954,14 @@ pgsql_undo(struct eng *e, struct shade_err *err)
 		goto out;
 	}
 	pgsql_reset_txn(e);
-	/* Dropping the triggers locks T: bounded and retried like the capture. */
+	/*
+	 * Dropping the triggers locks T, each attempt bounded by lock_timeout
+	 * so the application never queues behind us for long. Undo is more
+	 * patient than the capture and the swap (at least 20 attempts, backing
+	 * off to 5 s, about a minute and a half): the usual reason to be here
+	 * is that a long transaction kept the swap from its lock, and giving
+	 * up now would leave the triggers writing the log for nobody.
+	 */
 	for (int attempt = 1; e->capture_created; attempt++) {
 		err_clear(err);
 		if (pgsql_run(e, "BEGIN", err) == 0 && pgsql_set_lock_timeout(e, err) == 0) {
@@ -1970,9 +1977,10 @@ pgsql_undo(struct eng *e, struct shade_err *err)
 		}
 		buf_reset(&b);
 		pgsql_reset_txn(e);
-		if (!err->retryable || attempt >= e->opts->lock_retries)
+		if (!err->retryable ||
+		    attempt >= (e->opts->lock_retries > 20 ? e->opts->lock_retries : 20))
 			goto out;
-		dbwait_sleep(e->w, 0.25 * attempt);
+		dbwait_sleep(e->w, attempt < 5 ? 0.25 * (1 << attempt) : 5.0);
 	}
 	sql_build(&b, SQL_PG, "DROP FUNCTION IF EXISTS %Q()", &e->fn);
 	if (pgsql_run_buf(e, &b, err) != 0)
