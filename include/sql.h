@@ -28,8 +28,17 @@ struct qname {
 void qname_free(struct qname *q);
 void qname_copy(struct qname *dst, const struct qname *src);
 
-/* Longest identifier the server keeps, in bytes. */
+/*
+ * Longest identifier the server keeps: bytes on PostgreSQL, characters on
+ * MySQL (measure with sql_ident_len).
+ */
 size_t sql_ident_max(enum sql_dialect d);
+
+/*
+ * How long the first n bytes of s are in the unit sql_ident_max counts:
+ * bytes on PostgreSQL, characters (UTF-8 sequences) on MySQL.
+ */
+size_t sql_ident_len(enum sql_dialect d, const char *s, size_t n);
 
 /*
  * Append name, quoted for dialect d, to b. Dies if name is empty or not valid

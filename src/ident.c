@@ -29,20 +29,6 @@ ident_word_byte(unsigned char c)
 	       (c >= '0' && c <= '9') || c == '_' || c == '$' || c >= 0x80;
 }
 
-/* Length in the unit the dialect's limit counts (see sql_ident_max). */
-static size_t
-ident_len(enum sql_dialect d, const char *s)
-{
-	size_t n = 0;
-
-	if (d == SQL_PG)
-		return strlen(s);
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
-
 /*
  * Parse one part starting at *pp into a new string (*out); advance *pp past
  * it. Returns a reason on failure (static text), NULL on success.
@@ -150,7 +136,7 @@ ident_parse(const char *s, enum sql_dialect d, struct qname *out,
 		why = ident_part(&p, d, &parts[nparts]);
 		if (why != NULL)
 			goto fail;
-		if (ident_len(d, parts[nparts]) > sql_ident_max(d)) {
+		if (sql_ident_len(d, parts[nparts], strlen(parts[nparts])) > sql_ident_max(d)) {
 			why = d == SQL_PG ? "a part is longer than 63 bytes"
 					  : "a part is longer than 64 characters";
 			nparts++;

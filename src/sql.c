@@ -42,11 +42,7 @@ sql_ident_max(enum sql_dialect d)
 	return d == SQL_PG ? 63 : 64;
 }
 
-/*
- * How long name's first n bytes are in the unit the dialect's limit counts:
- * bytes on PostgreSQL, characters (UTF-8 sequences) on MySQL.
- */
-static size_t
+size_t
 sql_ident_len(enum sql_dialect d, const char *s, size_t n)
 {
 	size_t chars = 0;
