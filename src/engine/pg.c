@@ -352,7 +352,6 @@ pgsql_open(struct eng **out, const struct dsn *dsn, struct dbwait *w,
 	   const struct engine_opts *opts, struct shade_err *err)
 {
 	struct eng *e = xcalloc(1, sizeof(*e));
-	PGresult *res = NULL;
 	int rc = -1;
 
 	e->w = w;
@@ -390,7 +389,6 @@ pgsql_open(struct eng **out, const struct dsn *dsn, struct dbwait *w,
 		goto out;
 	rc = 0;
 out:
-	PQclear(res);
 	return rc;
 }
 
