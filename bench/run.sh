@@ -132,13 +132,20 @@ b_run()
 	_rc=0
 	B_T0=$(b_now)
 	"$@" >"$_log" 2>&1 </dev/null || _rc=$?
+	b_finish "$_name" "$_log" "$_rc"
+}
+
+# b_finish NAME LOG RC: stop the clock started at B_T0 (sets B_SECS); a
+# non-zero RC fails the benchmark with the end of LOG.
+b_finish()
+{
 	B_T1=$(b_now)
 	B_SECS=$(b_sub "$B_T0" "$B_T1")
-	if [ "$_rc" != 0 ]; then
-		tail -n 30 "$_log" | sed 's/^/#   | /' >&2
-		fail "$_name exited $_rc"
+	if [ "$3" != 0 ]; then
+		tail -n 30 "$2" | sed 's/^/#   | /' >&2
+		fail "$1 exited $3"
 	fi
-	note "$_name: $B_SECS s"
+	note "$1: $B_SECS s"
 }
 
 # b_shade NAME LOG DSN ALTER: time shade and set B_RSS to its peak resident
@@ -169,13 +176,7 @@ b_shade()
 		sleep 0.05
 	done
 	wait "$_pid" || _rc=$?
-	B_T1=$(b_now)
-	B_SECS=$(b_sub "$B_T0" "$B_T1")
-	if [ "$_rc" != 0 ]; then
-		tail -n 30 "$_log" | sed 's/^/#   | /' >&2
-		fail "$_name exited $_rc"
-	fi
-	note "$_name: $B_SECS s"
+	b_finish "$_name" "$_log" "$_rc"
 }
 
 # The median of the numbers given as arguments.
