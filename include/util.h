@@ -44,6 +44,15 @@ struct shade_err {
 void err_clear(struct shade_err *e);
 void err_set(struct shade_err *e, enum shade_status st, const char *fmt, ...)
 	PRINTF_LIKE(3, 4);
+/*
+ * Put context in front of the message already in e: "<fmt...><old message>",
+ * and set the status. The one way to add context to a callee's error (never
+ * err_set(e, ..., e->msg): that formats a buffer into itself).
+ */
+void err_prefix(struct shade_err *e, enum shade_status st, const char *fmt, ...)
+	PRINTF_LIKE(3, 4);
+/* Append to the message in e (truncated to fit); the status stays. */
+void err_append(struct shade_err *e, const char *fmt, ...) PRINTF_LIKE(2, 3);
 /* Record the statement that failed (copied). */
 void err_set_stmt(struct shade_err *e, const char *stmt);
 

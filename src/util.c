@@ -31,6 +31,34 @@ err_set(struct shade_err *e, enum shade_status st, const char *fmt, ...)
 }
 
 void
+err_prefix(struct shade_err *e, enum shade_status st, const char *fmt, ...)
+{
+	char old[sizeof(e->msg)];
+	size_t len;
+	va_list ap;
+
+	memcpy(old, e->msg, sizeof(old));
+	old[sizeof(old) - 1] = '\0';
+	e->status = st;
+	va_start(ap, fmt);
+	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	len = strlen(e->msg);
+	snprintf(e->msg + len, sizeof(e->msg) - len, "%s", old);
+}
+
+void
+err_append(struct shade_err *e, const char *fmt, ...)
+{
+	size_t len = strlen(e->msg);
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(e->msg + len, sizeof(e->msg) - len, fmt, ap);
+	va_end(ap);
+}
+
+void
 err_set_stmt(struct shade_err *e, const char *stmt)
 {
 	free(e->stmt);
