@@ -31,6 +31,12 @@ struct dbwait {
 	struct ev_loop *loop;
 	/* Does the operator want the running statement cancelled? */
 	bool (*cancel_wanted)(void *arg);
+	/*
+	 * Does the operator want shade to stop at its next safe point? A
+	 * pause between attempts (dbwait_sleep) ends at once then; a running
+	 * statement goes on (only cancel_wanted cancels it). NULL: never.
+	 */
+	bool (*abort_wanted)(void *arg);
 	void *arg;
 };
 
@@ -41,7 +47,11 @@ struct dbwait {
 enum dbwait_result dbwait_fd(struct dbwait *w, int fd, int events,
 			     double timeout_s, bool cancel_sent);
 
-/* Sleep for seconds while serving the loop; returns early on a cancel. */
-void dbwait_sleep(struct dbwait *w, double seconds);
+/*
+ * Sleep for seconds while serving the loop. Returns false when it slept the
+ * whole time, true when an abort or cancel request ended it early (within
+ * 200 ms of the request).
+ */
+bool dbwait_sleep(struct dbwait *w, double seconds);
 
 #endif

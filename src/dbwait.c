@@ -83,21 +83,30 @@ dbwait_sleep_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	*done = true;
 }
 
-void
+/* An abort or cancel request: a sleep between attempts ends early. */
+static bool
+dbwait_stop_wanted(struct dbwait *w)
+{
+	return (w->abort_wanted && w->abort_wanted(w->arg)) ||
+	       (w->cancel_wanted && w->cancel_wanted(w->arg));
+}
+
+bool
 dbwait_sleep(struct dbwait *w, double seconds)
 {
 	ev_timer t, tick;
 	bool done = false;
 
 	if (seconds <= 0)
-		return;
+		return dbwait_stop_wanted(w);
 	ev_timer_init(&t, dbwait_sleep_cb, seconds, 0);
 	t.data = &done;
 	ev_timer_init(&tick, dbwait_tick_cb, 0.2, 0.2);
 	ev_timer_start(w->loop, &t);
 	ev_timer_start(w->loop, &tick);
-	while (!done && !(w->cancel_wanted && w->cancel_wanted(w->arg)))
+	while (!done && !dbwait_stop_wanted(w))
 		ev_run(w->loop, EVRUN_ONCE);
 	ev_timer_stop(w->loop, &t);
 	ev_timer_stop(w->loop, &tick);
+	return !done;
 }
