@@ -18,6 +18,8 @@
  */
 #include "alter.h"
 
+#include "ident.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -389,12 +391,7 @@ alter_ident(const struct alter_lexer *lx, const struct alter_tok *t)
 	}
 	if (t->kind != ALTER_TOK_QIDENT || n < 3)
 		return NULL;
-	for (size_t i = 1; i + 1 < n; i++) {
-		buf_append_char(&b, s[i]);
-		if (s[i] == s[0])
-			i++; /* the doubled quote */
-	}
-	return buf_take(&b);
+	return ident_unquote(s, &s);
 }
 
 static void

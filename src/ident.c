@@ -29,6 +29,30 @@ ident_word_byte(unsigned char c)
 	       (c >= '0' && c <= '9') || c == '_' || c == '$' || c >= 0x80;
 }
 
+char *
+ident_unquote(const char *s, const char **end)
+{
+	const char *p;
+	struct buf b = {0};
+
+	for (p = s + 1;; p++) {
+		if (*p == '\0') {
+			buf_free(&b);
+			return NULL;
+		}
+		if (*p == s[0]) {
+			if (p[1] != s[0])
+				break;
+			p++;
+		}
+		buf_append_char(&b, *p);
+	}
+	*end = p + 1;
+	if (b.data == NULL)
+		return xstrdup("");
+	return buf_take(&b);
+}
+
 /*
  * Parse one part starting at *pp into a new string (*out); advance *pp past
  * it. Returns a reason on failure (static text), NULL on success.
@@ -41,23 +65,17 @@ ident_part(const char **pp, enum sql_dialect d, char **out)
 	struct buf b = {0};
 
 	if (*p == q) {
-		for (p++;; p++) {
-			if (*p == '\0') {
-				buf_free(&b);
-				return "unterminated quoted name";
-			}
-			if (*p == q) {
-				if (p[1] != q)
-					break;
-				p++;
-			}
-			buf_append_char(&b, *p);
-		}
-		p++;
-		if (b.len == 0) {
-			buf_free(&b);
+		char *name = ident_unquote(p, &p);
+
+		if (name == NULL)
+			return "unterminated quoted name";
+		if (*name == '\0') {
+			free(name);
 			return "empty quoted name";
 		}
+		*pp = p;
+		*out = name;
+		return NULL;
 	} else {
 		const char *start = p;
 		bool all_digits = true;
