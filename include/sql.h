@@ -56,6 +56,11 @@ void sql_ident(struct buf *b, enum sql_dialect d, const char *name);
  *       is an alias written as is, e.g. "o"; it must be a plain word)
  *   %s  const char *            trusted SQL text (built here or returned by
  *                               the server's own catalog functions)
+ *   %A  const char *            SQL the operator wrote in --alter: the
+ *                               ALTER-BODY or one of its USING expressions.
+ *                               SQL by definition, checked by alter_parse();
+ *                               this is its one way into a statement
+ *                               (scripts/check-banned.sh proves it)
  *   %d  int,  %l  long long,  %u  unsigned
  *   %%  a percent sign
  * Anything else is a programming error and dies.
@@ -70,5 +75,11 @@ void sql_build(struct buf *b, enum sql_dialect d, const char *fmt, ...);
  * share a prefix still get different helper names. Caller frees.
  */
 char *sql_derived_name(enum sql_dialect d, const char *table, const char *suffix);
+
+/*
+ * The hash sql_derived_name() puts into shortened names (32-bit FNV-1a of
+ * the whole name), for other short names that must stay distinct.
+ */
+unsigned sql_name_hash(const char *name);
 
 #endif

@@ -33,6 +33,11 @@
 #       pasted between quotes by a printf-style format with no escape at all
 #       (an injection), except on a line that calls err_set( or die(: a
 #       message may quote a value.
+#    d. The SQL the operator wrote in --alter (the ALTER-BODY, a USING
+#       expression) has one way into a statement: sql_build's %A. Under
+#       src/engine/, a line that names it (alter_body, ->expr, .expr) and
+#       also writes text any other way (buf_append, buf_printf, xasprintf,
+#       snprintf, strlist_push, or sql_build without %A) is a hit.
 #    Together they catch the usual ways of writing a second quoting path,
 #    correct or not. They cannot catch every way: a quote hidden in a longer
 #    literal ("FROM \"" name), spelled as a number (34, 0x60), taken from a
@@ -110,6 +115,15 @@ if [ -n "$files" ]; then
 	report "name pasted between quotes in src/engine (use sql_build's %I / %Q):" \
 		"$(grep -nHF -e '\"%s\"' -e '\"%.*s\"' -e '`%s`' $files |
 		   grep -vE '(^|[^A-Za-z0-9_])(err_set|die)\(')"
+fi
+
+files=$(c_files src/engine)
+if [ -n "$files" ]; then
+	# shellcheck disable=SC2086 # file names have no spaces: they are ours
+	report "ALTER-BODY text written into SQL other than by sql_build's %A:" \
+		"$(grep -nHE '(alter_body|(->|\.)expr)([^a-z_]|$)' $files |
+		   grep -E '(buf_append|buf_printf|xasprintf|snprintf|strlist_push)|sql_build\(' |
+		   grep -vE 'sql_build\([^;]*%A')"
 fi
 
 [ "$status" -eq 0 ] && echo "check-banned: clean"

@@ -139,9 +139,10 @@ sql_build(struct buf *b, enum sql_dialect d, const char *fmt, ...)
 			}
 			break;
 		case 's':
+		case 'A':
 			s = va_arg(ap, const char *);
 			if (s == NULL)
-				die("internal error: sql_build: NULL %%s");
+				die("internal error: sql_build: NULL %%%c", *p);
 			buf_append(b, s);
 			break;
 		case 'd':
@@ -165,9 +166,8 @@ sql_build(struct buf *b, enum sql_dialect d, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* 32-bit FNV-1a. */
-static uint32_t
-sql_hash(const char *s)
+unsigned
+sql_name_hash(const char *s)
 {
 	uint32_t h = 2166136261u;
 
@@ -175,7 +175,7 @@ sql_hash(const char *s)
 		h ^= (unsigned char)*s;
 		h *= 16777619u;
 	}
-	return h;
+	return (unsigned)h;
 }
 
 char *
@@ -214,7 +214,7 @@ sql_derived_name(enum sql_dialect d, const char *table, const char *suffix)
 	}
 	buf_append_char(&b, '_');
 	buf_append_n(&b, table, keep);
-	buf_printf(&b, "_%08x", (unsigned)sql_hash(table));
+	buf_printf(&b, "_%08x", sql_name_hash(table));
 	buf_append(&b, suffix);
 	return buf_take(&b);
 }
