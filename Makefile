@@ -31,10 +31,11 @@ CFLAGS_ALL += -fsanitize=address,undefined -fno-omit-frame-pointer \
 LDFLAGS    += -fsanitize=address,undefined
 endif
 
-SRCS       := $(wildcard src/*.c src/engine/*.c)
+SRCS       := $(wildcard src/*.c src/engine/*.c src/engine/*/*.c)
 OBJS       := $(SRCS:%.c=$(BUILD)/obj/%.o)
 # Modules that need no server and no event loop: what the unit tests link.
-PURE_OBJS  := $(addprefix $(BUILD)/obj/src/,util.o sql.o ident.o dsn.o alter.o chunk.o)
+PURE_OBJS  := $(addprefix $(BUILD)/obj/src/,util.o sql.o ident.o dsn.o alter.o chunk.o \
+              colmap.o backoff.o)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRCS  := $(wildcard tests/tools/*.c)
@@ -91,7 +92,7 @@ check-banned:
 	@sh scripts/check-banned.sh
 
 format:
-	clang-format -i src/*.c src/engine/*.c include/*.h tests/unit/*.c tests/tools/*.c
+	clang-format -i src/*.c src/engine/*/*.c src/engine/*/*.h include/*.h tests/unit/*.c tests/tools/*.c
 
 clean:
 	rm -rf $(BUILD)

@@ -40,6 +40,7 @@ struct engine_opts {
 	double lock_timeout;  /* seconds a DDL statement may wait for a lock on
 				 the original table (capture, swap) */
 	int lock_retries;     /* attempts before a lock timeout is final */
+	double connect_timeout;  /* seconds a connection attempt may take */
 	/* Called with every statement before it runs (NULL: nobody listens). */
 	void (*trace)(void *arg, const char *sql);
 	void *trace_arg;
@@ -50,7 +51,12 @@ struct table_summary {
 	char *display;        /* the table's name for messages, e.g. public.items */
 	char *old_display;    /* where the original goes at the swap, e.g.
 				 public._items_old (NULL: not known) */
-	long long est_rows;   /* planner estimate; -1: unknown (never analyzed) */
+	long long est_rows;   /* planner estimate; -1: unknown */
+	char *rows_note;      /* when est_rows is -1: why, and what would give
+				 an estimate (NULL: nothing to say) */
+	char *leftovers;      /* what stays behind if the clean-up after the
+				 swap fails, for the operator to remove, e.g.
+				 "the change log public._items_log and ..." */
 	long long bytes;      /* table + indexes, >= 0 */
 	size_t npk;           /* primary-key columns */
 };
@@ -63,7 +69,8 @@ struct dry_run_report {
 				    $n stands for a value bound at run time */
 	long long sample_rows;   /* rows copied by the sample (then rolled back) */
 	double sample_seconds;   /* how long that copy took */
-	bool sample_skipped;     /* no sample: it would have held locks too long */
+	bool sample_skipped;     /* no sample was copied ... */
+	char *sample_note;       /* ... and why (the engine's words) */
 };
 
 void dry_run_report_free(struct dry_run_report *r);
@@ -161,7 +168,7 @@ struct engine {
 	int (*undo)(struct eng *e, struct shade_err *err);
 };
 
-extern const struct engine engine_pg;
-extern const struct engine engine_mysql;
+/* The engine that speaks to the server a DSN names. */
+const struct engine *engine_for(enum dsn_kind kind);
 
 #endif

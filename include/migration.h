@@ -29,6 +29,7 @@ struct mig_opts {
 	long chunk_rows;         /* initial chunk size */
 	double lock_timeout;     /* seconds, per attempt */
 	int lock_retries;
+	double connect_timeout;  /* seconds per connection attempt */
 	long apply_batch;        /* change-log rows per apply transaction */
 	long long max_backlog;   /* catch-up goal before the swap */
 	double progress_interval;

@@ -6,6 +6,23 @@
 
 #include <stdlib.h>
 
+extern const struct engine engine_pg;
+extern const struct engine engine_mysql;
+
+/* The engines, by the kind of DSN that selects them. */
+static const struct engine *const engines[] = {
+	[DSN_PG] = &engine_pg,
+	[DSN_MYSQL] = &engine_mysql,
+};
+
+const struct engine *
+engine_for(enum dsn_kind kind)
+{
+	if ((size_t)kind >= ARRAY_LEN(engines) || engines[kind] == NULL)
+		die("internal error: no engine for DSN kind %d", (int)kind);
+	return engines[kind];
+}
+
 void
 keyval_free(struct keyval *k)
 {
@@ -31,6 +48,8 @@ table_summary_free(struct table_summary *t)
 {
 	free(t->display);
 	free(t->old_display);
+	free(t->rows_note);
+	free(t->leftovers);
 	*t = (struct table_summary){0};
 }
 
@@ -38,5 +57,6 @@ void
 dry_run_report_free(struct dry_run_report *r)
 {
 	strlist_free(&r->plan);
+	free(r->sample_note);
 	*r = (struct dry_run_report){0};
 }

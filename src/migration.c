@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "alter.h"
+#include "backoff.h"
 #include "chunk.h"
 #include "control.h"
 #include "dbwait.h"
@@ -84,7 +85,6 @@ struct migration {
 	bool have_cursor;
 	struct keyval cursor;  /* the last key copied */
 	struct keyval max;     /* the copy stops here */
-	int lock_attempts;
 	double last_backlog_check;
 	char preflight_note[256];  /* what preflight found, said once it passed */
 
@@ -101,6 +101,7 @@ mig_opts_defaults(struct mig_opts *o)
 	o->chunk_rows = 1000;
 	o->lock_timeout = 1.0;
 	o->lock_retries = 10;
+	o->connect_timeout = 10;
 	o->apply_batch = 1000;
 	o->max_backlog = 1000;
 	o->progress_interval = 5;
@@ -123,6 +124,15 @@ migration_cancel_wanted(void *arg)
 	 * new table is live by then: there is nothing left to abort).
 	 */
 	return !m->undoing && !m->swapped && ctl_cancel_wanted(&m->ctl);
+}
+
+/* dbwait's abort_wanted: a pause between attempts ends at the first abort. */
+static bool
+migration_abort_wanted(void *arg)
+{
+	struct migration *m = arg;
+
+	return !m->undoing && !m->swapped && ctl_abort_wanted(&m->ctl);
 }
 
 static void
@@ -148,14 +158,10 @@ migration_undo(struct migration *m)
 		return;
 	m->undoing = true;
 	progress_phase(&m->prog, "undo", "removing the shadow table, change log and triggers");
-	if (m->engine->undo(m->eng, &uerr) != 0) {
-		size_t len = strlen(m->err->msg);
-
-		snprintf(m->err->msg + len, sizeof(m->err->msg) - len,
-			 " (and cleaning up failed too: %s)", uerr.msg);
-	} else {
+	if (m->engine->undo(m->eng, &uerr) != 0)
+		err_append(m->err, " (and cleaning up failed too: %s)", uerr.msg);
+	else
 		m->built = false;
-	}
 	err_clear(&uerr);
 	m->undoing = false;
 }
@@ -168,12 +174,10 @@ migration_fail(struct migration *m)
 
 	if (m->swapped) {
 		/* The new table is in place; only the clean-up failed. */
-		size_t len = strlen(m->err->msg);
-
-		snprintf(m->err->msg + len, sizeof(m->err->msg) - len,
-			 " (the tables were already swapped: %s has the new schema; "
-			 "remove the change log and trigger function by hand)",
-			 m->summary.display);
+		err_append(m->err, " (the tables were already swapped: %s has the new schema; "
+			   "remove %s by hand)",
+			   m->summary.display,
+			   m->summary.leftovers ? m->summary.leftovers : "the change log");
 		migration_finish(m, SHADE_FAILED);
 		return;
 	}
@@ -204,32 +208,29 @@ migration_set_phase(struct migration *m, enum mig_phase ph, const char *detail)
 static int
 migration_with_lock(struct migration *m, int (*op)(struct eng *, struct shade_err *))
 {
+	struct backoff bo;
+
+	backoff_init(&bo, 0.5, 16, m->o->lock_retries);
 	for (;;) {
-		double backoff;
+		double pause;
 
 		err_clear(m->err);
-		if (op(m->eng, m->err) == 0) {
-			m->lock_attempts = 0;
+		if (op(m->eng, m->err) == 0)
 			return 0;
-		}
 		if (!m->err->retryable)
 			return -1;
-		if (++m->lock_attempts >= m->o->lock_retries) {
-			size_t len = strlen(m->err->msg);
-
-			snprintf(m->err->msg + len, sizeof(m->err->msg) - len,
-				 " (gave up after %d attempts to lock the table for %s)",
-				 m->lock_attempts, phase_names[m->phase]);
+		if ((pause = backoff_next(&bo)) < 0) {
+			err_append(m->err, " (gave up after %d attempts to lock the table for %s)",
+				   bo.attempt, phase_names[m->phase]);
 			m->err->status = SHADE_FAILED;
 			return -1;
 		}
-		backoff = 0.25 * (double)(1 << (m->lock_attempts < 6 ? m->lock_attempts : 6));
 		progress_note(&m->prog,
 			      "%s: could not lock %s within %.1fs (attempt %d of %d); retrying in %.1fs",
 			      phase_names[m->phase], m->summary.display, m->o->lock_timeout,
-			      m->lock_attempts, m->o->lock_retries, backoff);
-		dbwait_sleep(&m->wait, backoff);
-		if (ctl_abort_wanted(&m->ctl)) {
+			      bo.attempt, bo.tries, pause);
+		/* An abort ends the pause at once: the back-off may be 16 s. */
+		if (dbwait_sleep(&m->wait, pause) || ctl_abort_wanted(&m->ctl)) {
 			err_set(m->err, SHADE_ABORTED, "aborted");
 			return -1;
 		}
@@ -332,7 +333,7 @@ migration_preflight(struct migration *m)
 
 	if (dsn_parse(o->dsn, &m->dsn, m->err) != 0)
 		return -1;
-	m->engine = m->dsn.kind == DSN_PG ? &engine_pg : &engine_mysql;
+	m->engine = engine_for(m->dsn.kind);
 	d = m->engine->dialect;
 	if (ident_parse(o->table, d, &m->table, m->err) != 0)
 		return -1;
@@ -340,6 +341,7 @@ migration_preflight(struct migration *m)
 		return -1;
 	m->eopts.lock_timeout = o->lock_timeout;
 	m->eopts.lock_retries = o->lock_retries;
+	m->eopts.connect_timeout = o->connect_timeout;
 	if (o->verbose)
 		m->eopts.trace = migration_trace;
 	if (m->engine->open(&m->eng, &m->dsn, &m->wait, &m->eopts, m->err) != 0)
@@ -353,8 +355,11 @@ migration_preflight(struct migration *m)
 			 m->engine->name, m->summary.est_rows, m->summary.bytes / (1024 * 1024));
 	else
 		snprintf(m->preflight_note, sizeof(m->preflight_note),
-			 "%s on %s: %lld MB, row count unknown (never analyzed)",
-			 m->summary.display, m->engine->name, m->summary.bytes / (1024 * 1024));
+			 "%s on %s: %lld MB, row count unknown%s%s%s", m->summary.display,
+			 m->engine->name, m->summary.bytes / (1024 * 1024),
+			 m->summary.rows_note ? " (" : "",
+			 m->summary.rows_note ? m->summary.rows_note : "",
+			 m->summary.rows_note ? ")" : "");
 	return 0;
 }
 
@@ -399,7 +404,8 @@ migration_dry_run(struct migration *m)
 	if (m->summary.est_rows >= 0)
 		printf("rows to copy:   about %lld\n", m->summary.est_rows);
 	else
-		printf("rows to copy:   unknown: the table was never analyzed (ANALYZE it for an estimate)\n");
+		printf("rows to copy:   unknown%s%s\n", m->summary.rows_note ? ": " : "",
+		       m->summary.rows_note ? m->summary.rows_note : "");
 	printf("disk needed:    about %lld MB (the new table and its indexes, as large as the old)\n",
 	       m->summary.bytes / (1024 * 1024));
 	if (r.sample_rows > 0 && r.sample_seconds > 0 && m->summary.est_rows < 0) {
@@ -415,8 +421,8 @@ migration_dry_run(struct migration *m)
 		       "                concurrent writes (chunks aim at %.2f s each)\n",
 		       est, m->o->chunk_time);
 	} else if (r.sample_skipped) {
-		printf("sample copy:    skipped: the shadow's foreign keys lock the tables they\n"
-		       "                reference for as long as the dry run's transaction\n");
+		printf("sample copy:    skipped: %s\n",
+		       r.sample_note ? r.sample_note : "the engine took no sample");
 	} else {
 		printf("sample copy:    the table is empty\n");
 	}
@@ -599,6 +605,7 @@ migration_run(const struct mig_opts *o, struct shade_err *err)
 	m->ctl.arg = m;
 	m->wait.loop = m->loop;
 	m->wait.cancel_wanted = migration_cancel_wanted;
+	m->wait.abort_wanted = migration_abort_wanted;
 	m->wait.arg = m;
 	ev_idle_init(&m->step, migration_step_cb);
 	ev_init(&m->pause_check, migration_pause_cb);

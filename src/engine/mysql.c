@@ -46,6 +46,9 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "backoff.h"
+#include "colmap.h"
+#include "ident.h"
 #include "tty.h"
 
 /*
@@ -729,10 +732,17 @@ myeng_connect(struct eng *e, MYSQL **out, bool setup, struct shade_err *err)
 	if (pw == NULL)
 		pw = getenv("MYSQL_PWD");
 	if (myeng_connect_once(e, c, pw) != 0) {
+		bool aborted = false;
+
 		if (mysql_errno(c) != ER_ACCESS_DENIED_ERROR || pw != NULL ||
-		    !isatty(STDIN_FILENO) || (typed = tty_read_secret("Password: ")) == NULL) {
+		    !isatty(STDIN_FILENO) ||
+		    (typed = tty_read_secret(e->w, "Password: ", &aborted)) == NULL) {
 			err_set(err, SHADE_FAILED, "cannot connect to MySQL: %s", mysql_error(c));
 			err->server_errno = mysql_errno(c);
+			if (aborted) {
+				err_set(err, SHADE_ABORTED, "aborted at the password prompt");
+				err->cancelled = true;
+			}
 			goto out;
 		}
 		mysql_close(c);
@@ -886,16 +896,6 @@ myeng_close(struct eng *e)
 
 /* ---- preflight --------------------------------------------------------- */
 
-/* Column names compare without regard to case in MySQL. */
-static long
-myeng_find_ci(const struct strlist *l, const char *s)
-{
-	for (size_t i = 0; i < l->len; i++)
-		if (strcasecmp(l->items[i], s) == 0)
-			return (long)i;
-	return -1;
-}
-
 static void
 myeng_name_in_db(struct qname *q, const char *db, char *name)
 {
@@ -983,7 +983,7 @@ myeng_read_pk(struct eng *e, struct shade_err *err)
 	}
 	/* The log's id column must not clash with a key column. */
 	e->seq = xstrdup("_shade_seq");
-	while (myeng_find_ci(&e->pkcols, e->seq) >= 0) {
+	while (colmap_find(&e->pkcols, e->seq, true) >= 0) {
 		char *longer = xasprintf("%s_", e->seq);
 
 		free(e->seq);
@@ -1098,16 +1098,10 @@ static char *
 myeng_sentry_name(const char *t)
 {
 	static const char suffix[] = "_shade_cut";
-	size_t chars = 0, keep = 0, at = 0;
+	size_t chars = sql_ident_len(SQL_MYSQL, t, strlen(t)), keep = 0, at = 0;
 	struct buf b = {0};
-	unsigned h = 2166136261u;
 
-	for (const char *p = t; *p; p++) {
-		h = (h ^ (unsigned char)*p) * 16777619u;
-		if (((unsigned char)*p & 0xC0) != 0x80)
-			chars++;
-	}
-	if (chars + strlen(suffix) <= 64)
+	if (chars + strlen(suffix) <= sql_ident_max(SQL_MYSQL))
 		return xasprintf("%s%s", t, suffix);
 	/* prefix + "~" + 8 hex + "_cut": the prefix may keep 51 characters. */
 	chars = 0;
@@ -1123,7 +1117,7 @@ myeng_sentry_name(const char *t)
 	if (keep == 0 && (unsigned char)t[0] >= '~')
 		return NULL;
 	buf_append_n(&b, t, at);
-	buf_printf(&b, "~%08x_cut", h);
+	buf_printf(&b, "~%08x_cut", sql_name_hash(t));
 	return buf_take(&b);
 }
 
@@ -1290,6 +1284,7 @@ myeng_preflight(struct eng *e, const struct qname *table, const struct alter_inf
 	myeng_name_in_db(&e->log, db, sql_derived_name(SQL_MYSQL, e->orig.name, "_log"));
 	myeng_name_in_db(&e->old, db, sql_derived_name(SQL_MYSQL, e->orig.name, "_old"));
 	out->old_display = xasprintf("%s.%s", db, e->old.name);
+	out->leftovers = xasprintf("the change log %s.%s", db, e->log.name);
 	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++)
 		myeng_name_in_db(&e->trg[i], db,
 				 sql_derived_name(SQL_MYSQL, e->orig.name, trg_suffix[i]));
@@ -1328,10 +1323,9 @@ myeng_preflight(struct eng *e, const struct qname *table, const struct alter_inf
 	if (strcmp(myeng_text(&res, 0, 0), "1") == 0 &&
 	    strcasecmp(myeng_text(&res, 0, 1), "STATEMENT") == 0 &&
 	    myeng_run(e, "SET SESSION binlog_format = 'ROW'", err) != 0) {
-		err_set(err, SHADE_USAGE,
-			"binlog_format is STATEMENT and shade may not switch its session to ROW (%s): "
-			"grant it the privilege or set binlog_format=ROW or MIXED",
-			err->msg);
+		err_prefix(err, SHADE_USAGE,
+			   "binlog_format is STATEMENT and shade may not switch its session to ROW "
+			   "(grant it the privilege or set binlog_format=ROW or MIXED): ");
 		goto out;
 	}
 	rc = 0;
@@ -1518,7 +1512,7 @@ static int WARN_UNUSED
 myeng_map_columns(struct eng *e, const struct alter_info *alter, struct shade_err *err)
 {
 	struct myeng_res res = {0};
-	struct strlist orig_cols = {0}, orig_gen = {0}, cols = {0}, gen = {0};
+	struct strlist orig_cols = {0}, orig_gen = {0}, cols = {0}, gen = {0}, key = {0};
 	struct buf b = {0};
 	int rc = -1;
 
@@ -1528,41 +1522,25 @@ myeng_map_columns(struct eng *e, const struct alter_info *alter, struct shade_er
 	/* A column generated on T but stored on the shadow takes T's values. */
 	for (size_t i = 0; i < orig_gen.len; i++)
 		strlist_push(&orig_cols, orig_gen.items[i]);
-	for (size_t i = 0; i < cols.len; i++) {
-		const char *col = cols.items[i];
-		const char *from = NULL;
-		bool renamed_away = false;
-		long at;
+	colmap_build(&orig_cols, &cols, alter, true, &e->src, &e->dst);
 
-		for (size_t r = 0; r < alter->nrenames; r++) {
-			if (strcasecmp(alter->renames[r].to, col) == 0)
-				from = alter->renames[r].from;
-			else if (strcasecmp(alter->renames[r].from, col) == 0)
-				renamed_away = true;
-		}
-		if (from == NULL && !renamed_away)
-			from = col;
-		if (from == NULL || (at = myeng_find_ci(&orig_cols, from)) < 0)
-			continue;  /* a new column: its default fills it */
-		strlist_push(&e->src, orig_cols.items[at]);
-		strlist_push(&e->dst, col);
-	}
-
-	/* The shadow's key must be T's key, column for column. */
+	/* The shadow's key must be T's key, column for column, no prefixes. */
 	sql_build(&b, SQL_MYSQL, "SHOW INDEX FROM %Q WHERE Key_name = 'PRIMARY'", &e->shadow);
 	if (myeng_query(e, buf_str(&b), NULL, &res, err) != 0)
 		goto out;
-	if (res.nrows != e->npk || res.ncols < 8)
-		goto changed_key;
-	for (size_t i = 0; i < res.nrows; i++) {
-		size_t seq = strtoul(myeng_text(&res, i, 3), NULL, 10);
-		long at = myeng_find_ci(&e->dst, myeng_text(&res, i, 4));
-
-		if (seq != i + 1 || at < 0 || myeng_cell(&res, i, 7) != NULL ||
-		    strcasecmp(e->src.items[at], e->pk[i].name) != 0)
+	for (size_t i = 0; i < res.nrows && res.ncols >= 8; i++) {
+		if (strtoul(myeng_text(&res, i, 3), NULL, 10) != i + 1 ||
+		    myeng_cell(&res, i, 7) != NULL)
 			goto changed_key;
-		strlist_push(&e->shadow_pk, e->dst.items[at]);
-		e->pk[i].shadow_name = xstrdup(e->dst.items[at]);
+		strlist_push(&key, myeng_text(&res, i, 4));
+	}
+	if (key.len != res.nrows || !colmap_same_key(&e->src, &e->dst, &e->pkcols, &key, true))
+		goto changed_key;
+	for (size_t i = 0; i < key.len; i++) {
+		const char *col = e->dst.items[colmap_find(&e->dst, key.items[i], true)];
+
+		strlist_push(&e->shadow_pk, col);
+		e->pk[i].shadow_name = xstrdup(col);
 	}
 	rc = 0;
 	goto out;
@@ -1576,6 +1554,7 @@ out:
 	strlist_free(&orig_gen);
 	strlist_free(&cols);
 	strlist_free(&gen);
+	strlist_free(&key);
 	buf_free(&b);
 	return rc;
 }
@@ -1585,20 +1564,8 @@ static char *
 myeng_index_name(const char *def)
 {
 	const char *p = strchr(def, '`');
-	struct buf b = {0};
 
-	if (p == NULL)
-		return NULL;
-	for (p++; *p; p++) {
-		if (*p == '`') {
-			if (p[1] != '`')
-				return buf_take(&b);
-			p++;
-		}
-		buf_append_char(&b, *p);
-	}
-	buf_free(&b);
-	return NULL;
+	return p ? ident_unquote(p, &p) : NULL;
 }
 
 /*
@@ -1728,30 +1695,22 @@ myeng_build_shadow(struct eng *e, bool temporary, const char *alter_body,
 	sql_build(&b, SQL_MYSQL, "CREATE %sTABLE %Q LIKE %Q", temporary ? "TEMPORARY " : "",
 		  &e->shadow, &e->orig);
 	if (myeng_run_buf(e, &b, err) != 0) {
-		if (temporary && !err->cancelled) {
-			char msg[sizeof(err->msg)];
-
-			snprintf(msg, sizeof(msg), "%s", err->msg);
-			err_set(err, SHADE_USAGE,
-				"--dry-run checks the ALTER on a temporary copy of %s, which the server refuses (%s); "
-				"nothing was changed",
-				e->display, msg);
-		}
+		if (temporary && !err->cancelled)
+			err_prefix(err, SHADE_USAGE,
+				   "--dry-run checks the ALTER on a temporary copy of %s, which the server "
+				   "refuses (nothing was changed): ",
+				   e->display);
 		goto out;
 	}
 	e->shadow_created = !temporary;
 	e->shadow_temporary = temporary;
 
 	/* The ALTER-BODY is SQL by definition: it goes in as the user wrote it. */
-	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q ", &e->shadow);
-	buf_append(&b, alter_body);
+	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q %A", &e->shadow, alter_body);
 	if (myeng_run_buf(e, &b, err) != 0) {
-		char msg[sizeof(err->msg)];
-
 		if (err->cancelled)
 			goto fail;
-		snprintf(msg, sizeof(msg), "%s", err->msg);
-		err_set(err, SHADE_USAGE, "the ALTER fails on a copy of %s: %s", e->display, msg);
+		err_prefix(err, SHADE_USAGE, "the ALTER fails on a copy of %s: ", e->display);
 		err->retryable = false;
 		goto fail;
 	}
@@ -1992,7 +1951,7 @@ myeng_null_key(struct eng *e, const struct keyval *after, const struct keyval *u
 	if (q == NULL || strchr(q + 1, '\'') == NULL)
 		goto out;
 	buf_append_n(&col, q + 1, (size_t)(strchr(q + 1, '\'') - q - 1));
-	if ((at = myeng_find_ci(&e->dst, buf_str(&col))) < 0)
+	if ((at = colmap_find(&e->dst, buf_str(&col), true)) < 0)
 		goto out;
 	sql_build(&b, SQL_MYSQL, "SELECT ");
 	myeng_key_exprs(e, &b);
@@ -2197,12 +2156,9 @@ myeng_apply_batch(struct eng *e, long limit, long long *applied, struct shade_er
 			if (myeng_apply_ids(e, &ids, err) != 0) {
 				if (!err->cancelled && !err->retryable && err->server_errno != 0 &&
 				    err->server_errno < CR_MIN_ERROR) {
-					char msg[sizeof(err->msg)];
-
-					snprintf(msg, sizeof(msg), "%s", err->msg);
-					err_set(err, SHADE_FAILED,
-						"applying changes of %s: a changed row does not fit the new schema: %s",
-						e->display, msg);
+					err_prefix(err, SHADE_FAILED,
+						   "applying changes of %s: a changed row does not fit the new schema: ",
+						   e->display);
 				}
 				goto out;
 			}
@@ -2222,15 +2178,21 @@ out:
 static int
 myeng_apply(struct eng *e, long limit, long long *applied, struct shade_err *err)
 {
+	struct backoff bo;
+
 	/* A deadlock rolls the whole batch back: run it again, a few times. */
-	for (int attempt = 1;; attempt++) {
+	backoff_init(&bo, 0.01, 0.05, 3);
+	for (;;) {
+		double pause;
+
 		err_clear(err);
 		if (myeng_run(e, "START TRANSACTION", err) == 0 &&
 		    myeng_apply_batch(e, limit, applied, err) == 0 && myeng_run(e, "COMMIT", err) == 0)
 			return 0;
 		myeng_rollback(e);
-		if (err->server_errno != ER_LOCK_DEADLOCK || attempt >= 3)
+		if (err->server_errno != ER_LOCK_DEADLOCK || (pause = backoff_next(&bo)) < 0)
 			return -1;
+		dbwait_sleep(e->w, pause);
 	}
 }
 
@@ -2291,14 +2253,10 @@ myeng_build_indexes(struct eng *e, struct shade_err *err)
 	/* One ALTER builds them all in one pass, under their own names. */
 	if (sql != NULL) {
 		if (myeng_run(e, sql, err) != 0) {
-			if (!err->cancelled && err->server_errno == ER_DUP_ENTRY) {
-				char msg[sizeof(err->msg)];
-
-				snprintf(msg, sizeof(msg), "%s", err->msg);
-				err_set(err, SHADE_FAILED,
-					"the rows of %s do not fit a unique key of the new schema: %s",
-					e->display, msg);
-			}
+			if (!err->cancelled && err->server_errno == ER_DUP_ENTRY)
+				err_prefix(err, SHADE_FAILED,
+					   "the rows of %s do not fit a unique key of the new schema: ",
+					   e->display);
 			goto out;
 		}
 		free(e->ai_key);
@@ -2432,21 +2390,21 @@ static int WARN_UNUSED
 myeng_restore_triggers(struct eng *e, struct shade_err *err)
 {
 	const struct qname *old = e->old_named ? &e->old : &e->sentry;
-	int tries = e->opts->lock_retries > 10 ? e->opts->lock_retries : 10;
-	double pause = 0.25;
+	struct backoff bo;
 	struct buf b = {0};
 	int rc = -1;
 
-	for (int attempt = 1;; attempt++) {
+	backoff_init(&bo, 0.25, 4, e->opts->lock_retries > 10 ? e->opts->lock_retries : 10);
+	for (;;) {
+		double pause;
+
 		err_clear(err);
 		sql_build(&b, SQL_MYSQL, "LOCK TABLES %Q WRITE, %Q WRITE", &e->orig, old);
 		if (myeng_run_buf(e, &b, err) == 0)
 			break;
-		if (!err->retryable || attempt >= tries)
+		if (!err->retryable || (pause = backoff_next(&bo)) < 0)
 			goto fail;
 		dbwait_sleep(e->w, pause);
-		if (pause < 4)
-			pause *= 2;
 	}
 	for (size_t i = 0; i < e->nutrg; i++) {
 		const struct myeng_trigger *t = &e->utrg[i];
@@ -2475,15 +2433,10 @@ unlock:
 		err_clear(&ignored);
 	}
 fail:
-	{
-		char msg[sizeof(err->msg)];
-
-		snprintf(msg, sizeof(msg), "%s", err->msg);
-		err_set(err, SHADE_FAILED,
-			"%s has the new schema and its triggers work, but some still carry the "
-			"temporary names _<name>_shade_tmp (%s): recreate them under their own names",
-			e->display, msg);
-	}
+	err_prefix(err, SHADE_FAILED,
+		   "%s has the new schema and its triggers work, but some still carry the "
+		   "temporary names _<name>_shade_tmp: recreate them under their own names: ",
+		   e->display);
 out:
 	buf_free(&b);
 	return rc;
@@ -2748,8 +2701,7 @@ myeng_dry_run(struct eng *e, const char *alter_body, const struct alter_info *al
 		goto out;
 	sql_build(&b, SQL_MYSQL, "CREATE TABLE %Q LIKE %Q", &e->shadow, &e->orig);
 	myeng_plan_take(out, NULL, buf_take(&b));
-	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q ", &e->shadow);
-	buf_append(&b, alter_body);
+	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q %A", &e->shadow, alter_body);
 	myeng_plan_take(out, NULL, buf_take(&b));
 	if (e->deferred.len > 0) {
 		sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q ", &e->shadow);
@@ -2903,7 +2855,6 @@ myeng_undo(struct eng *e, struct shade_err *err)
 {
 	struct buf b = {0};
 	int tries = e->opts->lock_retries > 10 ? e->opts->lock_retries : 10;
-	double pause = 0.25;
 	int rc = -1;
 
 	if (e->swapped) {
@@ -2937,28 +2888,28 @@ myeng_undo(struct eng *e, struct shade_err *err)
 	 * is worth more patience than a swap.
 	 */
 	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
-		for (int attempt = 1; e->trg_created[i]; attempt++) {
+		struct backoff bo;
+		double pause;
+
+		backoff_init(&bo, 0.25, 4, tries);
+		while (e->trg_created[i]) {
 			err_clear(err);
 			sql_build(&b, SQL_MYSQL, "DROP TRIGGER IF EXISTS %Q", &e->trg[i]);
 			if (myeng_run_buf(e, &b, err) == 0) {
 				e->trg_created[i] = false;
 				break;
 			}
-			if (!err->retryable || attempt >= tries) {
-				char msg[sizeof(err->msg)];
-
-				snprintf(msg, sizeof(msg), "%s", err->msg);
-				err_set(err, SHADE_FAILED,
-					"%s; the capture triggers are still on %s: DROP TRIGGER %s.%s, "
-					"%s.%s and %s.%s, then DROP TABLE %s.%s",
-					msg, e->display, e->orig.schema, e->trg[0].name, e->orig.schema,
-					e->trg[1].name, e->orig.schema, e->trg[2].name, e->orig.schema,
-					e->log.name);
+			if (!err->retryable || (pause = backoff_next(&bo)) < 0) {
+				err_append(err,
+					   "; the capture triggers are still on %s: DROP TRIGGER %s.%s, "
+					   "%s.%s and %s.%s, then DROP TABLE %s.%s",
+					   e->display, e->orig.schema, e->trg[0].name, e->orig.schema,
+					   e->trg[1].name, e->orig.schema, e->trg[2].name, e->orig.schema,
+					   e->log.name);
+				err->status = SHADE_FAILED;
 				goto out;
 			}
 			dbwait_sleep(e->w, pause);
-			if (pause < 4)
-				pause *= 2;
 		}
 	}
 	sql_build(&b, SQL_MYSQL, "DROP TABLE IF EXISTS %Q", &e->log);

@@ -18,6 +18,8 @@
  * Shadow indexes are renamed to "_<index>_new" before the ALTER, so that the
  * swap can give each its original name back whatever the ALTER did.
  */
+#include "backoff.h"
+#include "colmap.h"
 #include "engine.h"
 #include "tty.h"
 
@@ -324,6 +326,7 @@ pgsql_connect(struct eng *e, const char *conninfo, struct shade_err *err)
 {
 	const char *keys[] = {"dbname", "fallback_application_name", NULL, NULL};
 	const char *vals[] = {conninfo, "shade", NULL, NULL};
+	bool aborted;
 	char *pw;
 	int rc;
 
@@ -333,7 +336,11 @@ pgsql_connect(struct eng *e, const char *conninfo, struct shade_err *err)
 		return 0;
 	if (!PQconnectionNeedsPassword(e->conn) || !isatty(STDIN_FILENO) || err->cancelled)
 		return -1;
-	pw = tty_read_secret("Password: ");
+	pw = tty_read_secret(e->w, "Password: ", &aborted);
+	if (aborted) {
+		err_set(err, SHADE_ABORTED, "aborted at the password prompt");
+		err->cancelled = true;
+	}
 	if (pw == NULL)
 		return -1;
 	PQfinish(e->conn);
@@ -522,6 +529,7 @@ pgsql_preflight(struct eng *e, const struct qname *table, const struct alter_inf
 	schema = e->orig.schema;  /* not the result's copy: res is cleared below */
 	e->orig.name = xstrdup(PQgetvalue(res, 0, 2));
 	out->display = xasprintf("%s.%s", e->orig.schema, e->orig.name);
+	out->rows_note = xstrdup("the table was never analyzed: ANALYZE it for an estimate");
 	out->bytes = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
 	out->est_rows = strtoll(PQgetvalue(res, 0, 6), NULL, 10);
 	if (PQgetvalue(res, 0, 3)[0] != 'r') {
@@ -543,6 +551,8 @@ pgsql_preflight(struct eng *e, const struct qname *table, const struct alter_inf
 	pgsql_name_in_schema(&e->old, schema, sql_derived_name(SQL_PG, e->orig.name, "_old"));
 	out->old_display = xasprintf("%s.%s", schema, e->old.name);
 	pgsql_name_in_schema(&e->fn, schema, sql_derived_name(SQL_PG, e->orig.name, "_shade_fn"));
+	out->leftovers = xasprintf("the change log %s.%s and the trigger function %s.%s()", schema,
+				   e->log.name, schema, e->fn.name);
 	e->trg = sql_derived_name(SQL_PG, e->orig.name, "_shade_trg");
 	e->trg_trunc = sql_derived_name(SQL_PG, e->orig.name, "_shade_trunc");
 	e->keys.schema = xstrdup("pg_temp");
@@ -713,7 +723,8 @@ out:
 }
 
 /*
- * After the ALTER: the column mapping (same name, or renamed by the ALTER),
+ * After the ALTER: the column mapping (colmap.c), the copy's select list (a
+ * column, or the ALTER's USING expression for it), the identity columns,
  * and the check that the primary key is still the same columns.
  */
 static int WARN_UNUSED
@@ -721,9 +732,8 @@ pgsql_map_columns(struct eng *e, const struct alter_info *alter, struct shade_er
 {
 	const char *params[1];
 	PGresult *res = NULL;
-	struct strlist orig_cols = {0};
+	struct strlist orig_cols = {0}, cols = {0}, identity = {0}, key = {0};
 	struct buf sel = {0};
-	size_t u;
 	int rc = -1;
 
 	params[0] = e->orig_text;
@@ -745,30 +755,27 @@ pgsql_map_columns(struct eng *e, const struct alter_info *alter, struct shade_er
 		       1, params, &res, err) != 0)
 		goto out;
 	for (int i = 0; i < PQntuples(res); i++) {
-		const char *col = PQgetvalue(res, i, 0);
-		const char *from = NULL;
+		strlist_push(&cols, PQgetvalue(res, i, 0));
+		if (PQgetvalue(res, i, 1)[0] == 't')
+			strlist_push(&identity, PQgetvalue(res, i, 0));
+	}
+	PQclear(res);
+	colmap_build(&orig_cols, &cols, alter, false, &e->src, &e->dst);
+	for (size_t i = 0; i < e->dst.len; i++) {
+		const char *col = e->dst.items[i];
+		size_t u;
 
-		for (size_t r = 0; r < alter->nrenames; r++)
-			if (strcmp(alter->renames[r].to, col) == 0)
-				from = alter->renames[r].from;
-		if (from == NULL || strlist_find(&orig_cols, from) < 0)
-			from = strlist_find(&orig_cols, col) >= 0 ? col : NULL;
-		if (from == NULL)
-			continue;  /* a new column: its default fills it */
-		strlist_push(&e->src, from);
-		strlist_push(&e->dst, col);
-		buf_append(&sel, e->dst.len > 1 ? ", " : "");
+		buf_append(&sel, i ? ", " : "");
 		for (u = 0; u < alter->nusings; u++)
 			if (strcmp(alter->usings[u].column, col) == 0)
 				break;
 		if (u < alter->nusings)
-			buf_printf(&sel, "(%s)", alter->usings[u].expr);
+			sql_build(&sel, SQL_PG, "(%A)", alter->usings[u].expr);
 		else
-			sql_ident(&sel, SQL_PG, from);
-		if (PQgetvalue(res, i, 1)[0] == 't')
+			sql_ident(&sel, SQL_PG, e->src.items[i]);
+		if (strlist_find(&identity, col) >= 0)
 			strlist_push(&e->identity, col);
 	}
-	PQclear(res);
 	e->select_list = buf_take(&sel);
 
 	/* The shadow's key must be T's key, column for column. */
@@ -781,24 +788,23 @@ pgsql_map_columns(struct eng *e, const struct alter_info *alter, struct shade_er
 		       " ORDER BY k.ord",
 		       1, params, &res, err) != 0)
 		goto out;
-	if ((size_t)PQntuples(res) != e->pk.len)
-		goto changed_key;
-	for (int i = 0; i < PQntuples(res); i++) {
-		long at = strlist_find(&e->dst, PQgetvalue(res, i, 0));
-
-		if (at < 0 || strcmp(e->src.items[at], e->pk.items[i]) != 0)
-			goto changed_key;
-		strlist_push(&e->shadow_pk, PQgetvalue(res, i, 0));
+	for (int i = 0; i < PQntuples(res); i++)
+		strlist_push(&key, PQgetvalue(res, i, 0));
+	if (!colmap_same_key(&e->src, &e->dst, &e->pk, &key, false)) {
+		err_set(err, SHADE_USAGE,
+			"the ALTER changes the primary key of %s.%s, which shade cannot do online yet",
+			e->orig.schema, e->orig.name);
+		goto out;
 	}
+	e->shadow_pk = key;
+	key = (struct strlist){0};
 	rc = 0;
-	goto out;
-changed_key:
-	err_set(err, SHADE_USAGE,
-		"the ALTER changes the primary key of %s.%s, which shade cannot do online yet",
-		e->orig.schema, e->orig.name);
 out:
 	PQclear(res);
 	strlist_free(&orig_cols);
+	strlist_free(&cols);
+	strlist_free(&identity);
+	strlist_free(&key);
 	buf_free(&sel);
 	return rc;
 }
@@ -1156,13 +1162,10 @@ pgsql_shadow_in_txn(struct eng *e, const char *alter_body, const struct alter_in
 	 * extended protocol runs exactly one statement, and alter_parse()
 	 * already refused a ';' outside quotes.
 	 */
-	sql_build(&b, SQL_PG, "ALTER TABLE %Q ", &e->shadow);
-	buf_append(&b, alter_body);
+	sql_build(&b, SQL_PG, "ALTER TABLE %Q %A", &e->shadow, alter_body);
 	if (pgsql_run_buf(e, &b, err) != 0) {
-		char msg[sizeof(err->msg)];
-
-		snprintf(msg, sizeof(msg), "%s", err->msg);
-		err_set(err, SHADE_USAGE, "the ALTER fails on the shadow table: %s", msg);
+		if (!err->cancelled)
+			err_prefix(err, SHADE_USAGE, "the ALTER fails on the shadow table: ");
 		goto out;
 	}
 	if (pgsql_map_columns(e, alter, err) != 0 || pgsql_defer_indexes(e, err) != 0 ||
@@ -1339,12 +1342,11 @@ static void
 pgsql_copy_context(struct eng *e, const struct keyval *after, const struct keyval *upper,
 		   struct shade_err *err)
 {
-	char msg[sizeof(err->msg)];
 	struct buf b = {0};
 
 	if (err->cancelled)
 		return;
-	buf_append(&b, "(");
+	buf_append(&b, "a row does not fit the new schema: copying rows with key (");
 	for (size_t i = 0; i < e->pk.len; i++)
 		buf_printf(&b, "%s%s", i ? ", " : "", e->pk.items[i]);
 	buf_append(&b, ") in (");
@@ -1354,13 +1356,9 @@ pgsql_copy_context(struct eng *e, const struct keyval *after, const struct keyva
 	buf_append(&b, "; ");
 	for (size_t i = 0; i < upper->n; i++)
 		buf_printf(&b, "%s%.40s", i ? ", " : "", upper->vals[i]);
-	buf_append(&b, "]");
-	snprintf(msg, sizeof(msg), "%s", err->msg);
-	err_set(err, SHADE_FAILED, "a row does not fit the new schema: copying rows with key ");
-	buf_printf(&b, " failed: %s", msg);
+	buf_append(&b, "] failed: ");
 	/* Truncation is fine: the statement and detail are in err->stmt. */
-	snprintf(err->msg + strlen(err->msg), sizeof(err->msg) - strlen(err->msg), "%s",
-		 buf_str(&b));
+	err_prefix(err, SHADE_FAILED, "%s", buf_str(&b));
 	buf_free(&b);
 }
 
@@ -1899,6 +1897,9 @@ pgsql_dry_run(struct eng *e, const char *alter_body, const struct alter_info *al
 	 * tables that blocks their writers: keep it to milliseconds, no sample.
 	 */
 	out->sample_skipped = e->fk_names.len > 0;
+	if (out->sample_skipped)
+		out->sample_note = xstrdup("the shadow's foreign keys would lock the tables they "
+					   "reference for as long as the dry run's transaction");
 	if (!out->sample_skipped && pgsql_copy_bounds(e, &max, &empty, err) != 0)
 		goto out;
 	if (!empty) {
@@ -1941,6 +1942,7 @@ out:
 static int
 pgsql_undo(struct eng *e, struct shade_err *err)
 {
+	struct backoff bo;
 	struct buf b = {0};
 	int rc = -1;
 
@@ -1960,7 +1962,10 @@ pgsql_undo(struct eng *e, struct shade_err *err)
 	 * is that a long transaction kept the swap from its lock, and giving
 	 * up now would leave the triggers writing the log for nobody.
 	 */
-	for (int attempt = 1; e->capture_created; attempt++) {
+	backoff_init(&bo, 0.5, 5, e->opts->lock_retries > 20 ? e->opts->lock_retries : 20);
+	while (e->capture_created) {
+		double pause;
+
 		err_clear(err);
 		if (pgsql_run(e, "BEGIN", err) == 0 && pgsql_set_lock_timeout(e, err) == 0) {
 			sql_build(&b, SQL_PG, "DROP TRIGGER IF EXISTS %I ON %Q", e->trg, &e->orig);
@@ -1975,10 +1980,9 @@ pgsql_undo(struct eng *e, struct shade_err *err)
 		}
 		buf_reset(&b);
 		pgsql_reset_txn(e);
-		if (!err->retryable ||
-		    attempt >= (e->opts->lock_retries > 20 ? e->opts->lock_retries : 20))
+		if (!err->retryable || (pause = backoff_next(&bo)) < 0)
 			goto out;
-		dbwait_sleep(e->w, attempt < 5 ? 0.25 * (1 << attempt) : 5.0);
+		dbwait_sleep(e->w, pause);
 	}
 	sql_build(&b, SQL_PG, "DROP FUNCTION IF EXISTS %Q()", &e->fn);
 	if (pgsql_run_buf(e, &b, err) != 0)
