@@ -1,27 +1,11 @@
 /*
  * engine.c - the small value types shared by the engines and the migration
- * (key values, the table summary). The operations live in src/engine/.
+ * (key values, the table summary, the dry-run report). The engines live in
+ * src/engine/, one folder each; src/engine/engines.c picks one.
  */
 #include "engine.h"
 
 #include <stdlib.h>
-
-extern const struct engine engine_pg;
-extern const struct engine engine_mysql;
-
-/* The engines, by the kind of DSN that selects them. */
-static const struct engine *const engines[] = {
-	[DSN_PG] = &engine_pg,
-	[DSN_MYSQL] = &engine_mysql,
-};
-
-const struct engine *
-engine_for(enum dsn_kind kind)
-{
-	if ((size_t)kind >= ARRAY_LEN(engines) || engines[kind] == NULL)
-		die("internal error: no engine for DSN kind %d", (int)kind);
-	return engines[kind];
-}
 
 void
 keyval_free(struct keyval *k)
