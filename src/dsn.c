@@ -114,12 +114,115 @@ dsn_parse_port(const char *s, size_t n, unsigned *port)
 	return 0;
 }
 
+/* host[:port] in [host, end), the host possibly a bracketed IPv6 address. */
+static int
+dsn_parse_host(const char *host, const char *end, struct dsn *out, struct shade_err *err)
+{
+	const char *host_end = end, *q;
+
+	if (*host == '[') {
+		const char *rb = memchr(host, ']', (size_t)(end - host));
+
+		if (rb == NULL || rb == host + 1 ||
+		    !dsn_host_ok(host + 1, (size_t)(rb - host - 1)))
+			goto bad_host;
+		out->host = xstrndup(host + 1, (size_t)(rb - host - 1));
+		q = rb + 1;
+		if (q < end && *q != ':')
+			goto bad_host;
+	} else {
+		const char *colon = memchr(host, ':', (size_t)(end - host));
+
+		if (colon != NULL)
+			host_end = colon;
+		if (!dsn_host_ok(host, (size_t)(host_end - host)))
+			goto bad_host;
+		if (host_end > host)
+			out->host = xstrndup(host, (size_t)(host_end - host));
+		q = host_end;
+	}
+	/* *q == ':' when there is a port. */
+	if (q < end && dsn_parse_port(q + 1, (size_t)(end - q - 1), &out->port) < 0) {
+		err_set(err, SHADE_USAGE, "invalid port in mysql:// DSN: "
+			"expected a number from 1 to 65535");
+		return -1;
+	}
+	return 0;
+bad_host:
+	err_set(err, SHADE_USAGE, "invalid host in mysql:// DSN");
+	return -1;
+}
+
+/*
+ * The authority [user[:password]@][host[:port]] in [p, end). Returns 0, -1
+ * with err set, or 1 for a bad %XX escape.
+ */
+static int
+dsn_parse_authority(const char *p, const char *end, struct dsn *out, struct shade_err *err)
+{
+	const char *at = NULL, *host = p;
+
+	/* userinfo: up to the last '@' of the authority. */
+	for (const char *q = p; q < end; q++)
+		if (*q == '@')
+			at = q;
+	if (at != NULL) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		const char *user_end = colon ? colon : at;
+
+		if (user_end > p && dsn_decode(p, (size_t)(user_end - p), &out->user) < 0)
+			return 1;
+		if (colon != NULL &&
+		    dsn_decode(colon + 1, (size_t)(at - colon - 1), &out->password) < 0)
+			return 1;
+		host = at + 1;
+	}
+	return dsn_parse_host(host, end, out, err);
+}
+
+/*
+ * The query string after '?': socket=/path, the only parameter there is.
+ * Returns 0, -1 with err set, or 1 for a bad %XX escape.
+ */
+static int
+dsn_parse_query(const char *p, struct dsn *out, struct shade_err *err)
+{
+	while (*p != '\0') {
+		size_t n = strcspn(p, "&#");
+
+		if (p[n] == '#') {
+			err_set(err, SHADE_USAGE, "invalid mysql:// DSN: a "
+				"'#' fragment is not allowed");
+			return -1;
+		}
+		if (n >= 7 && strncmp(p, "socket=", 7) == 0) {
+			if (n == 7) {
+				err_set(err, SHADE_USAGE, "empty ?socket= in mysql:// DSN");
+				return -1;
+			}
+			free(out->socket);
+			out->socket = NULL;
+			if (dsn_decode(p + 7, n - 7, &out->socket) < 0)
+				return 1;
+		} else if (n > 0) {
+			err_set(err, SHADE_USAGE, "unknown parameter in mysql:// DSN: "
+				"only ?socket=/path is supported");
+			return -1;
+		}
+		p += n;
+		if (*p == '&')
+			p++;
+	}
+	return 0;
+}
+
 /* mysql://[user[:password]@][host[:port]][/db][?socket=/path] */
 static int
 dsn_parse_mysql(const char *s, struct dsn *out, struct shade_err *err)
 {
 	const char *p = s + strlen("mysql://");
-	const char *auth_end, *at, *host, *host_end, *path_end, *q;
+	const char *auth_end, *path_end;
+	int rc;
 
 	auth_end = p + strcspn(p, "/?#");
 	if (*auth_end == '#') {
@@ -127,69 +230,8 @@ dsn_parse_mysql(const char *s, struct dsn *out, struct shade_err *err)
 			"is not allowed (write a '#' in a password as %%23)");
 		return -1;
 	}
-
-	/* userinfo: up to the last '@' of the authority. */
-	at = NULL;
-	for (q = p; q < auth_end; q++)
-		if (*q == '@')
-			at = q;
-	if (at != NULL) {
-		const char *colon = memchr(p, ':', (size_t)(at - p));
-		const char *user_end = colon ? colon : at;
-
-		if (user_end > p &&
-		    dsn_decode(p, (size_t)(user_end - p), &out->user) < 0)
-			goto bad_escape;
-		if (colon != NULL &&
-		    dsn_decode(colon + 1, (size_t)(at - colon - 1),
-			       &out->password) < 0)
-			goto bad_escape;
-		host = at + 1;
-	} else {
-		host = p;
-	}
-
-	/* host[:port], the host possibly a bracketed IPv6 address. */
-	host_end = auth_end;
-	if (*host == '[') {
-		const char *rb = memchr(host, ']', (size_t)(auth_end - host));
-
-		if (rb == NULL || rb == host + 1 ||
-		    !dsn_host_ok(host + 1, (size_t)(rb - host - 1))) {
-			err_set(err, SHADE_USAGE,
-				"invalid host in mysql:// DSN");
-			return -1;
-		}
-		out->host = xstrndup(host + 1, (size_t)(rb - host - 1));
-		q = rb + 1;
-		if (q < auth_end && *q != ':') {
-			err_set(err, SHADE_USAGE,
-				"invalid host in mysql:// DSN");
-			return -1;
-		}
-	} else {
-		const char *colon = memchr(host, ':', (size_t)(auth_end - host));
-
-		if (colon != NULL)
-			host_end = colon;
-		if (!dsn_host_ok(host, (size_t)(host_end - host))) {
-			err_set(err, SHADE_USAGE,
-				"invalid host in mysql:// DSN");
-			return -1;
-		}
-		if (host_end > host)
-			out->host = xstrndup(host, (size_t)(host_end - host));
-		q = host_end;
-	}
-	if (q < auth_end) {
-		/* *q == ':' */
-		if (dsn_parse_port(q + 1, (size_t)(auth_end - q - 1),
-				   &out->port) < 0) {
-			err_set(err, SHADE_USAGE, "invalid port in mysql:// DSN: "
-				"expected a number from 1 to 65535");
-			return -1;
-		}
-	}
+	if ((rc = dsn_parse_authority(p, auth_end, out, err)) != 0)
+		goto fail;
 
 	/* /db */
 	p = auth_end;
@@ -207,43 +249,14 @@ dsn_parse_mysql(const char *s, struct dsn *out, struct shade_err *err)
 			return -1;
 		}
 		if (path_end > p &&
-		    dsn_decode(p, (size_t)(path_end - p), &out->database) < 0)
-			goto bad_escape;
+		    dsn_decode(p, (size_t)(path_end - p), &out->database) < 0) {
+			rc = 1;
+			goto fail;
+		}
 		p = path_end;
 	}
-
-	/* ?socket=/path, the only parameter there is. */
-	if (*p == '?') {
-		p++;
-		while (*p != '\0') {
-			size_t n = strcspn(p, "&#");
-
-			if (p[n] == '#') {
-				err_set(err, SHADE_USAGE, "invalid mysql:// DSN: a "
-					"'#' fragment is not allowed");
-				return -1;
-			}
-			if (n >= 7 && strncmp(p, "socket=", 7) == 0) {
-				if (n == 7) {
-					err_set(err, SHADE_USAGE, "empty ?socket= "
-						"in mysql:// DSN");
-					return -1;
-				}
-				free(out->socket);
-				out->socket = NULL;
-				if (dsn_decode(p + 7, n - 7, &out->socket) < 0)
-					goto bad_escape;
-			} else if (n > 0) {
-				err_set(err, SHADE_USAGE, "unknown parameter in "
-					"mysql:// DSN: only ?socket=/path is "
-					"supported");
-				return -1;
-			}
-			p += n;
-			if (*p == '&')
-				p++;
-		}
-	}
+	if (*p == '?' && (rc = dsn_parse_query(p + 1, out, err)) != 0)
+		goto fail;
 
 	if (out->host == NULL && out->socket == NULL) {
 		err_set(err, SHADE_USAGE, "mysql:// DSN names no host: give "
@@ -251,10 +264,10 @@ dsn_parse_mysql(const char *s, struct dsn *out, struct shade_err *err)
 		return -1;
 	}
 	return 0;
-
-bad_escape:
-	err_set(err, SHADE_USAGE,
-		"invalid %%XX escape in mysql:// DSN (or one that decodes to NUL)");
+fail:
+	if (rc > 0)
+		err_set(err, SHADE_USAGE,
+			"invalid %%XX escape in mysql:// DSN (or one that decodes to NUL)");
 	return -1;
 }
 
