@@ -23,17 +23,10 @@
 #include "alter.h"
 #include "dbwait.h"
 #include "dsn.h"
+#include "keyval.h"
 #include "sql.h"
 #include "util.h"
 
-/* A primary-key value as text, one string per key column. */
-struct keyval {
-	size_t n;
-	char **vals;
-};
-
-void keyval_free(struct keyval *k);
-void keyval_copy(struct keyval *dst, const struct keyval *src);
 
 /* Settings an engine needs; owned by the caller, outlive the engine. */
 struct engine_opts {
@@ -61,7 +54,7 @@ struct table_summary {
 	size_t npk;           /* primary-key columns */
 };
 
-void table_summary_free(struct table_summary *t);
+void engine_summary_free(struct table_summary *t);
 
 /* What a dry run found out, without changing anything. */
 struct dry_run_report {
@@ -73,7 +66,7 @@ struct dry_run_report {
 	char *sample_note;       /* ... and why (the engine's words) */
 };
 
-void dry_run_report_free(struct dry_run_report *r);
+void engine_report_free(struct dry_run_report *r);
 
 struct eng;  /* an engine's connection and everything it knows of the table */
 

@@ -35,7 +35,7 @@ struct mig_opts {
 	double progress_interval;
 };
 
-void mig_opts_defaults(struct mig_opts *o);
+void migration_defaults(struct mig_opts *o);
 
 /*
  * Run a whole migration. Returns the process exit status; on a non-zero

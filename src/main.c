@@ -31,10 +31,12 @@ static const char usage_text[] =
 	"  --chunk-time SECS    target time per copy chunk (default 0.5)\n"
 	"  --lock-timeout SECS  longest wait for a lock on the table (default 1)\n"
 	"  --lock-retries N     attempts to take that lock (default 10)\n"
+	"  --connect-timeout SECS  longest wait for a connection (default 10)\n"
 	"  --drop-old           drop the old table after the swap\n"
 	"  --progress-interval SECS  seconds between progress lines (default 5)\n"
 	"  --quiet              print errors only\n"
-	"  --verbose            print every statement shade runs\n"
+	"  --verbose            print every statement shade runs, and with an error\n"
+	"                       the statement that failed and its SQLSTATE/errno\n"
 	"  --help, --version\n"
 	"\n"
 	"Exit status: 0 done, 1 failed (original untouched), 2 usage or bad input,\n"
@@ -50,12 +52,14 @@ enum {
 	OPT_CHUNK_TIME,
 	OPT_LOCK_TIMEOUT,
 	OPT_LOCK_RETRIES,
+	OPT_CONNECT_TIMEOUT,
 	OPT_DROP_OLD,
 	OPT_PROGRESS_INTERVAL,
 	OPT_QUIET,
 	OPT_VERBOSE,
 	OPT_HELP,
 	OPT_VERSION,
+	OPT_END,
 };
 
 static const struct option long_options[] = {
@@ -67,6 +71,7 @@ static const struct option long_options[] = {
 	{"chunk-time", required_argument, NULL, OPT_CHUNK_TIME},
 	{"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
 	{"lock-retries", required_argument, NULL, OPT_LOCK_RETRIES},
+	{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
 	{"drop-old", no_argument, NULL, OPT_DROP_OLD},
 	{"progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL},
 	{"quiet", no_argument, NULL, OPT_QUIET},
@@ -117,6 +122,46 @@ main_count(const char *opt, const char *s, long min, long max)
 	return (int)v;
 }
 
+/*
+ * getopt_long said '?'. optopt tells which: a long option's value (it lacks
+ * its argument), a short option's character (shade has none), or 0 (an
+ * unknown long option, which is argv[optind - 1]).
+ */
+static void __attribute__((noreturn))
+main_bad_option(char **argv)
+{
+	if (optopt >= OPT_DSN && optopt < OPT_END) {
+		for (const struct option *lo = long_options; lo->name; lo++)
+			if (lo->val == optopt)
+				main_usage_error("option --%s needs a value", lo->name);
+	}
+	if (optopt > 0 && optopt < 256) {
+		if (optopt > ' ' && optopt < 127)
+			main_usage_error("unknown option \"-%c\"", optopt);
+		main_usage_error("unknown option");
+	}
+	main_usage_error("unknown option \"%s\"", argv[optind - 1]);
+}
+
+/*
+ * --verbose: the detail behind the one line, for the log. The statement
+ * holds no password (passwords never reach SQL text).
+ */
+static void
+main_error_detail(const struct shade_err *err)
+{
+	char code[32] = "";
+
+	if (err->sqlstate[0] != '\0')
+		snprintf(code, sizeof(code), " (SQLSTATE %s)", err->sqlstate);
+	else if (err->server_errno != 0)
+		snprintf(code, sizeof(code), " (error %u)", err->server_errno);
+	if (err->stmt != NULL)
+		fprintf(stderr, "shade: the statement that failed%s: %s\n", code, err->stmt);
+	else if (code[0] != '\0')
+		fprintf(stderr, "shade: the server's error code:%s\n", code);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -126,7 +171,7 @@ main(int argc, char **argv)
 	bool dry_run = false;
 	int c;
 
-	mig_opts_defaults(&o);
+	migration_defaults(&o);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
 		switch (c) {
@@ -154,6 +199,9 @@ main(int argc, char **argv)
 		case OPT_LOCK_RETRIES:
 			o.lock_retries = main_count("--lock-retries", optarg, 1, 1000);
 			break;
+		case OPT_CONNECT_TIMEOUT:
+			o.connect_timeout = main_seconds("--connect-timeout", optarg, 1, 3600);
+			break;
 		case OPT_DROP_OLD:
 			o.drop_old = true;
 			break;
@@ -173,10 +221,7 @@ main(int argc, char **argv)
 			printf("shade %s\n", SHADE_VERSION);
 			return SHADE_OK;
 		default:
-			if (optopt != 0)
-				main_usage_error("option --%s needs a value",
-						 long_options[optopt - OPT_DSN].name);
-			main_usage_error("unknown option \"%s\"", argv[optind - 1]);
+			main_bad_option(argv);
 		}
 	}
 	if (optind < argc)
@@ -192,8 +237,11 @@ main(int argc, char **argv)
 					   : "say --execute to run the migration, or --dry-run to see the plan");
 
 	st = migration_run(&o, &err);
-	if (st != SHADE_OK)
+	if (st != SHADE_OK) {
 		fprintf(stderr, "shade: %s\n", err.msg[0] ? err.msg : "failed");
+		if (o.verbose)
+			main_error_detail(&err);
+	}
 	err_clear(&err);
 	return (int)st;
 }

@@ -27,7 +27,7 @@
 #include "alter.h"
 #include "backoff.h"
 #include "chunk.h"
-#include "control.h"
+#include "ctl.h"
 #include "dbwait.h"
 #include "engine.h"
 #include "ident.h"
@@ -94,7 +94,7 @@ struct migration {
 };
 
 void
-mig_opts_defaults(struct mig_opts *o)
+migration_defaults(struct mig_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->chunk_time = 0.5;
@@ -396,7 +396,7 @@ migration_dry_run(struct migration *m)
 		return -1;
 	}
 	if (m->engine->dry_run(m->eng, m->o->alter, &m->alter, sample, &r, m->err) != 0) {
-		dry_run_report_free(&r);
+		engine_report_free(&r);
 		return -1;
 	}
 	printf("shade dry run: %s on %s; nothing was changed\n\n", m->summary.display,
@@ -431,7 +431,7 @@ migration_dry_run(struct migration *m)
 	printf("\nplan (every statement, in order; $n is a value bound at run time):\n");
 	for (size_t i = 0; i < r.plan.len; i++)
 		printf("%3zu. %s;\n", i + 1, r.plan.items[i]);
-	dry_run_report_free(&r);
+	engine_report_free(&r);
 	return 0;
 }
 
@@ -624,12 +624,17 @@ migration_run(const struct mig_opts *o, struct shade_err *err)
 		progress_note(&m->prog, "done: %s has the new schema; the old table is kept as %s",
 			      m->summary.display,
 			      m->summary.old_display ? m->summary.old_display : "_<table>_old");
-	ctl_stop(&m->ctl);
+	/*
+	 * Close the connections while the signal watchers still stand, then
+	 * ignore what arrives until exit: with no watcher a late SIGUSR1 or
+	 * SIGTERM would kill a process whose work is done (its status lost).
+	 */
 	if (m->eng)
 		m->engine->close(m->eng);
+	ctl_stop(&m->ctl);
 	keyval_free(&m->cursor);
 	keyval_free(&m->max);
-	table_summary_free(&m->summary);
+	engine_summary_free(&m->summary);
 	alter_info_free(&m->alter);
 	qname_free(&m->table);
 	dsn_free(&m->dsn);

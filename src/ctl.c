@@ -1,9 +1,9 @@
 /*
- * control.c - signals as libev watchers. Each handler only sets a flag; the
+ * ctl.c - signals as libev watchers. Each handler only sets a flag; the
  * migration acts on it at its next safe point (between statements), and
  * dbwait notices a cancel request while a statement runs.
  */
-#include "control.h"
+#include "ctl.h"
 
 #include <signal.h>
 #include <stddef.h>
@@ -59,13 +59,29 @@ ctl_init(struct ctl *c, struct ev_loop *loop)
 	ev_signal_start(loop, &c->sig_usr2);
 }
 
+static void
+ctl_ignore(void)
+{
+	static const int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		(void)signal(sigs[i], SIG_IGN);
+}
+
 void
 ctl_stop(struct ctl *c)
 {
+	/*
+	 * Ignore first: stopping the last watcher of a signal puts back its
+	 * default action (termination), so ignore again after; no window is
+	 * left where a signal kills the process.
+	 */
+	ctl_ignore();
 	ev_signal_stop(c->loop, &c->sig_term);
 	ev_signal_stop(c->loop, &c->sig_int);
 	ev_signal_stop(c->loop, &c->sig_usr1);
 	ev_signal_stop(c->loop, &c->sig_usr2);
+	ctl_ignore();
 }
 
 bool
