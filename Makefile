@@ -38,6 +38,9 @@ PURE_OBJS  := $(addprefix $(BUILD)/obj/src/,util.o sql.o ident.o dsn.o alter.o c
               colmap.o backoff.o)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+# The state machine and what it drives, for the fake-engine unit test.
+MIG_OBJS   := $(addprefix $(BUILD)/obj/src/,migration.o ctl.o dbwait.o progress.o engine.o \
+              keyval.o)
 TOOL_SRCS  := $(wildcard tests/tools/*.c)
 TOOL_BINS  := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 
@@ -64,6 +67,12 @@ $(BUILD)/shade: $(OBJS)
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/unit.h $(PURE_OBJS) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(PURE_OBJS) $(LDFLAGS) $(LDLIBS_ALL)
+
+# test_migration links the migration with a fake engine instead of the real ones.
+$(BUILD)/tests/test_migration: tests/unit/test_migration.c tests/unit/unit.h $(PURE_OBJS) \
+                               $(MIG_OBJS) $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(PURE_OBJS) $(MIG_OBJS) $(LDFLAGS) $(LDLIBS_ALL)
 
 $(BUILD)/tools/%: tests/tools/%.c $(PURE_OBJS) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
