@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -150,9 +151,12 @@ main_bad_option(char **argv)
 static void
 main_error_detail(const struct shade_err *err)
 {
-	char code[32] = "";
+	char code[64] = "";
 
-	if (err->sqlstate[0] != '\0')
+	if (err->sqlstate[0] != '\0' && err->server_errno != 0)
+		snprintf(code, sizeof(code), " (SQLSTATE %s, error %u)", err->sqlstate,
+			 err->server_errno);
+	else if (err->sqlstate[0] != '\0')
 		snprintf(code, sizeof(code), " (SQLSTATE %s)", err->sqlstate);
 	else if (err->server_errno != 0)
 		snprintf(code, sizeof(code), " (error %u)", err->server_errno);
@@ -171,6 +175,12 @@ main(int argc, char **argv)
 	bool dry_run = false;
 	int c;
 
+	/*
+	 * Until the migration's signal watchers stand, a pause or resume
+	 * request must not kill shade (their default action): ignore them.
+	 */
+	(void)signal(SIGUSR1, SIG_IGN);
+	(void)signal(SIGUSR2, SIG_IGN);
 	migration_defaults(&o);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
