@@ -1,11 +1,15 @@
 /*
  * engine.h - the operations the migration needs from a database.
  *
- * Each engine (src/engine/pg.c, src/engine/mysql.c) exports one
- * const struct engine. The migration state machine (src/migration.c) knows no
- * SQL dialect: it calls these operations in the order DESIGN.md gives and
- * keeps the copy cursor as text key values, which the engine binds as
- * parameters.
+ * Each engine is a folder (src/engine/pg/, src/engine/mysql/) with a file
+ * per concern behind a private header, and exports one const struct engine;
+ * engine_for() (src/engine/engines.c) picks it by the kind of DSN. The
+ * migration state machine (src/migration.c) knows no SQL dialect: it calls
+ * these operations in the order DESIGN.md gives and keeps the copy cursor
+ * as text key values, which the engine binds as parameters. What the
+ * operator reads about the table in the engine's own terms (a row count it
+ * cannot estimate, what a failed clean-up leaves behind, why a dry run took
+ * no sample) comes back in struct table_summary and struct dry_run_report.
  *
  * Every operation returns 0, or -1 with err filled: err->status is
  * SHADE_USAGE for bad input found before anything was changed, otherwise
@@ -74,7 +78,10 @@ struct engine {
 	const char *name;
 	enum sql_dialect dialect;
 
-	/* Connect. The engine keeps pointers to w and opts. */
+	/*
+	 * Connect, within opts->connect_timeout. The engine keeps pointers to
+	 * w and opts; *out is set even on failure, for close().
+	 */
 	int (*open)(struct eng **out, const struct dsn *dsn, struct dbwait *w,
 		    const struct engine_opts *opts, struct shade_err *err);
 	void (*close)(struct eng *e);
@@ -101,8 +108,8 @@ struct engine {
 	 * The dry run, after preflight: build the shadow and apply the ALTER
 	 * where nothing is kept (PostgreSQL: a transaction rolled back at the
 	 * end), time a sample copy of up to sample_rows rows into it, and list
-	 * every statement the migration would run. Changes nothing. NULL
-	 * when the engine has no dry run yet.
+	 * every statement the migration would run, as the real code path
+	 * sends it. Changes nothing.
 	 */
 	int (*dry_run)(struct eng *e, const char *alter_body, const struct alter_info *alter,
 		       long sample_rows, struct dry_run_report *out, struct shade_err *err);
@@ -151,7 +158,12 @@ struct engine {
 	 */
 	int (*swap)(struct eng *e, struct shade_err *err);
 
-	/* After the swap: drop the change log, and the old table if asked. */
+	/*
+	 * After the swap: what the new table still needs (PostgreSQL:
+	 * validate the re-added foreign keys; MySQL: give T's own triggers
+	 * their names back), then drop the change log, and the old table if
+	 * asked.
+	 */
 	int (*finish)(struct eng *e, bool drop_old, struct shade_err *err);
 
 	/*

@@ -390,11 +390,6 @@ migration_dry_run(struct migration *m)
 	const long sample = 10000;
 	char est[64];
 
-	if (m->engine->dry_run == NULL) {
-		err_set(m->err, SHADE_USAGE, "--dry-run is not implemented for %s yet; nothing was changed",
-			m->engine->name);
-		return -1;
-	}
 	if (m->engine->dry_run(m->eng, m->o->alter, &m->alter, sample, &r, m->err) != 0) {
 		engine_report_free(&r);
 		return -1;
