@@ -893,6 +893,57 @@ writer_parse_args(int argc, char **argv, struct writer_opts *o)
 	}
 }
 
+/* Add up what the workers report through fd, then reap them. */
+static void
+writer_collect(int fd, struct writer_counts *total)
+{
+	memset(total, 0, sizeof(*total));
+	for (;;) {
+		struct writer_counts c;
+		ssize_t n = read(fd, &c, sizeof(c));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(c))
+			break;
+		for (int op = 0; op < OP_COUNT; op++)
+			total->commits[op] += c.commits[op];
+		total->rollbacks += c.rollbacks;
+		total->retries += c.retries;
+		total->errors += c.errors;
+		total->mismatches += c.mismatches;
+		total->fatal += c.fatal;
+	}
+	close(fd);
+	for (int i = 0; i < writer_npids; i++) {
+		int ws;
+
+		while (waitpid(writer_pids[i], &ws, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
+			total->fatal++;
+	}
+}
+
+/* The one summary line the tests read (WRITER_COMMITS in tests/lib.sh). */
+static void
+writer_summary(const struct writer_opts *o, const struct writer_counts *total, double started)
+{
+	long long commits = 0;
+
+	for (int op = 0; op < OP_COUNT; op++)
+		commits += total->commits[op];
+	printf("writer: %d workers, %.1fs, %lld commits (insert %lld, "
+	    "update %lld, pkupdate %lld, delete %lld), %lld rollbacks, "
+	    "%lld retries, %lld errors, %lld mismatches, %d failed "
+	    "workers\n", o->workers, now_seconds() - started, commits,
+	    total->commits[OP_INSERT],
+	    total->commits[OP_UPDATE] + total->commits[OP_BUMP],
+	    total->commits[OP_PKUPDATE], total->commits[OP_DELETE],
+	    total->rollbacks, total->retries, total->errors,
+	    total->mismatches, total->fatal);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -957,47 +1008,8 @@ main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 
-	memset(&total, 0, sizeof(total));
-	for (;;) {
-		struct writer_counts c;
-		ssize_t n = read(fds[0], &c, sizeof(c));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n != (ssize_t)sizeof(c))
-			break;
-		for (int op = 0; op < OP_COUNT; op++)
-			total.commits[op] += c.commits[op];
-		total.rollbacks += c.rollbacks;
-		total.retries += c.retries;
-		total.errors += c.errors;
-		total.mismatches += c.mismatches;
-		total.fatal += c.fatal;
-	}
-	close(fds[0]);
-	for (int i = 0; i < writer_npids; i++) {
-		int ws;
-
-		while (waitpid(writer_pids[i], &ws, 0) < 0 && errno == EINTR)
-			;
-		if (!WIFEXITED(ws) || WEXITSTATUS(ws) != 0)
-			total.fatal++;
-	}
-	{
-		long long commits = 0;
-
-		for (int op = 0; op < OP_COUNT; op++)
-			commits += total.commits[op];
-		printf("writer: %d workers, %.1fs, %lld commits (insert %lld, "
-		    "update %lld, pkupdate %lld, delete %lld), %lld rollbacks, "
-		    "%lld retries, %lld errors, %lld mismatches, %d failed "
-		    "workers\n", o.workers, now_seconds() - started, commits,
-		    total.commits[OP_INSERT],
-		    total.commits[OP_UPDATE] + total.commits[OP_BUMP],
-		    total.commits[OP_PKUPDATE], total.commits[OP_DELETE],
-		    total.rollbacks, total.retries, total.errors,
-		    total.mismatches, total.fatal);
-	}
+	writer_collect(fds[0], &total);
+	writer_summary(&o, &total, started);
 	if (total.errors || total.mismatches || total.fatal)
 		status = 1;
 out:
