@@ -32,6 +32,10 @@ struct alter_info {
 	size_t nrenames;
 	struct alter_using *usings;
 	size_t nusings;
+	struct strlist dropped;        /* columns the body drops (DROP [COLUMN]
+					  [IF EXISTS] c), unquoted and folded:
+					  a column the body adds back under
+					  the same name is a new column */
 };
 
 /*
@@ -40,7 +44,7 @@ struct alter_info {
  * unterminated quote or comment; RENAME TO / RENAME AS (renaming the table).
  * Renames understood: PostgreSQL `RENAME [COLUMN] a TO b`; MySQL
  * `RENAME COLUMN a TO b` and `CHANGE [COLUMN] a b <definition>`. Type changes
- * with USING (PostgreSQL) are recorded in usings.
+ * with USING (PostgreSQL) are recorded in usings, dropped columns in dropped.
  */
 int alter_parse(const char *body, enum sql_dialect d, struct alter_info *out,
 		struct shade_err *err) WARN_UNUSED;

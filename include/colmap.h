@@ -5,9 +5,9 @@
  * Both engines read the two tables' columns from their catalogs and hand
  * them here; the rules live once. A shadow column is filled from the
  * original column of the same name, or from the column the ALTER renamed
- * to it; a column the ALTER renamed away is not refilled by a new column
- * that takes its old name; a column with no source is new (its default
- * fills it). Names compare exactly (PostgreSQL) or without regard to case
+ * to it; a column the ALTER renamed away or dropped is not refilled by a
+ * new column that takes its name; a column with no source is new (its
+ * default fills it). Names compare exactly (PostgreSQL) or without regard to case
  * (MySQL, whose column names are case-insensitive).
  */
 #ifndef SHADE_COLMAP_H

@@ -468,6 +468,35 @@ alter_type_using(const struct alter_lexer *lx, const struct alter_tok *toks,
 	return 0;
 }
 
+/*
+ * DROP [COLUMN] [IF EXISTS] c [RESTRICT | CASCADE]: record c. A DROP of
+ * anything else (a constraint, an index, the primary key, a partition...)
+ * names no column.
+ */
+static void
+alter_drop(const struct alter_lexer *lx, const struct alter_tok *toks, size_t n,
+	   struct alter_info *a)
+{
+	static const char *const not_columns[] = {
+		"CONSTRAINT", "INDEX", "KEY", "PRIMARY", "FOREIGN", "CHECK", "PARTITION",
+		"SYSTEM", "PERIOD", "UNIQUE", "FULLTEXT", "SPATIAL",
+	};
+	size_t i = 1;
+	char *col;
+
+	if (i < n && alter_kw(lx, &toks[i], "COLUMN")) {
+		i++;
+	} else {
+		for (size_t k = 0; i < n && k < ARRAY_LEN(not_columns); k++)
+			if (alter_kw(lx, &toks[i], not_columns[k]))
+				return;
+	}
+	if (i + 1 < n && alter_kw(lx, &toks[i], "IF") && alter_kw(lx, &toks[i + 1], "EXISTS"))
+		i += 2;
+	if (i < n && (col = alter_ident(lx, &toks[i])) != NULL)
+		strlist_push_take(&a->dropped, col);
+}
+
 /* Look at one top-level clause: toks[0..n), n > 0. */
 static int
 alter_clause(const struct alter_lexer *lx, const struct alter_tok *toks,
@@ -493,6 +522,10 @@ alter_clause(const struct alter_lexer *lx, const struct alter_tok *toks,
 		i = n >= 2 && alter_kw(lx, &toks[1], "COLUMN") ? 2 : 1;
 		if (alter_rename_to(lx, toks, i, n, a) < 0)
 			goto unreadable;
+		return 0;
+	}
+	if (alter_kw(lx, &toks[0], "DROP")) {
+		alter_drop(lx, toks, n, a);
 		return 0;
 	}
 	if (lx->d == SQL_PG && alter_kw(lx, &toks[0], "ALTER"))
@@ -643,5 +676,6 @@ alter_info_free(struct alter_info *a)
 		free(a->usings[i].expr);
 	}
 	free(a->usings);
+	strlist_free(&a->dropped);
 	memset(a, 0, sizeof(*a));
 }

@@ -39,6 +39,9 @@ colmap_build(const struct strlist *orig_cols, const struct strlist *shadow_cols,
 			else if (colmap_eq(alter->renames[r].from, col, fold_case))
 				renamed_away = true;
 		}
+		/* Dropped and added back under its name: a new column. */
+		if (colmap_find(&alter->dropped, col, fold_case) >= 0)
+			renamed_away = true;
 		if (from == NULL && !renamed_away)
 			from = col;
 		if (from == NULL || (at = colmap_find(orig_cols, from, fold_case)) < 0)

@@ -342,6 +342,46 @@ test_using(void)
 	UNIT_CASE("%s", "");
 }
 
+/* The columns a body drops, joined with " | "; nothing else a DROP names. */
+static const struct {
+	enum sql_dialect d;
+	const char *body;
+	const char *dropped;
+} drop_cases[] = {
+	{PG, "DROP COLUMN note", "note"},
+	{PG, "DROP note, ADD COLUMN note text", "note"},
+	{PG, "DROP COLUMN IF EXISTS \"Note\" CASCADE", "Note"},
+	{PG, "DROP Note", "note"},
+	{PG, "DROP CONSTRAINT t_pkey, DROP COLUMN a", "a"},
+	{PG, "ALTER COLUMN b DROP EXPRESSION, ALTER COLUMN c DROP DEFAULT", ""},
+	{PG, "DROP CONSTRAINT IF EXISTS c", ""},
+	{MY, "DROP COLUMN note, DROP v", "note | v"},
+	{MY, "DROP `Note`, DROP INDEX i, DROP KEY k, DROP PRIMARY KEY", "Note"},
+	{MY, "DROP FOREIGN KEY f, DROP CHECK c, DROP CONSTRAINT d", ""},
+	{MY, "DROP PARTITION p1", ""},
+	{MY, "DROP IF EXISTS x", "x"},
+};
+
+static void
+test_dropped(void)
+{
+	for (size_t i = 0; i < ARRAY_LEN(drop_cases); i++) {
+		struct shade_err err = {0};
+		struct alter_info a;
+		struct buf got = {0};
+
+		UNIT_CASE("%s", drop_cases[i].body);
+		CHECK(alter_parse(drop_cases[i].body, drop_cases[i].d, &a, &err) == 0);
+		for (size_t k = 0; k < a.dropped.len; k++)
+			buf_printf(&got, "%s%s", k ? " | " : "", a.dropped.items[k]);
+		CHECK_STREQ(buf_str(&got), drop_cases[i].dropped);
+		buf_free(&got);
+		alter_info_free(&a);
+		err_clear(&err);
+	}
+	UNIT_CASE("%s", "");
+}
+
 static void
 test_prefixes(void)
 {
@@ -380,6 +420,7 @@ main(void)
 	UNIT_RUN(test_bad);
 	UNIT_RUN(test_messages);
 	UNIT_RUN(test_using);
+	UNIT_RUN(test_dropped);
 	UNIT_RUN(test_prefixes);
 	return unit_done();
 }
