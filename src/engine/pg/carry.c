@@ -544,10 +544,21 @@ out:
 static int WARN_UNUSED
 pgsql_carry_renames(struct eng *e, struct strlist *out, struct shade_err *err)
 {
+	const char *params[1] = {e->shadow_text};
+	struct strlist twins = {0};
 	PGresult *res = NULL;
 	struct buf b = {0};
 	int rc = -1;
 
+	/* The ALTER may have dropped a twin (a dropped column's index). */
+	if (pgsql_exec(e,
+		       "SELECT ci.relname FROM pg_catalog.pg_index i"
+		       " JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid"
+		       " WHERE i.indrelid = $1::pg_catalog.regclass",
+		       1, params, &res, err) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(res); i++)
+		strlist_push(&twins, PQgetvalue(res, i, 0));
 	sql_build(&b, SQL_PG, "ALTER TABLE %Q RENAME TO %I", &e->orig, e->old.name);
 	strlist_push_take(out, buf_take(&b));
 	sql_build(&b, SQL_PG, "ALTER TABLE %Q RENAME TO %I", &e->shadow, e->orig.name);
@@ -562,20 +573,8 @@ pgsql_carry_renames(struct eng *e, struct strlist *out, struct shade_err *err)
 	}
 	for (size_t i = 0; i < e->nipairs; i++) {
 		struct qname twin = {e->orig.schema, e->ipairs[i].shadow};
-		const char *p[2] = {e->orig.schema, e->ipairs[i].shadow};
-		bool exists;
 
-		/* The ALTER may have dropped the twin (a dropped column's index). */
-		if (pgsql_exec(e,
-			       "SELECT 1 FROM pg_catalog.pg_class c"
-			       " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-			       " WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'i'",
-			       2, p, &res, err) != 0)
-			goto out;
-		exists = PQntuples(res) > 0;
-		PQclear(res);
-		res = NULL;
-		if (!exists)
+		if (strlist_find(&twins, e->ipairs[i].shadow) < 0)
 			continue;
 		sql_build(&b, SQL_PG, "ALTER INDEX %Q RENAME TO %I", &twin, e->ipairs[i].orig);
 		strlist_push_take(out, buf_take(&b));
@@ -583,6 +582,7 @@ pgsql_carry_renames(struct eng *e, struct strlist *out, struct shade_err *err)
 	rc = 0;
 out:
 	PQclear(res);
+	strlist_free(&twins);
 	buf_free(&b);
 	return rc;
 }
@@ -600,7 +600,9 @@ out:
  * triggers, row-level security and policies, publications, and views
  * re-pointed. Object definitions are the server's own text (pg_get_*def),
  * which names T by name and so means the new table once it is renamed.
- * Reads the catalog, changes nothing.
+ * Reads the catalog, changes nothing: the swap calls it before it takes
+ * its lock, and pgsql_carry_fingerprint tells whether what it read still
+ * holds once the lock is taken.
  */
 int
 pgsql_carry_swap_statements(struct eng *e, struct strlist *out, struct shade_err *err)
@@ -623,4 +625,74 @@ pgsql_carry_swap_statements(struct eng *e, struct strlist *out, struct shade_err
 out:
 	strlist_free(&after);
 	return rc;
+}
+
+/*
+ * A digest of every catalog row the swap's statements are built from: T's
+ * own triggers and their enabled state, the foreign keys that reference T,
+ * T's publications, the sequences T's columns own, the row-level security
+ * and replica identity switches with the replica identity index, the
+ * policies, the dependent views and their definitions, the shadow's index
+ * names. Whoever teaches pgsql_carry_swap_statements to read something new
+ * adds it here too. $1 is T, $2 the shadow.
+ */
+const char pgsql_carry_fingerprint_sql[] =
+	"SELECT pg_catalog.md5(ROW("
+	" (SELECT pg_catalog.array_agg(ROW(t.tgname, t.tgenabled,"
+	"    pg_catalog.pg_get_triggerdef(t.oid))::pg_catalog.text ORDER BY t.tgname)"
+	"  FROM pg_catalog.pg_trigger t"
+	"  WHERE t.tgrelid = $1::pg_catalog.regclass AND NOT t.tgisinternal),"
+	" (SELECT pg_catalog.array_agg(ROW(k.conrelid, k.conname,"
+	"    pg_catalog.pg_get_constraintdef(k.oid))::pg_catalog.text ORDER BY k.conrelid, k.conname)"
+	"  FROM pg_catalog.pg_constraint k"
+	"  WHERE k.contype = 'f' AND k.confrelid = $1::pg_catalog.regclass),"
+	" (SELECT pg_catalog.array_agg(p.pubname ORDER BY p.pubname)"
+	"  FROM pg_catalog.pg_publication_rel r"
+	"  JOIN pg_catalog.pg_publication p ON p.oid = r.prpubid"
+	"  WHERE r.prrelid = $1::pg_catalog.regclass),"
+	" (SELECT pg_catalog.array_agg(ROW(n.nspname, s.relname, a.attname)::pg_catalog.text"
+	"    ORDER BY n.nspname, s.relname)"
+	"  FROM pg_catalog.pg_depend d"
+	"  JOIN pg_catalog.pg_class s ON s.oid = d.objid AND s.relkind = 'S'"
+	"  JOIN pg_catalog.pg_namespace n ON n.oid = s.relnamespace"
+	"  JOIN pg_catalog.pg_attribute a"
+	"    ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid"
+	"  WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+	"    AND d.refobjid = $1::pg_catalog.regclass AND d.deptype = 'a'),"
+	" (SELECT ROW(c.relrowsecurity, c.relforcerowsecurity, c.relreplident,"
+	"    (SELECT ci.relname FROM pg_catalog.pg_index i"
+	"     JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid"
+	"     WHERE i.indrelid = c.oid AND i.indisreplident))::pg_catalog.text"
+	"  FROM pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.regclass),"
+	" (SELECT pg_catalog.array_agg(ROW(p.polname, p.polpermissive, p.polcmd, p.polroles,"
+	"    pg_catalog.pg_get_expr(p.polqual, p.polrelid),"
+	"    pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid))::pg_catalog.text ORDER BY p.polname)"
+	"  FROM pg_catalog.pg_policy p WHERE p.polrelid = $1::pg_catalog.regclass),"
+	" (SELECT pg_catalog.array_agg(x.v ORDER BY x.v) FROM"
+	"   (SELECT DISTINCT ROW(n.nspname, v.relname,"
+	"      pg_catalog.pg_get_viewdef(v.oid))::pg_catalog.text AS v"
+	"    FROM pg_catalog.pg_depend d"
+	"    JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
+	"    JOIN pg_catalog.pg_class v ON v.oid = r.ev_class"
+	"    JOIN pg_catalog.pg_namespace n ON n.oid = v.relnamespace"
+	"    WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+	"      AND d.refobjid = $1::pg_catalog.regclass AND v.relkind = 'v') x),"
+	" (SELECT pg_catalog.array_agg(ci.relname ORDER BY ci.relname)"
+	"  FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid"
+	"  WHERE i.indrelid = $2::pg_catalog.regclass)"
+	")::pg_catalog.text)";
+
+/* The digest (pgsql_carry_fingerprint_sql) as it is now; the caller frees *out. */
+int
+pgsql_carry_fingerprint(struct eng *e, char **out, struct shade_err *err)
+{
+	const char *params[2] = {e->orig_text, e->shadow_text};
+	PGresult *res = NULL;
+
+	*out = NULL;
+	if (pgsql_exec(e, pgsql_carry_fingerprint_sql, 2, params, &res, err) != 0)
+		return -1;
+	*out = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
 }

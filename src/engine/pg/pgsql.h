@@ -120,8 +120,10 @@ int pgsql_shadow_build_indexes(struct eng *e, struct shade_err *err);
 
 /* carry.c: what belongs to T and moves to the new table */
 extern const char pgsql_carry_setval_sql[];
+extern const char pgsql_carry_fingerprint_sql[];
 int pgsql_carry_onto_shadow(struct eng *e, struct shade_err *err) WARN_UNUSED;
 int pgsql_carry_identity(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int pgsql_carry_fingerprint(struct eng *e, char **out, struct shade_err *err) WARN_UNUSED;
 int pgsql_carry_swap_statements(struct eng *e, struct strlist *out,
 				struct shade_err *err) WARN_UNUSED;
 
