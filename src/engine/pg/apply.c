@@ -32,17 +32,21 @@ pgsql_apply_statements(struct eng *e)
 		  " SELECT count(*) FROM taken",
 		  &e->log, "_shade_id", "_shade_id", &e->log, "_shade_id", &e->pk, &e->keys, &e->pk);
 	e->sql_take_keys = buf_take(&b);
+	/* The key's own operators, named (see catalog.c and copy.c). */
 	for (size_t i = 0; i < n; i++)
-		sql_build(&cond, SQL_PG, "%ss.%I = k.%I", i ? " AND " : "", e->shadow_pk.items[i],
-			  e->pk.items[i]);
+		sql_build(&cond, SQL_PG, "%ss.%I OPERATOR(%I.=) k.%I", i ? " AND " : "",
+			  e->shadow_pk.items[i], e->key_ops, e->pk.items[i]);
 	sql_build(&b, SQL_PG, "DELETE FROM %Q s USING %Q k WHERE %s", &e->shadow, &e->keys,
 		  buf_str(&cond));
 	e->sql_apply_delete = buf_take(&b);
-	/* IN, not a join: a USING expression's bare names can only mean T's. */
+	/*
+	 * IN, not a join: a USING expression's bare names can only mean T's.
+	 * Written as = ANY, the form of IN that takes a named operator.
+	 */
 	sql_build(&b, SQL_PG,
 		  "INSERT INTO %Q (%L) OVERRIDING SYSTEM VALUE SELECT %s FROM %Q"
-		  " WHERE (%L) IN (SELECT %L FROM %Q)",
-		  &e->shadow, &e->dst, e->select_list, &e->orig, &e->pk, &e->pk, &e->keys);
+		  " WHERE (%L) OPERATOR(%I.=) ANY (SELECT %L FROM %Q)",
+		  &e->shadow, &e->dst, e->select_list, &e->orig, &e->pk, e->key_ops, &e->pk, &e->keys);
 	e->sql_apply_insert = buf_take(&b);
 
 	buf_free(&cond);
@@ -64,8 +68,18 @@ pgsql_apply_in_txn(struct eng *e, long limit, long long *applied, struct shade_e
 	PQclear(res);
 	if (*applied == 0)
 		return 0;
-	if (pgsql_exec_run(e, e->sql_apply_delete, err) != 0 ||
-	    pgsql_exec_run(e, e->sql_apply_insert, err) != 0)
+	if (pgsql_exec_run(e, e->sql_apply_delete, err) != 0)
+		return -1;
+	/*
+	 * The operator's USING expressions run with the user's search_path,
+	 * and only they: shade's own comes back at once, since the swap runs
+	 * its DDL in the same transaction after the drain.
+	 */
+	if (e->select_has_usings && pgsql_exec_user_path(e, err) != 0)
+		return -1;
+	if (pgsql_exec_run(e, e->sql_apply_insert, err) != 0)
+		return -1;
+	if (e->select_has_usings && pgsql_exec_pinned_path(e, err) != 0)
 		return -1;
 	return 0;
 }

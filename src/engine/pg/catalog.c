@@ -51,14 +51,15 @@ static const char *const unsupported_what[] = {
 };
 
 /*
- * Resolve the name as the server would: the search path if unqualified.
- * Fills e->orig and e->orig_oid, and what the summary says of the table.
+ * Resolve the name as the server would: the search path if unqualified,
+ * the user's (read at connect, before shade pinned its own). Fills e->orig
+ * and e->orig_oid, and what the summary says of the table.
  */
 static int WARN_UNUSED
 pgsql_catalog_resolve(struct eng *e, const struct qname *table, struct table_summary *out,
 		      struct shade_err *err)
 {
-	const char *params[2] = {table->name, table->schema};
+	const char *params[2] = {table->name, table->schema ? table->schema : e->user_schemas};
 	PGresult *res = NULL;
 	int rc = -1;
 
@@ -79,10 +80,11 @@ pgsql_catalog_resolve(struct eng *e, const struct qname *table, struct table_sum
 			      " FROM pg_catalog.pg_class c"
 			      " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 			      " WHERE c.relname = $1"
-			      "   AND n.nspname = ANY (pg_catalog.current_schemas(true))"
-			      " ORDER BY pg_catalog.array_position(pg_catalog.current_schemas(true), n.nspname)"
+			      "   AND n.nspname::pg_catalog.text = ANY ($2::pg_catalog.text[])"
+			      " ORDER BY pg_catalog.array_position($2::pg_catalog.text[],"
+			      "   n.nspname::pg_catalog.text)"
 			      " LIMIT 1",
-			      1, params, &res, err) != 0) {
+			      2, params, &res, err) != 0) {
 		goto out;
 	}
 	if (PQntuples(res) == 0) {
@@ -165,6 +167,53 @@ pgsql_catalog_primary_key(struct eng *e, const char *oid, struct table_summary *
 	for (int i = 0; i < PQntuples(res); i++)
 		strlist_push(&e->pk, PQgetvalue(res, i, 0));
 	out->npk = e->pk.len;
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * The schema of the operators that order T's key: the btree operator
+ * family of each primary-key column's operator class. The session's
+ * search_path is pinned to pg_catalog, where an unqualified `<=` on, say, a
+ * citext key would resolve to text's (through citext's implicit cast) and
+ * disagree with the key's own order: chunks would overlap or leave gaps.
+ * So the key comparisons name their operators' schema (OPERATOR(s.<=));
+ * one name must serve every key column, so the key's types must keep their
+ * operators in one schema (pg_catalog for the built-in types).
+ */
+static int WARN_UNUSED
+pgsql_catalog_key_operators(struct eng *e, const char *oid, const char *display,
+			    struct shade_err *err)
+{
+	const char *params[1] = {oid};
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (pgsql_exec(e,
+		       "SELECT DISTINCT n.nspname"
+		       " FROM pg_catalog.pg_index i,"
+		       "  ROWS FROM (pg_catalog.unnest(i.indclass::pg_catalog.oid[])) AS k(opclass)"
+		       " JOIN pg_catalog.pg_opclass oc ON oc.oid = k.opclass"
+		       " JOIN pg_catalog.pg_amop ao ON ao.amopfamily = oc.opcfamily"
+		       "   AND ao.amoplefttype = oc.opcintype AND ao.amoprighttype = oc.opcintype"
+		       "   AND ao.amopstrategy = 1"
+		       " JOIN pg_catalog.pg_operator o ON o.oid = ao.amopopr"
+		       " JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace"
+		       " WHERE i.indrelid = $1::pg_catalog.oid AND i.indisprimary"
+		       " ORDER BY 1",
+		       1, params, &res, err) != 0)
+		goto out;
+	if (PQntuples(res) != 1) {
+		err_set(err, SHADE_USAGE,
+			"the primary key of %s mixes types whose operators live in different schemas "
+			"(%s and %s): shade cannot compare its keys safely yet",
+			display, PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "?",
+			PQntuples(res) > 1 ? PQgetvalue(res, 1, 0) : "?");
+		goto out;
+	}
+	e->key_ops = xstrdup(PQgetvalue(res, 0, 0));
 	rc = 0;
 out:
 	PQclear(res);
@@ -263,6 +312,7 @@ pgsql_catalog_preflight(struct eng *e, const struct qname *table, const struct a
 	pgsql_catalog_name_objects(e, out);
 	snprintf(oid, sizeof(oid), "%u", e->orig_oid);
 	if (pgsql_catalog_primary_key(e, oid, out, err) != 0 ||
+	    pgsql_catalog_key_operators(e, oid, out->display, err) != 0 ||
 	    pgsql_catalog_unsupported(e, oid, out->display, err) != 0 ||
 	    pgsql_catalog_leftovers(e, out->display, err) != 0)
 		return -1;

@@ -3,7 +3,8 @@
  *
  * The connection is made with PQconnectStartParams and driven through
  * dbwait, so signals are served meanwhile. The session is set up once
- * here: READ COMMITTED, no statement timeout, row security off.
+ * here: READ COMMITTED, no statement timeout, row security off, and
+ * search_path pinned (see pgsql.h) after the user's is read.
  */
 #include "pgsql.h"
 
@@ -86,6 +87,29 @@ pgsql_conn_connect(struct eng *e, const char *conninfo, struct shade_err *err)
 	return rc;
 }
 
+/*
+ * Read the user's search_path, then pin shade's own: from here on no
+ * function or operator in a schema the user (or anyone who can write to
+ * public) controls can change what shade's statements mean.
+ */
+static int WARN_UNUSED
+pgsql_conn_pin_path(struct eng *e, struct shade_err *err)
+{
+	const char *params[1] = {PGSQL_PINNED_PATH};
+	PGresult *res = NULL;
+
+	if (pgsql_exec(e,
+		       "SELECT pg_catalog.current_schemas(true),"
+		       "  pg_catalog.current_setting('search_path')",
+		       0, NULL, &res, err) != 0)
+		return -1;
+	e->user_schemas = xstrdup(PQgetvalue(res, 0, 0));
+	e->user_path = xstrdup(PQgetvalue(res, 0, 1));
+	PQclear(res);
+	return pgsql_exec(e, "SELECT pg_catalog.set_config('search_path', $1, false)", 1, params,
+			  NULL, err);
+}
+
 int
 pgsql_conn_open(struct eng **out, const struct dsn *dsn, struct dbwait *w,
 		const struct engine_opts *opts, struct shade_err *err)
@@ -124,7 +148,8 @@ pgsql_conn_open(struct eng **out, const struct dsn *dsn, struct dbwait *w,
 	     * Row-level security must never filter what the copy reads: with
 	     * it off, a policy that would apply is an error, not lost rows.
 	     */
-	    pgsql_exec_run(e, "SET row_security = off", err) != 0)
+	    pgsql_exec_run(e, "SET row_security = off", err) != 0 ||
+	    pgsql_conn_pin_path(e, err) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -138,6 +163,8 @@ pgsql_conn_close(struct eng *e)
 		return;
 	if (e->conn)
 		PQfinish(e->conn);
+	free(e->user_path);
+	free(e->user_schemas);
 	qname_free(&e->orig);
 	qname_free(&e->shadow);
 	qname_free(&e->log);
@@ -150,6 +177,7 @@ pgsql_conn_close(struct eng *e)
 	free(e->shadow_text);
 	strlist_free(&e->pk);
 	strlist_free(&e->shadow_pk);
+	free(e->key_ops);
 	strlist_free(&e->src);
 	strlist_free(&e->dst);
 	strlist_free(&e->deferred);

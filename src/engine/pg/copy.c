@@ -32,14 +32,21 @@ pgsql_copy_statements(struct eng *e)
 	pgsql_copy_placeholders(&ph1, n, 1);
 	pgsql_copy_placeholders(&ph2, n, (int)n + 1);
 
-	/* Keyset probes: the key `rows` rows on, never past the maximum. */
-	sql_build(&b, SQL_PG, "SELECT %L FROM %Q WHERE (%L) <= %s ORDER BY %L LIMIT 1 OFFSET $%d",
-		  &e->pk, &e->orig, &e->pk, buf_str(&ph1), &e->pk, (int)n + 1);
+	/*
+	 * Keyset probes: the key `rows` rows on, never past the maximum. The
+	 * comparisons name their operators (e->key_ops, see catalog.c): the
+	 * copy runs with the user's search_path when it evaluates a USING
+	 * expression, where an operator of theirs could stand in for them.
+	 */
+	sql_build(&b, SQL_PG,
+		  "SELECT %L FROM %Q WHERE (%L) OPERATOR(%I.<=) %s ORDER BY %L LIMIT 1 OFFSET $%d",
+		  &e->pk, &e->orig, &e->pk, e->key_ops, buf_str(&ph1), &e->pk, (int)n + 1);
 	e->sql_probe_first = buf_take(&b);
 	sql_build(&b, SQL_PG,
-		  "SELECT %L FROM %Q WHERE (%L) > %s AND (%L) <= %s ORDER BY %L LIMIT 1 OFFSET $%d",
-		  &e->pk, &e->orig, &e->pk, buf_str(&ph1), &e->pk, buf_str(&ph2), &e->pk,
-		  2 * (int)n + 1);
+		  "SELECT %L FROM %Q WHERE (%L) OPERATOR(%I.>) %s AND (%L) OPERATOR(%I.<=) %s"
+		  " ORDER BY %L LIMIT 1 OFFSET $%d",
+		  &e->pk, &e->orig, &e->pk, e->key_ops, buf_str(&ph1), &e->pk, e->key_ops,
+		  buf_str(&ph2), &e->pk, 2 * (int)n + 1);
 	e->sql_probe_next = buf_take(&b);
 
 	/*
@@ -49,15 +56,16 @@ pgsql_copy_statements(struct eng *e)
 	 */
 	sql_build(&b, SQL_PG,
 		  "INSERT INTO %Q (%L) OVERRIDING SYSTEM VALUE SELECT %s FROM %Q"
-		  " WHERE (%L) <= %s ON CONFLICT (%L) DO NOTHING",
-		  &e->shadow, &e->dst, e->select_list, &e->orig, &e->pk, buf_str(&ph1),
+		  " WHERE (%L) OPERATOR(%I.<=) %s ON CONFLICT (%L) DO NOTHING",
+		  &e->shadow, &e->dst, e->select_list, &e->orig, &e->pk, e->key_ops, buf_str(&ph1),
 		  &e->shadow_pk);
 	e->sql_copy_first = buf_take(&b);
 	sql_build(&b, SQL_PG,
 		  "INSERT INTO %Q (%L) OVERRIDING SYSTEM VALUE SELECT %s FROM %Q"
-		  " WHERE (%L) > %s AND (%L) <= %s ON CONFLICT (%L) DO NOTHING",
-		  &e->shadow, &e->dst, e->select_list, &e->orig, &e->pk, buf_str(&ph1), &e->pk,
-		  buf_str(&ph2), &e->shadow_pk);
+		  " WHERE (%L) OPERATOR(%I.>) %s AND (%L) OPERATOR(%I.<=) %s"
+		  " ON CONFLICT (%L) DO NOTHING",
+		  &e->shadow, &e->dst, e->select_list, &e->orig, &e->pk, e->key_ops, buf_str(&ph1),
+		  &e->pk, e->key_ops, buf_str(&ph2), &e->shadow_pk);
 	e->sql_copy_next = buf_take(&b);
 
 	buf_free(&ph1);
@@ -123,6 +131,37 @@ pgsql_copy_context(struct eng *e, const struct keyval *after, const struct keyva
 	buf_free(&b);
 }
 
+/*
+ * Run a chunk's INSERT. When the select list holds the operator's USING
+ * expressions it runs with the user's search_path, which lasts until the
+ * end of a transaction: one of its own, or, in the dry run's transaction,
+ * until shade's own path is put back right after it. The common case runs
+ * alone, as before.
+ */
+static int WARN_UNUSED
+pgsql_copy_insert(struct eng *e, const char *sql, int nparams, const char *const *params,
+		  PGresult **res, struct shade_err *err)
+{
+	bool own_txn;
+
+	if (!e->select_has_usings)
+		return pgsql_exec(e, sql, nparams, params, res, err);
+	own_txn = PQtransactionStatus(e->conn) == PQTRANS_IDLE;
+	if (own_txn && pgsql_exec_run(e, "BEGIN", err) != 0)
+		goto fail;
+	if (pgsql_exec_user_path(e, err) != 0 || pgsql_exec(e, sql, nparams, params, res, err) != 0)
+		goto fail;
+	if ((own_txn ? pgsql_exec_run(e, "COMMIT", err) : pgsql_exec_pinned_path(e, err)) != 0)
+		goto fail;
+	return 0;
+fail:
+	PQclear(*res);
+	*res = NULL;
+	if (own_txn)
+		pgsql_exec_reset_txn(e);
+	return -1;
+}
+
 int
 pgsql_copy_chunk(struct eng *e, const struct keyval *after, const struct keyval *max,
 		 long rows, struct keyval *upper, long long *copied, bool *last,
@@ -158,8 +197,8 @@ pgsql_copy_chunk(struct eng *e, const struct keyval *after, const struct keyval 
 	np = after ? n : 0;
 	for (size_t i = 0; i < n; i++)
 		params[np++] = upper->vals[i];
-	if (pgsql_exec(e, after ? e->sql_copy_next : e->sql_copy_first, (int)np, params, &res,
-		       err) != 0) {
+	if (pgsql_copy_insert(e, after ? e->sql_copy_next : e->sql_copy_first, (int)np, params,
+			      &res, err) != 0) {
 		pgsql_copy_context(e, after, upper, err);
 		goto out;
 	}

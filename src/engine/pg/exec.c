@@ -202,3 +202,27 @@ pgsql_exec_set_lock_timeout(struct eng *e, struct shade_err *err)
 			  1, params, NULL, err);
 }
 
+/*
+ * The user's search_path until the end of the transaction, for the
+ * operator's own SQL: its names mean what they mean to the operator. Only
+ * inside a transaction (set_config's is_local), so that a failure that
+ * rolls it back also ends it.
+ */
+int
+pgsql_exec_user_path(struct eng *e, struct shade_err *err)
+{
+	const char *params[1] = {e->user_path};
+
+	return pgsql_exec(e, "SELECT pg_catalog.set_config('search_path', $1, true)", 1, params,
+			  NULL, err);
+}
+
+/* Back to shade's own search_path for the rest of the transaction. */
+int
+pgsql_exec_pinned_path(struct eng *e, struct shade_err *err)
+{
+	const char *params[1] = {PGSQL_PINNED_PATH};
+
+	return pgsql_exec(e, "SELECT pg_catalog.set_config('search_path', $1, true)", 1, params,
+			  NULL, err);
+}

@@ -18,6 +18,17 @@
  *   _T_old          T after the swap, kept unless --drop-old
  * Shadow indexes are renamed to "_<index>_new" before the ALTER, so that the
  * swap can give each its original name back whatever the ALTER did.
+ *
+ * search_path: the session runs with it pinned to PGSQL_PINNED_PATH, so that
+ * no function or operator in a schema the user can write to changes what
+ * shade's own statements mean (pg_repack does the same); the catalog's
+ * definitions shade reads (pg_get_*def) are written for that path and run
+ * under it. The operator's own SQL (the ALTER-BODY, its USING expressions)
+ * runs with the user's search_path, set for the one transaction that runs
+ * it, so that it means what the operator meant. The key comparisons name
+ * their operators, OPERATOR(s.>) with s the schema of the key type's own
+ * operators (key_ops: pg_catalog for the built-in types), so that they
+ * mean the same under either path.
  */
 #ifndef SHADE_ENGINE_PG_PGSQL_H
 #define SHADE_ENGINE_PG_PGSQL_H
@@ -37,6 +48,9 @@
 /* The dollar-quote tag of the trigger function's body. */
 #define FN_TAG "$shade$"
 
+/* The session's search_path while shade's own statements run. */
+#define PGSQL_PINNED_PATH "pg_catalog, pg_temp"
+
 struct index_pair {
 	char *orig;    /* index name on T */
 	char *shadow;  /* its twin's name on the shadow */
@@ -46,6 +60,15 @@ struct eng {
 	PGconn *conn;
 	struct dbwait *w;
 	const struct engine_opts *opts;
+
+	/*
+	 * The user's search_path before shade pinned its own, read once at
+	 * connect: as the setting's text (to run the operator's SQL with it)
+	 * and as current_schemas(true) in the server's text form of an array
+	 * (to resolve an unqualified --table as the user would).
+	 */
+	char *user_path;
+	char *user_schemas;
 
 	unsigned orig_oid;
 	struct qname orig;      /* T, schema-qualified */
@@ -62,6 +85,8 @@ struct eng {
 
 	struct strlist pk;          /* T's primary-key columns, in order */
 	struct strlist shadow_pk;   /* the same columns' names on the shadow */
+	char *key_ops;              /* the schema of the operators that order
+				       the key (catalog.c), e.g. pg_catalog */
 	struct strlist src;         /* copy mapping: T's column ... */
 	struct strlist dst;         /* ... goes into the shadow's column */
 	struct strlist deferred;    /* CREATE INDEX statements for after the copy */
@@ -73,6 +98,9 @@ struct eng {
 	struct strlist post_swap;   /* after the swap: VALIDATE the foreign keys */
 	char *select_list;          /* what the copy selects from T, in dst order:
 				       a column, or an ALTER's USING expression */
+	bool select_has_usings;     /* select_list holds a USING expression: the
+				       statements that evaluate it run with the
+				       user's search_path */
 
 	struct strlist *plan;       /* dry run: record what pgsql_exec_run runs */
 
@@ -100,6 +128,8 @@ int pgsql_exec_run_buf(struct eng *e, struct buf *b, struct shade_err *err) WARN
 void pgsql_exec_plan_list(struct eng *e, const struct strlist *l);
 void pgsql_exec_reset_txn(struct eng *e);
 int pgsql_exec_set_lock_timeout(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int pgsql_exec_user_path(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int pgsql_exec_pinned_path(struct eng *e, struct shade_err *err) WARN_UNUSED;
 
 /* conn.c: connecting */
 int pgsql_conn_open(struct eng **out, const struct dsn *dsn, struct dbwait *w,

@@ -130,10 +130,12 @@ pgsql_shadow_map_columns(struct eng *e, const struct alter_info *alter, struct s
 		for (u = 0; u < alter->nusings; u++)
 			if (strcmp(alter->usings[u].column, col) == 0)
 				break;
-		if (u < alter->nusings)
+		if (u < alter->nusings) {
 			sql_build(&sel, SQL_PG, "(%A)", alter->usings[u].expr);
-		else
+			e->select_has_usings = true;
+		} else {
 			sql_ident(&sel, SQL_PG, e->src.items[i]);
+		}
 		if (strlist_find(&identity, col) >= 0)
 			strlist_push(&e->identity, col);
 	}
@@ -307,15 +309,22 @@ pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_inf
 	/*
 	 * The user's ALTER-BODY, as written: it is SQL by definition. The
 	 * extended protocol runs exactly one statement, and alter_parse()
-	 * already refused a ';' outside quotes.
+	 * already refused a ';' outside quotes. It runs with the user's
+	 * search_path, so its names mean what they mean to the operator;
+	 * shade's own comes back right after it, before the definitions
+	 * below are read from the catalog (the server writes them for the
+	 * path they are read under, and they run under shade's).
 	 */
 	sql_build(&b, SQL_PG, "ALTER TABLE %Q %A", &e->shadow, alter_body);
+	if (pgsql_exec_user_path(e, err) != 0)
+		goto out;
 	if (pgsql_exec_run_buf(e, &b, err) != 0) {
 		if (!err->cancelled)
 			err_prefix(err, SHADE_USAGE, "the ALTER fails on the shadow table: ");
 		goto out;
 	}
-	if (pgsql_shadow_map_columns(e, alter, err) != 0 || pgsql_shadow_defer_indexes(e, err) != 0 ||
+	if (pgsql_exec_pinned_path(e, err) != 0 ||
+	    pgsql_shadow_map_columns(e, alter, err) != 0 || pgsql_shadow_defer_indexes(e, err) != 0 ||
 	    pgsql_shadow_defer_foreign_keys(e, err) != 0 || pgsql_carry_onto_shadow(e, err) != 0)
 		goto out;
 	pgsql_copy_statements(e);
