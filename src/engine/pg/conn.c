@@ -2,14 +2,17 @@
  * engine/pg/conn.c - connecting to PostgreSQL, and the session shade needs.
  *
  * The connection is made with PQconnectStartParams and driven through
- * dbwait, so signals are served meanwhile. The session is set up once
- * here: READ COMMITTED, no statement timeout, row security off, and
- * search_path pinned (see pgsql.h) after the user's is read.
+ * dbwait, so signals are served meanwhile, and bounded by
+ * engine_opts.connect_timeout: a server that accepts the connection and
+ * never answers fails the run instead of hanging it. The session is set
+ * up once here: READ COMMITTED, no statement timeout, row security off,
+ * and search_path pinned (see pgsql.h) after the user's is read.
  */
 #include "pgsql.h"
 
 #include "tty.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +25,12 @@ pgsql_conn_notice_ignore(void *arg, const char *msg)
 	(void)msg;
 }
 
-/* Drive PQconnectPoll through dbwait; the socket may change at every step. */
+/*
+ * Drive PQconnectPoll through dbwait until deadline (now_seconds() time);
+ * the socket may change at every step.
+ */
 static int WARN_UNUSED
-pgsql_conn_poll(struct eng *e, struct shade_err *err)
+pgsql_conn_poll(struct eng *e, double deadline, struct shade_err *err)
 {
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 
@@ -33,17 +39,25 @@ pgsql_conn_poll(struct eng *e, struct shade_err *err)
 	if (PQstatus(e->conn) == CONNECTION_BAD)
 		goto fail;
 	for (;;) {
-		enum dbwait_result wr;
+		enum dbwait_result wr = DBWAIT_TIMEOUT;
+		double left = deadline - now_seconds();
 
 		if (st == PGRES_POLLING_OK)
 			return 0;
 		if (st == PGRES_POLLING_FAILED)
 			goto fail;
-		wr = dbwait_fd(e->w, PQsocket(e->conn),
-			       st == PGRES_POLLING_READING ? DBWAIT_READ : DBWAIT_WRITE, -1, false);
+		if (left > 0)
+			wr = dbwait_fd(e->w, PQsocket(e->conn),
+				       st == PGRES_POLLING_READING ? DBWAIT_READ : DBWAIT_WRITE, left,
+				       false);
 		if (wr == DBWAIT_CANCEL) {
 			err_set(err, SHADE_ABORTED, "aborted while connecting");
 			err->cancelled = true;
+			return -1;
+		}
+		if (wr == DBWAIT_TIMEOUT) {
+			err_set(err, SHADE_FAILED, "cannot connect to PostgreSQL: timed out after %g s",
+				e->opts->connect_timeout);
 			return -1;
 		}
 		st = PQconnectPoll(e->conn);
@@ -54,18 +68,30 @@ fail:
 	return -1;
 }
 
+/*
+ * Each attempt (the first, and the one after a password prompt) may take
+ * connect_timeout seconds; the time the operator takes to type a password
+ * is not the server's and does not count. libpq gets the same limit, in
+ * whole seconds and at least the 2 it accepts, as a fallback; before
+ * "dbname", so that a connect_timeout written in the DSN still wins there.
+ */
 static int WARN_UNUSED
 pgsql_conn_connect(struct eng *e, const char *conninfo, struct shade_err *err)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL, NULL};
-	const char *vals[] = {conninfo, "shade", NULL, NULL};
+	const char *keys[] = {"connect_timeout", "dbname", "fallback_application_name", NULL,
+			      NULL};
+	const char *vals[] = {NULL, conninfo, "shade", NULL, NULL};
+	double limit = e->opts->connect_timeout;
+	char secs[32];
 	bool aborted;
 	char *pw;
 	int rc;
 
+	snprintf(secs, sizeof(secs), "%d", limit > 2 ? (int)ceil(limit) : 2);
+	vals[0] = secs;
 	/* expand_dbname: the dbname value is the whole URI or conninfo. */
 	e->conn = PQconnectStartParams(keys, vals, 1);
-	if (pgsql_conn_poll(e, err) == 0)
+	if (pgsql_conn_poll(e, now_seconds() + limit, err) == 0)
 		return 0;
 	if (!PQconnectionNeedsPassword(e->conn) || !isatty(STDIN_FILENO) || err->cancelled)
 		return -1;
@@ -77,11 +103,11 @@ pgsql_conn_connect(struct eng *e, const char *conninfo, struct shade_err *err)
 	if (pw == NULL)
 		return -1;
 	PQfinish(e->conn);
-	keys[2] = "password";
-	vals[2] = pw;
+	keys[3] = "password";
+	vals[3] = pw;
 	e->conn = PQconnectStartParams(keys, vals, 1);
 	err_clear(err);
-	rc = pgsql_conn_poll(e, err);
+	rc = pgsql_conn_poll(e, now_seconds() + limit, err);
 	explicit_bzero(pw, strlen(pw));
 	free(pw);
 	return rc;
