@@ -144,6 +144,7 @@ pgsql_copy_insert(struct eng *e, const char *sql, int nparams, const char *const
 {
 	bool own_txn;
 
+	*res = NULL;
 	if (!e->select_has_usings)
 		return pgsql_exec(e, sql, nparams, params, res, err);
 	own_txn = PQtransactionStatus(e->conn) == PQTRANS_IDLE;
