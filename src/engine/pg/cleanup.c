@@ -1,0 +1,111 @@
+/*
+ * engine/pg/cleanup.c - what happens after the swap, or instead of it.
+ *
+ * After the swap: validate the foreign keys added back NOT VALID, drop the
+ * change log and the trigger function, and the old table if asked. On
+ * failure or abort before the swap: drop the triggers (patiently: they lock
+ * T), the trigger function, the change log and the shadow; T is untouched.
+ */
+#include "pgsql.h"
+
+#include "backoff.h"
+
+/* The statements that end a run after the swap. */
+void
+pgsql_cleanup_statements(struct eng *e, bool drop_old, struct strlist *out)
+{
+	struct buf b = {0};
+
+	sql_build(&b, SQL_PG, "DROP TABLE IF EXISTS %Q", &e->log);
+	strlist_push_take(out, buf_take(&b));
+	sql_build(&b, SQL_PG, "DROP FUNCTION IF EXISTS %Q()", &e->fn);
+	strlist_push_take(out, buf_take(&b));
+	if (drop_old) {
+		sql_build(&b, SQL_PG, "DROP TABLE %Q", &e->old);
+		strlist_push_take(out, buf_take(&b));
+	}
+}
+
+int
+pgsql_cleanup_finish(struct eng *e, bool drop_old, struct shade_err *err)
+{
+	struct strlist l = {0};
+	int rc;
+
+	pgsql_cleanup_statements(e, drop_old, &l);
+	/*
+	 * Validating a foreign key reads the whole table but takes only a
+	 * SHARE UPDATE EXCLUSIVE lock: writers go on meanwhile.
+	 */
+	rc = pgsql_exec_run_list(e, &e->post_swap, err) == 0 ? pgsql_exec_run_list(e, &l, err) : -1;
+	strlist_free(&l);
+	return rc;
+}
+
+/* One attempt at dropping the capture triggers, in one transaction. */
+static int WARN_UNUSED
+pgsql_cleanup_drop_triggers(struct eng *e, struct buf *b, struct shade_err *err)
+{
+	if (pgsql_exec_run(e, "BEGIN", err) != 0 || pgsql_exec_set_lock_timeout(e, err) != 0)
+		return -1;
+	sql_build(b, SQL_PG, "DROP TRIGGER IF EXISTS %I ON %Q", e->trg, &e->orig);
+	if (pgsql_exec_run_buf(e, b, err) != 0)
+		return -1;
+	sql_build(b, SQL_PG, "DROP TRIGGER IF EXISTS %I ON %Q", e->trg_trunc, &e->orig);
+	if (pgsql_exec_run_buf(e, b, err) != 0)
+		return -1;
+	return pgsql_exec_run(e, "COMMIT", err);
+}
+
+int
+pgsql_cleanup_undo(struct eng *e, struct shade_err *err)
+{
+	struct backoff bo;
+	struct buf b = {0};
+	int rc = -1;
+
+	if (PQstatus(e->conn) != CONNECTION_OK) {
+		err_set(err, SHADE_FAILED,
+			"lost the connection; remove %s.%s, %s.%s, function %s.%s() and triggers %s, %s on %s.%s by hand",
+			e->shadow.schema, e->shadow.name, e->log.schema, e->log.name, e->fn.schema,
+			e->fn.name, e->trg, e->trg_trunc, e->orig.schema, e->orig.name);
+		goto out;
+	}
+	pgsql_exec_reset_txn(e);
+	/*
+	 * Dropping the triggers locks T, each attempt bounded by lock_timeout
+	 * so the application never queues behind us for long. Undo is more
+	 * patient than the capture and the swap (at least 20 attempts, backing
+	 * off to 5 s, about a minute and a half): the usual reason to be here
+	 * is that a long transaction kept the swap from its lock, and giving
+	 * up now would leave the triggers writing the log for nobody.
+	 */
+	backoff_init(&bo, 0.5, 5, e->opts->lock_retries > 20 ? e->opts->lock_retries : 20);
+	while (e->capture_created) {
+		double pause;
+
+		err_clear(err);
+		if (pgsql_cleanup_drop_triggers(e, &b, err) == 0) {
+			e->capture_created = false;
+			break;
+		}
+		buf_reset(&b);
+		pgsql_exec_reset_txn(e);
+		if (!err->retryable || (pause = backoff_next(&bo)) < 0)
+			goto out;
+		dbwait_sleep(e->w, pause);
+	}
+	sql_build(&b, SQL_PG, "DROP FUNCTION IF EXISTS %Q()", &e->fn);
+	if (pgsql_exec_run_buf(e, &b, err) != 0)
+		goto out;
+	sql_build(&b, SQL_PG, "DROP TABLE IF EXISTS %Q", &e->log);
+	if (pgsql_exec_run_buf(e, &b, err) != 0)
+		goto out;
+	sql_build(&b, SQL_PG, "DROP TABLE IF EXISTS %Q", &e->shadow);
+	if (pgsql_exec_run_buf(e, &b, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	buf_free(&b);
+	return rc;
+}

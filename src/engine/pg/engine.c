@@ -1,0 +1,25 @@
+/*
+ * engine/pg/engine.c - the PostgreSQL engine as the rest of shade sees it:
+ * one const struct engine (engine.h), whose operations live in the files
+ * of this folder.
+ */
+#include "pgsql.h"
+
+const struct engine engine_pg = {
+	.name = "PostgreSQL",
+	.dialect = SQL_PG,
+	.open = pgsql_conn_open,
+	.close = pgsql_conn_close,
+	.preflight = pgsql_catalog_preflight,
+	.create_shadow = pgsql_shadow_create,
+	.dry_run = pgsql_dryrun,
+	.create_capture = pgsql_capture_create,
+	.copy_bounds = pgsql_copy_bounds,
+	.copy_chunk = pgsql_copy_chunk,
+	.apply = pgsql_apply,
+	.backlog = pgsql_apply_backlog,
+	.build_indexes = pgsql_shadow_build_indexes,
+	.swap = pgsql_swap,
+	.finish = pgsql_cleanup_finish,
+	.undo = pgsql_cleanup_undo,
+};

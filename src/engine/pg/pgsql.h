@@ -1,0 +1,192 @@
+/*
+ * engine/pg/pgsql.h - what the files of the PostgreSQL engine share.
+ *
+ * The engine is a folder, a file per concern (exec, conn, catalog, shadow,
+ * carry, capture, copy, apply, swap, cleanup, dryrun), behind this private
+ * header; engine.c exports the one const struct engine the rest of shade
+ * sees. A function that one file exports to the others is named after that
+ * file (pgsql_copy_chunk is in copy.c, pgsql_exec_run in exec.c). Never a
+ * pg_ or PQ prefix: libpq owns those.
+ *
+ * Objects shade creates next to table T in T's schema:
+ *   _T_new          the shadow: LIKE T INCLUDING ALL, then the ALTER-BODY
+ *   _T_log          the change log: a bigserial id plus T's key columns
+ *   _T_shade_fn     the trigger function that writes the log
+ *   _T_shade_trg    AFTER INSERT/UPDATE/DELETE row trigger on T
+ *   _T_shade_trunc  BEFORE TRUNCATE trigger on T that refuses a TRUNCATE
+ *                   (it would bypass the row trigger and be lost)
+ *   _T_old          T after the swap, kept unless --drop-old
+ * Shadow indexes are renamed to "_<index>_new" before the ALTER, so that the
+ * swap can give each its original name back whatever the ALTER did.
+ *
+ * search_path: the session runs with it pinned to PGSQL_PINNED_PATH, so that
+ * no function or operator in a schema the user can write to changes what
+ * shade's own statements mean (pg_repack does the same); the catalog's
+ * definitions shade reads (pg_get_*def) are written for that path and run
+ * under it. The operator's own SQL (the ALTER-BODY, its USING expressions)
+ * runs with the user's search_path, set for the one transaction that runs
+ * it, so that it means what the operator meant. The key comparisons name
+ * their operators, OPERATOR(s.>) with s the schema of the key type's own
+ * operators (key_ops: pg_catalog for the built-in types), so that they
+ * mean the same under either path.
+ */
+#ifndef SHADE_ENGINE_PG_PGSQL_H
+#define SHADE_ENGINE_PG_PGSQL_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+
+#include "alter.h"
+#include "engine.h"
+#include "sql.h"
+#include "util.h"
+
+/* The SQLSTATEs shade reacts to. */
+#define SQLSTATE_LOCK_NOT_AVAILABLE "55P03"
+#define SQLSTATE_QUERY_CANCELED "57014"
+
+/* The dollar-quote tag of the trigger function's body. */
+#define FN_TAG "$shade$"
+
+/* The session's search_path while shade's own statements run. */
+#define PGSQL_PINNED_PATH "pg_catalog, pg_temp"
+
+struct index_pair {
+	char *orig;    /* index name on T */
+	char *shadow;  /* its twin's name on the shadow */
+};
+
+struct eng {
+	PGconn *conn;
+	struct dbwait *w;
+	const struct engine_opts *opts;
+
+	/*
+	 * The user's search_path before shade pinned its own, read once at
+	 * connect: as the setting's text (to run the operator's SQL with it)
+	 * and as current_schemas(true) in the server's text form of an array
+	 * (to resolve an unqualified --table as the user would).
+	 */
+	char *user_path;
+	char *user_schemas;
+
+	unsigned orig_oid;
+	struct qname orig;      /* T, schema-qualified */
+	struct qname shadow;    /* _T_new */
+	struct qname log;       /* _T_log */
+	struct qname old;       /* _T_old */
+	struct qname fn;        /* _T_shade_fn */
+	char *trg;              /* _T_shade_trg */
+	char *trg_trunc;        /* _T_shade_trunc */
+	struct qname keys;      /* pg_temp._shade_keys: one apply batch's keys */
+	char *orig_text;        /* T quoted, as a regclass parameter value */
+	char *shadow_text;      /* _T_new quoted, likewise */
+	bool unlogged;
+
+	struct strlist pk;          /* T's primary-key columns, in order */
+	struct strlist shadow_pk;   /* the same columns' names on the shadow */
+	char *key_ops;              /* the schema of the operators that order
+				       the key (catalog.c), e.g. pg_catalog */
+	struct strlist src;         /* copy mapping: T's column ... */
+	struct strlist dst;         /* ... goes into the shadow's column */
+	struct strlist deferred;    /* CREATE INDEX statements for after the copy */
+	struct index_pair *ipairs;  /* T's indexes and their shadow twins */
+	size_t nipairs;
+	struct strlist identity;    /* shadow identity columns (their T names) */
+	struct strlist fk_names;    /* T's foreign keys, set aside during the copy */
+	struct strlist fk_defs;     /* ... and their definitions after the ALTER */
+	struct strlist post_swap;   /* after the swap: VALIDATE the foreign keys */
+	char *select_list;          /* what the copy selects from T, in dst order:
+				       a column, or an ALTER's USING expression */
+	bool select_has_usings;     /* select_list holds a USING expression: the
+				       statements that evaluate it run with the
+				       user's search_path */
+
+	struct strlist *plan;       /* dry run: record what pgsql_exec_run runs */
+
+	bool capture_created;       /* triggers may exist on T */
+
+	/* Statements built once after the shadow exists. */
+	char *sql_probe_first;
+	char *sql_probe_next;
+	char *sql_copy_first;
+	char *sql_copy_next;
+	char *sql_take_keys;
+	char *sql_apply_delete;
+	char *sql_apply_insert;
+};
+
+/* exec.c: running statements */
+void pgsql_exec_set_error(struct eng *e, const PGresult *res, const char *sql,
+			  bool cancel_sent, struct shade_err *err);
+int pgsql_exec(struct eng *e, const char *sql, int nparams, const char *const *params,
+	       PGresult **out, struct shade_err *err) WARN_UNUSED;
+int pgsql_exec_run(struct eng *e, const char *sql, struct shade_err *err) WARN_UNUSED;
+int pgsql_exec_run_list(struct eng *e, const struct strlist *l,
+			struct shade_err *err) WARN_UNUSED;
+int pgsql_exec_run_buf(struct eng *e, struct buf *b, struct shade_err *err) WARN_UNUSED;
+void pgsql_exec_plan_list(struct eng *e, const struct strlist *l);
+void pgsql_exec_reset_txn(struct eng *e);
+int pgsql_exec_set_lock_timeout(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int pgsql_exec_user_path(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int pgsql_exec_pinned_path(struct eng *e, struct shade_err *err) WARN_UNUSED;
+
+/* conn.c: connecting */
+int pgsql_conn_open(struct eng **out, const struct dsn *dsn, struct dbwait *w,
+		    const struct engine_opts *opts, struct shade_err *err);
+void pgsql_conn_close(struct eng *e);
+
+/* catalog.c: preflight */
+int pgsql_catalog_preflight(struct eng *e, const struct qname *table,
+			    const struct alter_info *alter, struct table_summary *out,
+			    struct shade_err *err);
+
+/* shadow.c: the shadow table and its deferred indexes */
+int pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_info *alter,
+		       struct shade_err *err) WARN_UNUSED;
+int pgsql_shadow_create(struct eng *e, const char *alter_body, const struct alter_info *alter,
+			struct shade_err *err);
+int pgsql_shadow_build_indexes(struct eng *e, struct shade_err *err);
+
+/* carry.c: what belongs to T and moves to the new table */
+extern const char pgsql_carry_setval_sql[];
+extern const char pgsql_carry_fingerprint_sql[];
+int pgsql_carry_onto_shadow(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int pgsql_carry_identity(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int pgsql_carry_fingerprint(struct eng *e, char **out, struct shade_err *err) WARN_UNUSED;
+int pgsql_carry_swap_statements(struct eng *e, struct strlist *out,
+				struct shade_err *err) WARN_UNUSED;
+
+/* capture.c: the change log and the triggers */
+int pgsql_capture_statements(struct eng *e, struct strlist *pre, struct strlist *trg,
+			     struct shade_err *err) WARN_UNUSED;
+int pgsql_capture_create(struct eng *e, struct shade_err *err);
+
+/* copy.c: the chunked copy */
+void pgsql_copy_statements(struct eng *e);
+int pgsql_copy_bounds(struct eng *e, struct keyval *max, bool *empty, struct shade_err *err);
+int pgsql_copy_chunk(struct eng *e, const struct keyval *after, const struct keyval *max,
+		     long rows, struct keyval *upper, long long *copied, bool *last,
+		     struct shade_err *err);
+
+/* apply.c: replaying the change log */
+void pgsql_apply_statements(struct eng *e);
+int pgsql_apply_in_txn(struct eng *e, long limit, long long *applied,
+		       struct shade_err *err) WARN_UNUSED;
+int pgsql_apply(struct eng *e, long limit, long long *applied, struct shade_err *err);
+int pgsql_apply_backlog(struct eng *e, long long *rows, struct shade_err *err);
+
+/* swap.c: the swap */
+void pgsql_swap_lock_statement(struct eng *e, struct buf *b);
+int pgsql_swap(struct eng *e, struct shade_err *err);
+
+/* cleanup.c: after the swap, or instead of it */
+void pgsql_cleanup_statements(struct eng *e, bool drop_old, struct strlist *out);
+int pgsql_cleanup_finish(struct eng *e, bool drop_old, struct shade_err *err);
+int pgsql_cleanup_undo(struct eng *e, struct shade_err *err);
+
+/* dryrun.c: the dry run */
+int pgsql_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alter,
+		 long sample_rows, struct dry_run_report *out, struct shade_err *err);
+
+#endif

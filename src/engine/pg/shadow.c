@@ -1,0 +1,375 @@
+/*
+ * engine/pg/shadow.c - the shadow table: T's structure, then the ALTER-BODY.
+ *
+ * The shadow is created LIKE T INCLUDING ALL in one transaction, its
+ * indexes paired with T's and renamed so the swap finds them again, T's
+ * foreign keys put on it for the ALTER to see, the ALTER-BODY applied, the
+ * column mapping derived; then its secondary indexes and T's foreign keys
+ * come off it for the copy (the indexes are built once afterwards, the
+ * foreign keys come back at the swap).
+ */
+#include "pgsql.h"
+
+#include "colmap.h"
+
+#include <string.h>
+
+/*
+ * Pair each of T's indexes with its twin on a fresh LIKE copy: the same
+ * definition after "USING", the same uniqueness and constraint kind.
+ * Duplicate definitions pair up in name order, which is as good as any.
+ */
+static const char sql_index_twins[] =
+	"WITH ix AS ("
+	"  SELECT i.indrelid, ci.relname AS name, i.indisunique, i.indisprimary,"
+	"    COALESCE(con.contype, '-') AS ct,"
+	"    pg_catalog.substr(pg_catalog.pg_get_indexdef(i.indexrelid),"
+	"      pg_catalog.length('CREATE ' || CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END"
+	"        || 'INDEX ' || pg_catalog.quote_ident(ci.relname) || ' ON '"
+	"        || pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(ct.relname)"
+	"        || ' ') + 1) AS def"
+	"  FROM pg_catalog.pg_index i"
+	"  JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid"
+	"  JOIN pg_catalog.pg_class ct ON ct.oid = i.indrelid"
+	"  JOIN pg_catalog.pg_namespace n ON n.oid = ct.relnamespace"
+	"  LEFT JOIN pg_catalog.pg_constraint con"
+	"    ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid"
+	"  WHERE i.indrelid IN ($1::pg_catalog.regclass, $2::pg_catalog.regclass)),"
+	" r AS (SELECT *, row_number() OVER (PARTITION BY indrelid, def, indisunique,"
+	"          indisprimary, ct ORDER BY name) AS rn FROM ix)"
+	" SELECT o.name, s.name, o.def LIKE 'USING %'"
+	" FROM r o FULL JOIN r s"
+	"   ON s.indrelid = $2::pg_catalog.regclass AND o.def = s.def"
+	"  AND o.indisunique = s.indisunique AND o.indisprimary = s.indisprimary"
+	"  AND o.ct = s.ct AND o.rn = s.rn"
+	" WHERE (o.indrelid = $1::pg_catalog.regclass OR o.indrelid IS NULL)"
+	"   AND (s.indrelid = $2::pg_catalog.regclass OR s.indrelid IS NULL)";
+
+static int WARN_UNUSED
+pgsql_shadow_pair_indexes(struct eng *e, struct shade_err *err)
+{
+	const char *params[2] = {e->orig_text, e->shadow_text};
+	PGresult *res = NULL;
+	struct buf b = {0};
+	int rc = -1;
+
+	if (pgsql_exec(e, sql_index_twins, 2, params, &res, err) != 0)
+		goto out;
+	e->nipairs = (size_t)PQntuples(res);
+	e->ipairs = xcalloc(e->nipairs, sizeof(*e->ipairs));
+	for (int i = 0; i < PQntuples(res); i++) {
+		if (PQgetisnull(res, i, 0) || PQgetisnull(res, i, 1) ||
+		    strcmp(PQgetvalue(res, i, 2), "t") != 0) {
+			err_set(err, SHADE_FAILED,
+				"cannot match the indexes of %s with those of its copy %s",
+				e->orig.name, e->shadow.name);
+			goto out;
+		}
+		e->ipairs[i].orig = xstrdup(PQgetvalue(res, i, 0));
+		e->ipairs[i].shadow = sql_derived_name(SQL_PG, e->ipairs[i].orig, "_new");
+	}
+	/* Give each twin a name the swap can find again after the ALTER. */
+	for (size_t i = 0; i < e->nipairs; i++) {
+		struct qname cur = {e->shadow.schema, PQgetvalue(res, (int)i, 1)};
+
+		sql_build(&b, SQL_PG, "ALTER INDEX %Q RENAME TO %I", &cur, e->ipairs[i].shadow);
+		if (pgsql_exec_run_buf(e, &b, err) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * After the ALTER: the column mapping (colmap.c), the copy's select list (a
+ * column, or the ALTER's USING expression for it), the identity columns,
+ * and the check that the primary key is still the same columns.
+ */
+static int WARN_UNUSED
+pgsql_shadow_map_columns(struct eng *e, const struct alter_info *alter, struct shade_err *err)
+{
+	const char *params[1];
+	PGresult *res = NULL;
+	struct strlist orig_cols = {0}, cols = {0}, identity = {0}, key = {0};
+	struct buf sel = {0};
+	int rc = -1;
+
+	params[0] = e->orig_text;
+	if (pgsql_exec(e,
+		       "SELECT attname FROM pg_catalog.pg_attribute"
+		       " WHERE attrelid = $1::pg_catalog.regclass AND attnum > 0"
+		       "   AND NOT attisdropped AND attgenerated = ''",
+		       1, params, &res, err) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(res); i++)
+		strlist_push(&orig_cols, PQgetvalue(res, i, 0));
+	PQclear(res);
+	params[0] = e->shadow_text;
+	if (pgsql_exec(e,
+		       "SELECT attname, attidentity <> '' FROM pg_catalog.pg_attribute"
+		       " WHERE attrelid = $1::pg_catalog.regclass AND attnum > 0"
+		       "   AND NOT attisdropped AND attgenerated = ''"
+		       " ORDER BY attnum",
+		       1, params, &res, err) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(res); i++) {
+		strlist_push(&cols, PQgetvalue(res, i, 0));
+		if (PQgetvalue(res, i, 1)[0] == 't')
+			strlist_push(&identity, PQgetvalue(res, i, 0));
+	}
+	PQclear(res);
+	colmap_build(&orig_cols, &cols, alter, false, &e->src, &e->dst);
+	for (size_t i = 0; i < e->dst.len; i++) {
+		const char *col = e->dst.items[i];
+		size_t u;
+
+		buf_append(&sel, i ? ", " : "");
+		for (u = 0; u < alter->nusings; u++)
+			if (strcmp(alter->usings[u].column, col) == 0)
+				break;
+		if (u < alter->nusings) {
+			sql_build(&sel, SQL_PG, "(%A)", alter->usings[u].expr);
+			e->select_has_usings = true;
+		} else {
+			sql_ident(&sel, SQL_PG, e->src.items[i]);
+		}
+		if (strlist_find(&identity, col) >= 0)
+			strlist_push(&e->identity, col);
+	}
+	e->select_list = buf_take(&sel);
+
+	/* The shadow's key must be T's key, column for column. */
+	if (pgsql_exec(e,
+		       "SELECT a.attname FROM pg_catalog.pg_index i,"
+		       "  pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(attnum, ord),"
+		       "  pg_catalog.pg_attribute a"
+		       " WHERE i.indrelid = $1::pg_catalog.regclass AND i.indisprimary"
+		       "   AND a.attrelid = i.indrelid AND a.attnum = k.attnum"
+		       " ORDER BY k.ord",
+		       1, params, &res, err) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(res); i++)
+		strlist_push(&key, PQgetvalue(res, i, 0));
+	if (!colmap_same_key(&e->src, &e->dst, &e->pk, &key, false)) {
+		err_set(err, SHADE_USAGE,
+			"the ALTER changes the primary key of %s.%s, which shade cannot do online yet",
+			e->orig.schema, e->orig.name);
+		goto out;
+	}
+	e->shadow_pk = key;
+	key = (struct strlist){0};
+	rc = 0;
+out:
+	PQclear(res);
+	strlist_free(&orig_cols);
+	strlist_free(&cols);
+	strlist_free(&identity);
+	strlist_free(&key);
+	buf_free(&sel);
+	return rc;
+}
+
+/*
+ * Set the secondary indexes aside: remember their definitions as the server
+ * writes them and drop them, to build each once after the copy instead of
+ * maintaining it row by row. Indexes behind constraints stay.
+ */
+static int WARN_UNUSED
+pgsql_shadow_defer_indexes(struct eng *e, struct shade_err *err)
+{
+	const char *params[1] = {e->shadow_text};
+	PGresult *res = NULL;
+	struct buf b = {0};
+	int rc = -1;
+
+	if (pgsql_exec(e,
+		       "SELECT ci.relname, pg_catalog.pg_get_indexdef(i.indexrelid)"
+		       " FROM pg_catalog.pg_index i"
+		       " JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid"
+		       " WHERE i.indrelid = $1::pg_catalog.regclass AND NOT i.indisprimary"
+		       "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c"
+		       "                   WHERE c.conindid = i.indexrelid)"
+		       " ORDER BY ci.relname",
+		       1, params, &res, err) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct qname ix = {e->shadow.schema, PQgetvalue(res, i, 0)};
+
+		strlist_push(&e->deferred, PQgetvalue(res, i, 1));
+		sql_build(&b, SQL_PG, "DROP INDEX %Q", &ix);
+		if (pgsql_exec_run_buf(e, &b, err) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * T's foreign keys go onto the shadow before the ALTER (NOT VALID: the
+ * shadow is empty), so that the ALTER can drop or change them as it would
+ * on T...
+ */
+static int WARN_UNUSED
+pgsql_shadow_foreign_keys(struct eng *e, struct shade_err *err)
+{
+	const char *params[1] = {e->orig_text};
+	PGresult *res = NULL;
+	struct buf b = {0};
+	int rc = -1;
+
+	if (pgsql_exec(e,
+		       "SELECT conname, pg_catalog.pg_get_constraintdef(oid)"
+		       " FROM pg_catalog.pg_constraint"
+		       " WHERE conrelid = $1::pg_catalog.regclass AND contype = 'f'"
+		       " ORDER BY conname",
+		       1, params, &res, err) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(res); i++) {
+		/* The definition is the server's own text. */
+		sql_build(&b, SQL_PG, "ALTER TABLE %Q ADD CONSTRAINT %I %s NOT VALID", &e->shadow,
+			  PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+		if (pgsql_exec_run_buf(e, &b, err) != 0)
+			goto out;
+		strlist_push(&e->fk_names, PQgetvalue(res, i, 0));
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * ... and come off it after the ALTER, to be added back at the swap (NOT
+ * VALID, then validated without blocking writes): T already enforced them,
+ * so checking every copied row against the referenced table would only
+ * cost time and row locks there. A foreign key the ALTER adds stays on the
+ * shadow: its violations must fail the copy, not surface after the swap.
+ */
+static int WARN_UNUSED
+pgsql_shadow_defer_foreign_keys(struct eng *e, struct shade_err *err)
+{
+	const char *params[2] = {e->shadow_text, NULL};
+	struct strlist kept = {0};
+	PGresult *res = NULL;
+	struct buf b = {0};
+	int rc = -1;
+
+	for (size_t i = 0; i < e->fk_names.len; i++) {
+		params[1] = e->fk_names.items[i];
+		if (pgsql_exec(e,
+			       "SELECT pg_catalog.pg_get_constraintdef(oid)"
+			       " FROM pg_catalog.pg_constraint"
+			       " WHERE conrelid = $1::pg_catalog.regclass AND conname = $2"
+			       "   AND contype = 'f'",
+			       2, params, &res, err) != 0)
+			goto out;
+		if (PQntuples(res) == 1) {  /* else the ALTER dropped it */
+			strlist_push(&kept, e->fk_names.items[i]);
+			strlist_push(&e->fk_defs, PQgetvalue(res, 0, 0));
+			sql_build(&b, SQL_PG, "ALTER TABLE %Q DROP CONSTRAINT %I", &e->shadow,
+				  e->fk_names.items[i]);
+			if (pgsql_exec_run_buf(e, &b, err) != 0)
+				goto out;
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	strlist_free(&e->fk_names);
+	e->fk_names = kept;
+	kept = (struct strlist){0};
+	rc = 0;
+out:
+	PQclear(res);
+	strlist_free(&kept);
+	buf_free(&b);
+	return rc;
+}
+
+/* Build the shadow inside the caller's transaction. */
+int
+pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_info *alter,
+		    struct shade_err *err)
+{
+	struct buf b = {0};
+	int rc = -1;
+
+	sql_build(&b, SQL_PG, "CREATE %sTABLE %Q (LIKE %Q INCLUDING ALL)",
+		  e->unlogged ? "UNLOGGED " : "", &e->shadow, &e->orig);
+	if (pgsql_exec_run_buf(e, &b, err) != 0 || pgsql_shadow_pair_indexes(e, err) != 0 ||
+	    pgsql_shadow_foreign_keys(e, err) != 0)
+		goto out;
+
+	/*
+	 * The user's ALTER-BODY, as written: it is SQL by definition. The
+	 * extended protocol runs exactly one statement, and alter_parse()
+	 * already refused a ';' outside quotes. It runs with the user's
+	 * search_path, so its names mean what they mean to the operator;
+	 * shade's own comes back right after it, before the definitions
+	 * below are read from the catalog (the server writes them for the
+	 * path they are read under, and they run under shade's).
+	 */
+	sql_build(&b, SQL_PG, "ALTER TABLE %Q %A", &e->shadow, alter_body);
+	if (pgsql_exec_user_path(e, err) != 0)
+		goto out;
+	if (pgsql_exec_run_buf(e, &b, err) != 0) {
+		if (!err->cancelled)
+			err_prefix(err, SHADE_USAGE, "the ALTER fails on the shadow table: ");
+		goto out;
+	}
+	if (pgsql_exec_pinned_path(e, err) != 0 ||
+	    pgsql_shadow_map_columns(e, alter, err) != 0 || pgsql_shadow_defer_indexes(e, err) != 0 ||
+	    pgsql_shadow_defer_foreign_keys(e, err) != 0 || pgsql_carry_onto_shadow(e, err) != 0)
+		goto out;
+	pgsql_copy_statements(e);
+	pgsql_apply_statements(e);
+	rc = 0;
+out:
+	buf_free(&b);
+	return rc;
+}
+
+int
+pgsql_shadow_create(struct eng *e, const char *alter_body, const struct alter_info *alter,
+		    struct shade_err *err)
+{
+	/*
+	 * One transaction: a failure anywhere leaves nothing behind, and
+	 * lock_timeout bounds the locks the ALTER may take on other tables
+	 * (a foreign key locks the table it references).
+	 */
+	if (pgsql_exec_run(e, "BEGIN", err) != 0 || pgsql_exec_set_lock_timeout(e, err) != 0 ||
+	    pgsql_shadow_build(e, alter_body, alter, err) != 0 ||
+	    pgsql_exec_run(e, "COMMIT", err) != 0) {
+		pgsql_exec_reset_txn(e);  /* rolls the shadow back: nothing is left */
+		return -1;
+	}
+	return 0;
+}
+
+/* Build the deferred indexes after the copy. */
+int
+pgsql_shadow_build_indexes(struct eng *e, struct shade_err *err)
+{
+	struct buf b = {0};
+	int rc = -1;
+
+	/* Server-written definitions, naming the shadow and its own names. */
+	for (size_t i = 0; i < e->deferred.len; i++)
+		if (pgsql_exec_run(e, e->deferred.items[i], err) != 0)
+			goto out;
+	/* A new table has no statistics: the planner needs them at once. */
+	sql_build(&b, SQL_PG, "ANALYZE %Q", &e->shadow);
+	if (pgsql_exec_run_buf(e, &b, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	buf_free(&b);
+	return rc;
+}
