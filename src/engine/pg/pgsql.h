@@ -2,7 +2,7 @@
  * engine/pg/pgsql.h - what the files of the PostgreSQL engine share.
  *
  * The engine is a folder, a file per concern (exec, conn, catalog, shadow,
- * carry, capture, copy, apply, swap, cleanup, dryrun), behind this private
+ * columns, carry, capture, copy, apply, swap, cleanup, dryrun), behind this private
  * header; engine.c exports the one const struct engine the rest of shade
  * sees. A function that one file exports to the others is named after that
  * file (pgsql_copy_chunk is in copy.c, pgsql_exec_run in exec.c). Never a
@@ -140,6 +140,10 @@ void pgsql_conn_close(struct eng *e);
 int pgsql_catalog_preflight(struct eng *e, const struct qname *table,
 			    const struct alter_info *alter, struct table_summary *out,
 			    struct shade_err *err);
+
+/* columns.c: the column mapping and the key check */
+int pgsql_columns_map(struct eng *e, const struct alter_info *alter,
+		      struct shade_err *err) WARN_UNUSED;
 
 /* shadow.c: the shadow table and its deferred indexes */
 int pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_info *alter,

@@ -10,8 +10,6 @@
  */
 #include "pgsql.h"
 
-#include "colmap.h"
-
 #include <string.h>
 
 /*
@@ -80,95 +78,6 @@ pgsql_shadow_pair_indexes(struct eng *e, struct shade_err *err)
 out:
 	PQclear(res);
 	buf_free(&b);
-	return rc;
-}
-
-/*
- * After the ALTER: the column mapping (colmap.c), the copy's select list (a
- * column, or the ALTER's USING expression for it), the identity columns,
- * and the check that the primary key is still the same columns.
- */
-static int WARN_UNUSED
-pgsql_shadow_map_columns(struct eng *e, const struct alter_info *alter, struct shade_err *err)
-{
-	const char *params[1];
-	PGresult *res = NULL;
-	struct strlist orig_cols = {0}, cols = {0}, identity = {0}, key = {0};
-	struct buf sel = {0};
-	int rc = -1;
-
-	params[0] = e->orig_text;
-	if (pgsql_exec(e,
-		       "SELECT attname FROM pg_catalog.pg_attribute"
-		       " WHERE attrelid = $1::pg_catalog.regclass AND attnum > 0"
-		       "   AND NOT attisdropped AND attgenerated = ''",
-		       1, params, &res, err) != 0)
-		goto out;
-	for (int i = 0; i < PQntuples(res); i++)
-		strlist_push(&orig_cols, PQgetvalue(res, i, 0));
-	PQclear(res);
-	params[0] = e->shadow_text;
-	if (pgsql_exec(e,
-		       "SELECT attname, attidentity <> '' FROM pg_catalog.pg_attribute"
-		       " WHERE attrelid = $1::pg_catalog.regclass AND attnum > 0"
-		       "   AND NOT attisdropped AND attgenerated = ''"
-		       " ORDER BY attnum",
-		       1, params, &res, err) != 0)
-		goto out;
-	for (int i = 0; i < PQntuples(res); i++) {
-		strlist_push(&cols, PQgetvalue(res, i, 0));
-		if (PQgetvalue(res, i, 1)[0] == 't')
-			strlist_push(&identity, PQgetvalue(res, i, 0));
-	}
-	PQclear(res);
-	colmap_build(&orig_cols, &cols, alter, false, &e->src, &e->dst);
-	for (size_t i = 0; i < e->dst.len; i++) {
-		const char *col = e->dst.items[i];
-		size_t u;
-
-		buf_append(&sel, i ? ", " : "");
-		for (u = 0; u < alter->nusings; u++)
-			if (strcmp(alter->usings[u].column, col) == 0)
-				break;
-		if (u < alter->nusings) {
-			sql_build(&sel, SQL_PG, "(%A)", alter->usings[u].expr);
-			e->select_has_usings = true;
-		} else {
-			sql_ident(&sel, SQL_PG, e->src.items[i]);
-		}
-		if (strlist_find(&identity, col) >= 0)
-			strlist_push(&e->identity, col);
-	}
-	e->select_list = buf_take(&sel);
-
-	/* The shadow's key must be T's key, column for column. */
-	if (pgsql_exec(e,
-		       "SELECT a.attname FROM pg_catalog.pg_index i,"
-		       "  pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(attnum, ord),"
-		       "  pg_catalog.pg_attribute a"
-		       " WHERE i.indrelid = $1::pg_catalog.regclass AND i.indisprimary"
-		       "   AND a.attrelid = i.indrelid AND a.attnum = k.attnum"
-		       " ORDER BY k.ord",
-		       1, params, &res, err) != 0)
-		goto out;
-	for (int i = 0; i < PQntuples(res); i++)
-		strlist_push(&key, PQgetvalue(res, i, 0));
-	if (!colmap_same_key(&e->src, &e->dst, &e->pk, &key, false)) {
-		err_set(err, SHADE_USAGE,
-			"the ALTER changes the primary key of %s.%s, which shade cannot do online yet",
-			e->orig.schema, e->orig.name);
-		goto out;
-	}
-	e->shadow_pk = key;
-	key = (struct strlist){0};
-	rc = 0;
-out:
-	PQclear(res);
-	strlist_free(&orig_cols);
-	strlist_free(&cols);
-	strlist_free(&identity);
-	strlist_free(&key);
-	buf_free(&sel);
 	return rc;
 }
 
@@ -324,7 +233,7 @@ pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_inf
 		goto out;
 	}
 	if (pgsql_exec_pinned_path(e, err) != 0 ||
-	    pgsql_shadow_map_columns(e, alter, err) != 0 || pgsql_shadow_defer_indexes(e, err) != 0 ||
+	    pgsql_columns_map(e, alter, err) != 0 || pgsql_shadow_defer_indexes(e, err) != 0 ||
 	    pgsql_shadow_defer_foreign_keys(e, err) != 0 || pgsql_carry_onto_shadow(e, err) != 0)
 		goto out;
 	pgsql_copy_statements(e);
