@@ -333,19 +333,14 @@ out:
 	return rc;
 }
 
-int
-myeng_catalog_preflight(struct eng *e, const struct qname *table,
-			const struct alter_info *alter, struct table_summary *out,
-			struct shade_err *err)
+/* T's database: the one named with the table, the DSN's, or the session's. */
+static int WARN_UNUSED
+myeng_resolve_db(struct eng *e, const struct qname *table, struct shade_err *err)
 {
-	struct myeng_params p = {0};
 	struct myeng_res res = {0};
 	const char *db = table->schema ? table->schema : e->dsn.database;
-	char *fk = NULL;
-	size_t pick;
 	int rc = -1;
 
-	(void)alter;
 	if (db == NULL) {
 		if (myeng_query(e, "SELECT DATABASE()", NULL, &res, err) != 0)
 			goto out;
@@ -355,14 +350,28 @@ myeng_catalog_preflight(struct eng *e, const struct qname *table,
 				"no database: name one in the DSN (mysql://user@host/DB) or write --table DB.TABLE");
 			goto out;
 		}
-		e->orig.schema = xstrdup(db);
-		myeng_res_free(&res);
-	} else {
-		e->orig.schema = xstrdup(db);
 	}
-	db = e->orig.schema;
+	e->orig.schema = xstrdup(db);
+	rc = 0;
+out:
+	myeng_res_free(&res);
+	return rc;
+}
 
-	/* Resolve the name as the server would (case rules differ). */
+/*
+ * Find T in its database as the server would (case rules differ) and check
+ * it is an InnoDB base table; fill what the summary says of its size.
+ */
+static int WARN_UNUSED
+myeng_resolve_table(struct eng *e, const struct qname *table, struct table_summary *out,
+		    struct shade_err *err)
+{
+	struct myeng_params p = {0};
+	struct myeng_res res = {0};
+	const char *db = e->orig.schema;
+	size_t pick;
+	int rc = -1;
+
 	myeng_param_str(&p, db);
 	myeng_param_str(&p, table->name);
 	if (myeng_query(e,
@@ -396,8 +405,18 @@ myeng_catalog_preflight(struct eng *e, const struct qname *table,
 			e->display, myeng_text(&res, pick, 2));
 		goto out;
 	}
-	myeng_res_free(&res);
+	rc = 0;
+out:
 	myeng_params_free(&p);
+	myeng_res_free(&res);
+	return rc;
+}
+
+/* The names of the objects shade creates next to T. */
+static int WARN_UNUSED
+myeng_name_objects(struct eng *e, struct table_summary *out, struct shade_err *err)
+{
+	const char *db = e->orig.schema;
 
 	myeng_name_in_db(&e->shadow, db, sql_derived_name(SQL_MYSQL, e->orig.name, "_new"));
 	myeng_name_in_db(&e->log, db, sql_derived_name(SQL_MYSQL, e->orig.name, "_log"));
@@ -411,15 +430,56 @@ myeng_catalog_preflight(struct eng *e, const struct qname *table,
 	if (e->sentry.name == NULL) {
 		err_set(err, SHADE_USAGE, "the name of %s is too long and too exotic for shade's swap",
 			e->display);
-		goto out;
+		return -1;
 	}
 	e->sentry.schema = xstrdup(db);
+	return 0;
+}
+
+/*
+ * INSERT ... SELECT under READ COMMITTED can only be logged row by row;
+ * with statement-based logging the server would refuse every chunk.
+ */
+static int WARN_UNUSED
+myeng_check_binlog(struct eng *e, struct shade_err *err)
+{
+	struct myeng_res res = {0};
+	int rc = -1;
+
+	if (myeng_query(e, "SELECT @@log_bin, @@binlog_format", NULL, &res, err) != 0)
+		goto out;
+	if (strcmp(myeng_text(&res, 0, 0), "1") == 0 &&
+	    strcasecmp(myeng_text(&res, 0, 1), "STATEMENT") == 0 &&
+	    myeng_run(e, "SET SESSION binlog_format = 'ROW'", err) != 0) {
+		err_prefix(err, SHADE_USAGE,
+			   "binlog_format is STATEMENT and shade may not switch its session to ROW "
+			   "(grant it the privilege or set binlog_format=ROW or MIXED): ");
+		goto out;
+	}
+	rc = 0;
+out:
+	myeng_res_free(&res);
+	return rc;
+}
+
+int
+myeng_catalog_preflight(struct eng *e, const struct qname *table,
+			const struct alter_info *alter, struct table_summary *out,
+			struct shade_err *err)
+{
+	char *fk = NULL;
+	int rc = -1;
+
+	(void)alter;
+	if (myeng_resolve_db(e, table, err) != 0 || myeng_resolve_table(e, table, out, err) != 0 ||
+	    myeng_name_objects(e, out, err) != 0)
+		goto out;
 
 	if (myeng_read_pk(e, err) != 0)
 		goto out;
 	out->npk = e->npk;
 
-	if (myeng_find_fk(e, db, e->orig.name, &fk, err) != 0)
+	if (myeng_find_fk(e, e->orig.schema, e->orig.name, &fk, err) != 0)
 		goto out;
 	if (fk) {
 		err_set(err, SHADE_USAGE,
@@ -433,24 +493,10 @@ myeng_catalog_preflight(struct eng *e, const struct qname *table,
 	if (myeng_read_triggers(e, err) != 0)
 		goto out;
 
-	/*
-	 * INSERT ... SELECT under READ COMMITTED can only be logged row by row;
-	 * with statement-based logging the server would refuse every chunk.
-	 */
-	if (myeng_query(e, "SELECT @@log_bin, @@binlog_format", NULL, &res, err) != 0)
+	if (myeng_check_binlog(e, err) != 0)
 		goto out;
-	if (strcmp(myeng_text(&res, 0, 0), "1") == 0 &&
-	    strcasecmp(myeng_text(&res, 0, 1), "STATEMENT") == 0 &&
-	    myeng_run(e, "SET SESSION binlog_format = 'ROW'", err) != 0) {
-		err_prefix(err, SHADE_USAGE,
-			   "binlog_format is STATEMENT and shade may not switch its session to ROW "
-			   "(grant it the privilege or set binlog_format=ROW or MIXED): ");
-		goto out;
-	}
 	rc = 0;
 out:
 	free(fk);
-	myeng_params_free(&p);
-	myeng_res_free(&res);
 	return rc;
 }

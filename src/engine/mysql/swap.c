@@ -62,6 +62,156 @@ myeng_lock_run(struct eng *e, struct buf *b, struct shade_err *err)
 	return rc;
 }
 
+/* The extra connections and the sentry, before anything is locked. */
+static int WARN_UNUSED
+myeng_swap_prepare(struct eng *e, struct shade_err *err)
+{
+	struct buf b = {0};
+	int rc = -1;
+
+	if ((e->locker == NULL && myeng_connect(e, &e->locker, true, err) != 0) ||
+	    (e->renamer == NULL && myeng_connect(e, &e->renamer, true, err) != 0))
+		goto out;
+	if (!e->sentry_created) {
+		sql_build(&b, SQL_MYSQL,
+			  "CREATE TABLE %Q (%I int) ENGINE=InnoDB COMMENT 'shade cut-over sentry'",
+			  &e->sentry, "sentry");
+		if (myeng_run_buf(e, &b, err) != 0)
+			goto out;
+		e->sentry_created = true;
+	}
+	rc = 0;
+out:
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * Lock T on the locker, then make the shadow ready to be T: drain the log,
+ * carry AUTO_INCREMENT and T's own triggers over.
+ */
+static int WARN_UNUSED
+myeng_swap_lock(struct eng *e, struct shade_err *err)
+{
+	struct buf b = {0};
+	long long applied;
+	int rc = -1;
+
+	/*
+	 * Once the locker holds T, every transaction that wrote T has ended,
+	 * so its log rows are committed and visible; no new ones come. A lock
+	 * timeout (lock_wait_timeout) is retried by the caller.
+	 */
+	sql_build(&b, SQL_MYSQL, "LOCK TABLES %Q READ, %Q WRITE", &e->orig, &e->sentry);
+	if (myeng_lock_run(e, &b, err) != 0)
+		goto out;
+	e->locked = true;
+	do {
+		if (myeng_apply(e, MYENG_DRAIN_BATCH, &applied, err) != 0)
+			goto out;
+	} while (applied > 0);
+	if (myeng_carry_auto_increment(e, err) != 0)
+		goto out;
+	/*
+	 * T's own triggers, on the shadow under temporary names, now that
+	 * nothing writes the shadow any more (they would fire on the copy):
+	 * the RENAME takes them along, so no write reaches the new table
+	 * without them.
+	 */
+	for (; e->utrg_on_shadow < e->nutrg; e->utrg_on_shadow++) {
+		const struct myeng_trigger *t = &e->utrg[e->utrg_on_shadow];
+
+		if (myeng_carry_create_trigger(e, t, t->tmp, &e->shadow, err) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * Once the RENAME waits behind the lock: drop the sentry and unlock, on
+ * the locker. From the DROP on, the RENAME runs when the locker lets go.
+ */
+static int WARN_UNUSED
+myeng_swap_release(struct eng *e, struct myeng_pending *pd, struct shade_err *err)
+{
+	struct buf b = {0};
+	int rc = -1;
+
+	switch (myeng_rename_queued(e, pd, err)) {
+	case 1:
+		break;
+	case 0:
+		err_set(err, SHADE_FAILED, "the RENAME did not queue behind the lock on %s", e->display);
+		err->retryable = true;
+		/* FALLTHROUGH */
+	default:
+		goto out;
+	}
+	/* The point of no return: the RENAME runs when the locker lets go. */
+	sql_build(&b, SQL_MYSQL, "DROP TABLE %Q", &e->sentry);
+	if (myeng_lock_run(e, &b, err) != 0)
+		goto out;
+	e->sentry_created = false;
+	sql_build(&b, SQL_MYSQL, "UNLOCK TABLES");
+	if (myeng_lock_run(e, &b, err) != 0)
+		goto out;
+	e->locked = false;
+	rc = 0;
+out:
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * An attempt failed on the way: end the RENAME (if sent) before the lock
+ * goes, unlock, and remove what the attempt made. Returns 0 when the
+ * RENAME ran after all: then the swap is done and nothing may fail it.
+ */
+static int
+myeng_swap_abandon(struct eng *e, struct myeng_pending *pd, struct shade_err *err)
+{
+	struct shade_err ignored = {0};
+	struct buf b = {0};
+	int rc = -1;
+
+	/* The RENAME must end before the lock goes. */
+	if (pd->status) {
+		myeng_exec_kill(e, e->renamer);
+		if (myeng_exec_finish(e, pd, &ignored) == 0)
+			e->swapped = true;  /* it ran after all */
+		err_clear(&ignored);
+	}
+	if (e->locked) {
+		sql_build(&b, SQL_MYSQL, "UNLOCK TABLES");
+		if (myeng_lock_run(e, &b, &ignored) == 0)
+			e->locked = false;
+		else
+			myeng_disconnect(&e->locker);  /* that unlocks too */
+		e->locked = false;
+		err_clear(&ignored);
+	}
+	if (e->swapped) {
+		/* Past the RENAME nothing may fail the swap. */
+		err_clear(err);
+		e->shadow_created = false;
+		myeng_cleanup_after_swap(e);
+		rc = 0;
+	} else {
+		myeng_carry_drop_shadow_triggers(e);
+		if (e->sentry_created) {
+			sql_build(&b, SQL_MYSQL, "DROP TABLE IF EXISTS %Q", &e->sentry);
+			if (myeng_run_buf(e, &b, &ignored) == 0)
+				e->sentry_created = false;
+			err_clear(&ignored);
+		}
+	}
+	buf_free(&b);
+	return rc;
+}
+
 /*
  * The cut-over (see the top of the file). Three connections:
  *   locker   LOCK TABLES T READ, sentry WRITE: writers of T queue at T's
@@ -81,75 +231,20 @@ myeng_lock_run(struct eng *e, struct buf *b, struct shade_err *err)
 int
 myeng_swap(struct eng *e, struct shade_err *err)
 {
-	struct buf b = {0}, rename = {0};
+	struct buf rename = {0};
 	struct myeng_pending pd = {0};
 	struct shade_err rerr = {0};
-	bool sent = false;
-	long long applied;
 	int rc = -1;
 
-	if ((e->locker == NULL && myeng_connect(e, &e->locker, true, err) != 0) ||
-	    (e->renamer == NULL && myeng_connect(e, &e->renamer, true, err) != 0))
+	if (myeng_swap_prepare(e, err) != 0)
 		goto out;
-	if (!e->sentry_created) {
-		sql_build(&b, SQL_MYSQL,
-			  "CREATE TABLE %Q (%I int) ENGINE=InnoDB COMMENT 'shade cut-over sentry'",
-			  &e->sentry, "sentry");
-		if (myeng_run_buf(e, &b, err) != 0)
-			goto out;
-		e->sentry_created = true;
-	}
-	/*
-	 * Once the locker holds T, every transaction that wrote T has ended,
-	 * so its log rows are committed and visible; no new ones come. A lock
-	 * timeout (lock_wait_timeout) is retried by the caller.
-	 */
-	sql_build(&b, SQL_MYSQL, "LOCK TABLES %Q READ, %Q WRITE", &e->orig, &e->sentry);
-	if (myeng_lock_run(e, &b, err) != 0)
+	if (myeng_swap_lock(e, err) != 0)
 		goto fail;
-	e->locked = true;
-	do {
-		if (myeng_apply(e, MYENG_DRAIN_BATCH, &applied, err) != 0)
-			goto fail;
-	} while (applied > 0);
-	if (myeng_carry_auto_increment(e, err) != 0)
-		goto fail;
-	/*
-	 * T's own triggers, on the shadow under temporary names, now that
-	 * nothing writes the shadow any more (they would fire on the copy):
-	 * the RENAME takes them along, so no write reaches the new table
-	 * without them.
-	 */
-	for (; e->utrg_on_shadow < e->nutrg; e->utrg_on_shadow++) {
-		const struct myeng_trigger *t = &e->utrg[e->utrg_on_shadow];
-
-		if (myeng_carry_create_trigger(e, t, t->tmp, &e->shadow, err) != 0)
-			goto fail;
-	}
-
 	sql_build(&rename, SQL_MYSQL, "RENAME TABLE %Q TO %Q, %Q TO %Q", &e->orig, &e->sentry,
 		  &e->shadow, &e->orig);
 	myeng_exec_send(e, e->renamer, buf_str(&rename), &pd);
-	sent = true;
-	switch (myeng_rename_queued(e, &pd, err)) {
-	case 1:
-		break;
-	case 0:
-		err_set(err, SHADE_FAILED, "the RENAME did not queue behind the lock on %s", e->display);
-		err->retryable = true;
-		/* FALLTHROUGH */
-	default:
+	if (myeng_swap_release(e, &pd, err) != 0)
 		goto fail;
-	}
-	/* The point of no return: the RENAME runs when the locker lets go. */
-	sql_build(&b, SQL_MYSQL, "DROP TABLE %Q", &e->sentry);
-	if (myeng_lock_run(e, &b, err) != 0)
-		goto fail;
-	e->sentry_created = false;
-	sql_build(&b, SQL_MYSQL, "UNLOCK TABLES");
-	if (myeng_lock_run(e, &b, err) != 0)
-		goto fail;
-	e->locked = false;
 	if (myeng_exec_finish(e, &pd, &rerr) != 0) {
 		/* Nothing was renamed; the capture goes on. */
 		err_set(err, SHADE_FAILED, "the RENAME of %s failed: %s", e->display, rerr.msg);
@@ -165,44 +260,9 @@ myeng_swap(struct eng *e, struct shade_err *err)
 	rc = 0;
 	goto out;
 fail:
-	{
-		struct shade_err ignored = {0};
-
-		/* The RENAME must end before the lock goes. */
-		if (sent && pd.status) {
-			myeng_exec_kill(e, e->renamer);
-			if (myeng_exec_finish(e, &pd, &ignored) == 0)
-				e->swapped = true;  /* it ran after all */
-			err_clear(&ignored);
-		}
-		if (e->locked) {
-			sql_build(&b, SQL_MYSQL, "UNLOCK TABLES");
-			if (myeng_lock_run(e, &b, &ignored) == 0)
-				e->locked = false;
-			else
-				myeng_disconnect(&e->locker);  /* that unlocks too */
-			e->locked = false;
-			err_clear(&ignored);
-		}
-		if (e->swapped) {
-			/* Past the RENAME nothing may fail the swap. */
-			err_clear(err);
-			e->shadow_created = false;
-			myeng_cleanup_after_swap(e);
-			rc = 0;
-		} else {
-			myeng_carry_drop_shadow_triggers(e);
-			if (e->sentry_created) {
-				sql_build(&b, SQL_MYSQL, "DROP TABLE IF EXISTS %Q", &e->sentry);
-				if (myeng_run_buf(e, &b, &ignored) == 0)
-					e->sentry_created = false;
-				err_clear(&ignored);
-			}
-		}
-	}
+	rc = myeng_swap_abandon(e, &pd, err);
 out:
 	err_clear(&rerr);
-	buf_free(&b);
 	buf_free(&rename);
 	return rc;
 }
