@@ -11,6 +11,10 @@
 #include "backoff.h"
 #include "myeng.h"
 
+/* A batch is one transaction. */
+static const char sql_begin[] = "START TRANSACTION";
+static const char sql_commit[] = "COMMIT";
+
 /* "t.`a` = u.`b` AND ..." joining a table's key to another's. */
 static void
 myeng_join_keys(struct buf *b, const struct qname *t, const struct strlist *tcols,
@@ -30,7 +34,7 @@ myeng_join_keys(struct buf *b, const struct qname *t, const struct strlist *tcol
  * shadow, then insert the current rows of T (a key gone from T stays
  * deleted), then delete exactly those log rows.
  */
-void
+static void
 myeng_apply_sql(const struct eng *e, size_t n, char *sql[3])
 {
 	struct buf b = {0}, in = {0};
@@ -69,7 +73,7 @@ myeng_apply_ids(struct eng *e, const struct myeng_params *ids, struct shade_err 
 }
 
 /* The statement that reads a batch of log ids. */
-char *
+static char *
 myeng_apply_take_sql(const struct eng *e)
 {
 	struct buf b = {0};
@@ -136,14 +140,32 @@ myeng_apply(struct eng *e, long limit, long long *applied, struct shade_err *err
 		double pause;
 
 		err_clear(err);
-		if (myeng_run(e, "START TRANSACTION", err) == 0 &&
-		    myeng_apply_batch(e, limit, applied, err) == 0 && myeng_run(e, "COMMIT", err) == 0)
+		if (myeng_run(e, sql_begin, err) == 0 &&
+		    myeng_apply_batch(e, limit, applied, err) == 0 && myeng_run(e, sql_commit, err) == 0)
 			return 0;
 		myeng_rollback(e);
 		if (err->server_errno != ER_LOCK_DEADLOCK || (pause = backoff_next(&bo)) < 0)
 			return -1;
 		dbwait_sleep(e->w, pause);
 	}
+}
+
+/*
+ * The dry run: list what one batch of myeng_apply runs, below a comment
+ * (the log is empty in a dry run, so the batch is listed, never run). The
+ * statements that re-copy keys are shown for three log rows.
+ */
+void
+myeng_apply_plan(struct eng *e, const char *comment)
+{
+	char *sql[3];
+
+	myeng_dryrun_add(e, comment, sql_begin);
+	myeng_dryrun_take(e, NULL, myeng_apply_take_sql(e));
+	myeng_apply_sql(e, 3, sql);
+	for (size_t i = 0; i < ARRAY_LEN(sql); i++)
+		myeng_dryrun_take(e, i == 0 ? "one ? per log row read" : NULL, sql[i]);
+	myeng_dryrun_add(e, NULL, sql_commit);
 }
 
 int

@@ -7,6 +7,27 @@
 #include "backoff.h"
 #include "myeng.h"
 
+/* DROP TRIGGER IF EXISTS trg */
+void
+myeng_cleanup_drop_trigger_sql(struct buf *b, const struct qname *trg)
+{
+	sql_build(b, SQL_MYSQL, "DROP TRIGGER IF EXISTS %Q", trg);
+}
+
+/* DROP TABLE [IF EXISTS] t */
+void
+myeng_cleanup_drop_table_sql(struct buf *b, const struct qname *t, bool if_exists)
+{
+	sql_build(b, SQL_MYSQL, "DROP TABLE %s%Q", if_exists ? "IF EXISTS " : "", t);
+}
+
+/* The old table, named for the swap's sentry by the RENAME, gets its own name. */
+static void
+myeng_rename_old_sql(struct buf *b, const struct eng *e)
+{
+	sql_build(b, SQL_MYSQL, "RENAME TABLE %Q TO %Q", &e->sentry, &e->old);
+}
+
 /*
  * After the RENAME: the old table carries the sentry's name and the capture
  * triggers. Give it its proper name and drop the triggers; what fails here
@@ -18,12 +39,12 @@ myeng_cleanup_after_swap(struct eng *e)
 	struct shade_err ignored = {0};
 	struct buf b = {0};
 
-	sql_build(&b, SQL_MYSQL, "RENAME TABLE %Q TO %Q", &e->sentry, &e->old);
+	myeng_rename_old_sql(&b, e);
 	if (myeng_run_buf(e, &b, &ignored) == 0)
 		e->old_named = true;
 	err_clear(&ignored);
 	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
-		sql_build(&b, SQL_MYSQL, "DROP TRIGGER IF EXISTS %Q", &e->trg[i]);
+		myeng_cleanup_drop_trigger_sql(&b, &e->trg[i]);
 		if (myeng_run_buf(e, &b, &ignored) == 0)
 			e->trg_created[i] = false;
 		err_clear(&ignored);
@@ -40,23 +61,23 @@ myeng_cleanup_finish(struct eng *e, bool drop_old, struct shade_err *err)
 	if (e->nutrg > 0 && !e->utrg_named && myeng_carry_restore_triggers(e, err) != 0)
 		goto out;
 	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
-		sql_build(&b, SQL_MYSQL, "DROP TRIGGER IF EXISTS %Q", &e->trg[i]);
+		myeng_cleanup_drop_trigger_sql(&b, &e->trg[i]);
 		if (myeng_run_buf(e, &b, err) != 0)
 			goto out;
 		e->trg_created[i] = false;
 	}
-	sql_build(&b, SQL_MYSQL, "DROP TABLE IF EXISTS %Q", &e->log);
+	myeng_cleanup_drop_table_sql(&b, &e->log, true);
 	if (myeng_run_buf(e, &b, err) != 0)
 		goto out;
 	e->log_created = false;
 	if (!e->old_named) {
-		sql_build(&b, SQL_MYSQL, "RENAME TABLE %Q TO %Q", &e->sentry, &e->old);
+		myeng_rename_old_sql(&b, e);
 		if (myeng_run_buf(e, &b, err) != 0)
 			goto out;
 		e->old_named = true;
 	}
 	if (drop_old) {
-		sql_build(&b, SQL_MYSQL, "DROP TABLE %Q", &e->old);
+		myeng_cleanup_drop_table_sql(&b, &e->old, false);
 		if (myeng_run_buf(e, &b, err) != 0)
 			goto out;
 	}
@@ -86,12 +107,12 @@ myeng_cleanup_undo(struct eng *e, struct shade_err *err)
 	}
 	myeng_rollback(e);
 	/* Nothing depends on the shadow or the sentry. */
-	sql_build(&b, SQL_MYSQL, "DROP TABLE IF EXISTS %Q", &e->shadow);
+	myeng_cleanup_drop_table_sql(&b, &e->shadow, true);
 	if (myeng_run_buf(e, &b, err) != 0)
 		goto out;
 	e->shadow_created = false;
 	if (e->sentry_created) {
-		sql_build(&b, SQL_MYSQL, "DROP TABLE IF EXISTS %Q", &e->sentry);
+		myeng_cleanup_drop_table_sql(&b, &e->sentry, true);
 		if (myeng_run_buf(e, &b, err) != 0)
 			goto out;
 		e->sentry_created = false;
@@ -110,7 +131,7 @@ myeng_cleanup_undo(struct eng *e, struct shade_err *err)
 		backoff_init(&bo, 0.25, 4, tries);
 		while (e->trg_created[i]) {
 			err_clear(err);
-			sql_build(&b, SQL_MYSQL, "DROP TRIGGER IF EXISTS %Q", &e->trg[i]);
+			myeng_cleanup_drop_trigger_sql(&b, &e->trg[i]);
 			if (myeng_run_buf(e, &b, err) == 0) {
 				e->trg_created[i] = false;
 				break;
@@ -128,7 +149,7 @@ myeng_cleanup_undo(struct eng *e, struct shade_err *err)
 			dbwait_sleep(e->w, pause);
 		}
 	}
-	sql_build(&b, SQL_MYSQL, "DROP TABLE IF EXISTS %Q", &e->log);
+	myeng_cleanup_drop_table_sql(&b, &e->log, true);
 	if (myeng_run_buf(e, &b, err) != 0)
 		goto out;
 	e->log_created = false;
@@ -136,4 +157,40 @@ myeng_cleanup_undo(struct eng *e, struct shade_err *err)
 out:
 	buf_free(&b);
 	return rc;
+}
+
+/* ---- the dry run's plan ------------------------------------------------ */
+
+/* What myeng_cleanup_after_swap runs. */
+void
+myeng_cleanup_plan_after_swap(struct eng *e)
+{
+	struct buf b = {0};
+
+	myeng_rename_old_sql(&b, e);
+	myeng_dryrun_take(e, "main connection, after the swap", buf_take(&b));
+	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
+		myeng_cleanup_drop_trigger_sql(&b, &e->trg[i]);
+		myeng_dryrun_take(e, NULL, buf_take(&b));
+	}
+}
+
+/*
+ * What myeng_cleanup_finish runs after a swap whose after-swap statements
+ * succeeded (the old table has its name).
+ */
+void
+myeng_cleanup_plan_finish(struct eng *e)
+{
+	struct buf b = {0};
+
+	myeng_carry_plan_restore(e);
+	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
+		myeng_cleanup_drop_trigger_sql(&b, &e->trg[i]);
+		myeng_dryrun_take(e, i ? NULL : "cleanup", buf_take(&b));
+	}
+	myeng_cleanup_drop_table_sql(&b, &e->log, true);
+	myeng_dryrun_take(e, NULL, buf_take(&b));
+	myeng_cleanup_drop_table_sql(&b, &e->old, false);
+	myeng_dryrun_take(e, "with --drop-old", buf_take(&b));
 }

@@ -236,3 +236,18 @@ out:
 	myeng_res_free(&res);
 	return rc;
 }
+
+/*
+ * The dry run: list the chunk statements its sample did not run (the
+ * first chunk's when there was no sample, the next chunks' always).
+ */
+void
+myeng_copy_plan(struct eng *e, bool sampled)
+{
+	if (!sampled) {
+		myeng_dryrun_add(e, "each chunk: the keyset probe, then the copy", e->sql_probe_first);
+		myeng_dryrun_add(e, NULL, e->sql_copy_first);
+	}
+	myeng_dryrun_add(e, "the next chunks", e->sql_probe_next);
+	myeng_dryrun_add(e, NULL, e->sql_copy_next);
+}

@@ -422,7 +422,8 @@ out:
  * else prepared with p bound. res (if not NULL) gets the first result set,
  * which the caller frees; affected the rows a DML statement changed. Waits
  * through dbwait: the loop keeps serving signals, and a cancel request
- * kills the statement.
+ * kills the statement. During a dry run (e->plan set) a statement for the
+ * main connection is recorded as it is sent, its values as the ? they are.
  */
 int WARN_UNUSED
 myeng_exec(struct eng *e, MYSQL *c, const char *sql, const struct myeng_params *p,
@@ -436,6 +437,8 @@ myeng_exec(struct eng *e, MYSQL *c, const char *sql, const struct myeng_params *
 		*res = (struct myeng_res){0};
 	if (affected)
 		*affected = 0;
+	if (e->plan && c == e->conn)
+		strlist_push(e->plan, sql);
 	if (p == NULL || p->n == 0) {
 		myeng_exec_send(e, c, sql, &pd);
 		rc = myeng_exec_text(e, &pd, res, affected, err);

@@ -55,6 +55,9 @@
 /* Most ids bound in one IN list (the protocol allows 65535 parameters). */
 #define MYENG_IN_MAX 5000
 
+/* Ends LOCK TABLES: the capture, the swap's locker, the trigger restore. */
+#define MYENG_UNLOCK "UNLOCK TABLES"
+
 /* How a key column's values travel as text and are bound. */
 enum myeng_kind {
 	KIND_SIGNED,    /* integer types: bound as a 64-bit integer */
@@ -154,6 +157,8 @@ struct eng {
 	bool locked;                /* the locker holds LOCK TABLES */
 	bool swapped;
 	bool old_named;             /* the old table is called _T_old */
+	struct strlist *plan;       /* dry run: what the main connection runs,
+				       recorded by myeng_exec (NULL: none) */
 
 	/* Statements built once the shadow exists. */
 	char *sql_max;
@@ -214,12 +219,10 @@ int myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 int myeng_shadow_create(struct eng *e, const char *alter_body, const struct alter_info *alter,
 			struct shade_err *err);
 int myeng_shadow_build_indexes(struct eng *e, struct shade_err *err);
-char *myeng_shadow_index_name(const char *def);
-char *myeng_shadow_index_sql(const struct eng *e);
 
 /* capture.c: the change log and its triggers */
 int myeng_capture_create(struct eng *e, struct shade_err *err);
-void myeng_capture_sql(const struct eng *e, char **log_sql, char *trg_sql[3]);
+void myeng_capture_plan(struct eng *e);
 
 /* copy.c: the chunk copy */
 void myeng_copy_build_sql(struct eng *e);
@@ -227,32 +230,46 @@ int myeng_copy_bounds(struct eng *e, struct keyval *max, bool *empty, struct sha
 int myeng_copy_chunk(struct eng *e, const struct keyval *after, const struct keyval *max,
 		     long rows, struct keyval *upper, long long *copied, bool *last,
 		     struct shade_err *err);
+void myeng_copy_plan(struct eng *e, bool sampled);
 
 /* apply.c: replaying the change log */
 int myeng_apply(struct eng *e, long limit, long long *applied, struct shade_err *err);
 int myeng_apply_backlog(struct eng *e, long long *rows, struct shade_err *err);
-void myeng_apply_sql(const struct eng *e, size_t n, char *sql[3]);
-char *myeng_apply_take_sql(const struct eng *e);
+void myeng_apply_plan(struct eng *e, const char *comment);
 
 /* swap.c: the cut-over */
 int myeng_swap(struct eng *e, struct shade_err *err);
+void myeng_swap_plan(struct eng *e);
 
 /* carry.c: T's own triggers and AUTO_INCREMENT, carried over */
 int myeng_carry_auto_increment(struct eng *e, struct shade_err *err) WARN_UNUSED;
-char *myeng_carry_trigger_sql(const struct eng *e, const struct myeng_trigger *t,
-			      const char *name, const struct qname *table);
-int myeng_carry_create_trigger(struct eng *e, const struct myeng_trigger *t, const char *name,
-			       const struct qname *table, struct shade_err *err) WARN_UNUSED;
+int myeng_carry_triggers_to_shadow(struct eng *e, struct shade_err *err) WARN_UNUSED;
 void myeng_carry_drop_shadow_triggers(struct eng *e);
 int myeng_carry_restore_triggers(struct eng *e, struct shade_err *err) WARN_UNUSED;
+void myeng_carry_plan_auto_increment(struct eng *e);
+void myeng_carry_plan_shadow_triggers(struct eng *e);
+void myeng_carry_plan_restore(struct eng *e);
 
 /* cleanup.c: after the swap, and undo */
+void myeng_cleanup_drop_trigger_sql(struct buf *b, const struct qname *trg);
+void myeng_cleanup_drop_table_sql(struct buf *b, const struct qname *t, bool if_exists);
 void myeng_cleanup_after_swap(struct eng *e);
 int myeng_cleanup_finish(struct eng *e, bool drop_old, struct shade_err *err);
 int myeng_cleanup_undo(struct eng *e, struct shade_err *err);
+void myeng_cleanup_plan_after_swap(struct eng *e);
+void myeng_cleanup_plan_finish(struct eng *e);
 
-/* dryrun.c */
+/*
+ * dryrun.c. The files whose statements a dry run must not run (they would
+ * touch T) list them with a myeng_<file>_plan function next to the code
+ * that runs them, built by the same functions; the rest the dry run runs,
+ * and myeng_exec records them.
+ */
 int myeng_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alter,
 		 long sample_rows, struct dry_run_report *out, struct shade_err *err);
+/* Append sql to the plan, after a comment when comment is not NULL. */
+void myeng_dryrun_add(struct eng *e, const char *comment, const char *sql);
+/* The same with an allocated sql, which it frees. */
+void myeng_dryrun_take(struct eng *e, const char *comment, char *sql);
 
 #endif

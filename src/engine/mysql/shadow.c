@@ -106,7 +106,7 @@ out:
 }
 
 /* The index name of a SHOW CREATE TABLE line "KEY `name` (...)". */
-char *
+static char *
 myeng_shadow_index_name(const char *def)
 {
 	const char *p = strchr(def, '`');
@@ -304,7 +304,7 @@ myeng_shadow_create(struct eng *e, const char *alter_body, const struct alter_in
 }
 
 /* The ALTER that builds the deferred indexes (NULL: there are none). */
-char *
+static char *
 myeng_shadow_index_sql(const struct eng *e)
 {
 	struct buf b = {0};

@@ -13,6 +13,35 @@
 
 #include "myeng.h"
 
+/* Is the RENAME (its connection id bound) waiting, and for what? */
+static const char sql_rename_state[] =
+	"SELECT STATE FROM information_schema.PROCESSLIST"
+	" WHERE ID = ? AND INFO LIKE 'RENAME TABLE%'";
+
+/* The sentry: a table of the name the RENAME gives T (see myeng_swap). */
+static void
+myeng_sentry_sql(struct buf *b, const struct eng *e)
+{
+	sql_build(b, SQL_MYSQL,
+		  "CREATE TABLE %Q (%I int) ENGINE=InnoDB COMMENT 'shade cut-over sentry'",
+		  &e->sentry, "sentry");
+}
+
+/* The locker's lock: T for reading (writers queue), the sentry. */
+static void
+myeng_lock_sql(struct buf *b, const struct eng *e)
+{
+	sql_build(b, SQL_MYSQL, "LOCK TABLES %Q READ, %Q WRITE", &e->orig, &e->sentry);
+}
+
+/* The renamer's statement: T becomes the sentry, the shadow T. */
+static void
+myeng_rename_sql(struct buf *b, const struct eng *e)
+{
+	sql_build(b, SQL_MYSQL, "RENAME TABLE %Q TO %Q, %Q TO %Q", &e->orig, &e->sentry,
+		  &e->shadow, &e->orig);
+}
+
 /*
  * Wait until the RENAME sent on the renamer connection is queued behind the
  * locker's lock on T (the server shows it waiting for a metadata lock: T is
@@ -31,10 +60,7 @@ myeng_rename_queued(struct eng *e, struct myeng_pending *pd, struct shade_err *e
 
 	myeng_param_int(&p, (long long)mysql_thread_id(pd->c));
 	while (now_seconds() < deadline) {
-		if (myeng_query(e,
-				"SELECT STATE FROM information_schema.PROCESSLIST"
-				" WHERE ID = ? AND INFO LIKE 'RENAME TABLE%'",
-				&p, &res, err) != 0) {
+		if (myeng_query(e, sql_rename_state, &p, &res, err) != 0) {
 			rc = -1;
 			break;
 		}
@@ -73,9 +99,7 @@ myeng_swap_prepare(struct eng *e, struct shade_err *err)
 	    (e->renamer == NULL && myeng_connect(e, &e->renamer, true, err) != 0))
 		goto out;
 	if (!e->sentry_created) {
-		sql_build(&b, SQL_MYSQL,
-			  "CREATE TABLE %Q (%I int) ENGINE=InnoDB COMMENT 'shade cut-over sentry'",
-			  &e->sentry, "sentry");
+		myeng_sentry_sql(&b, e);
 		if (myeng_run_buf(e, &b, err) != 0)
 			goto out;
 		e->sentry_created = true;
@@ -102,7 +126,7 @@ myeng_swap_lock(struct eng *e, struct shade_err *err)
 	 * so its log rows are committed and visible; no new ones come. A lock
 	 * timeout (lock_wait_timeout) is retried by the caller.
 	 */
-	sql_build(&b, SQL_MYSQL, "LOCK TABLES %Q READ, %Q WRITE", &e->orig, &e->sentry);
+	myeng_lock_sql(&b, e);
 	if (myeng_lock_run(e, &b, err) != 0)
 		goto out;
 	e->locked = true;
@@ -118,12 +142,8 @@ myeng_swap_lock(struct eng *e, struct shade_err *err)
 	 * the RENAME takes them along, so no write reaches the new table
 	 * without them.
 	 */
-	for (; e->utrg_on_shadow < e->nutrg; e->utrg_on_shadow++) {
-		const struct myeng_trigger *t = &e->utrg[e->utrg_on_shadow];
-
-		if (myeng_carry_create_trigger(e, t, t->tmp, &e->shadow, err) != 0)
-			goto out;
-	}
+	if (myeng_carry_triggers_to_shadow(e, err) != 0)
+		goto out;
 	rc = 0;
 out:
 	buf_free(&b);
@@ -151,11 +171,11 @@ myeng_swap_release(struct eng *e, struct myeng_pending *pd, struct shade_err *er
 		goto out;
 	}
 	/* The point of no return: the RENAME runs when the locker lets go. */
-	sql_build(&b, SQL_MYSQL, "DROP TABLE %Q", &e->sentry);
+	myeng_cleanup_drop_table_sql(&b, &e->sentry, false);
 	if (myeng_lock_run(e, &b, err) != 0)
 		goto out;
 	e->sentry_created = false;
-	sql_build(&b, SQL_MYSQL, "UNLOCK TABLES");
+	buf_append(&b, MYENG_UNLOCK);
 	if (myeng_lock_run(e, &b, err) != 0)
 		goto out;
 	e->locked = false;
@@ -185,7 +205,7 @@ myeng_swap_abandon(struct eng *e, struct myeng_pending *pd, struct shade_err *er
 		err_clear(&ignored);
 	}
 	if (e->locked) {
-		sql_build(&b, SQL_MYSQL, "UNLOCK TABLES");
+		buf_append(&b, MYENG_UNLOCK);
 		if (myeng_lock_run(e, &b, &ignored) == 0)
 			e->locked = false;
 		else
@@ -202,7 +222,7 @@ myeng_swap_abandon(struct eng *e, struct myeng_pending *pd, struct shade_err *er
 	} else {
 		myeng_carry_drop_shadow_triggers(e);
 		if (e->sentry_created) {
-			sql_build(&b, SQL_MYSQL, "DROP TABLE IF EXISTS %Q", &e->sentry);
+			myeng_cleanup_drop_table_sql(&b, &e->sentry, true);
 			if (myeng_run_buf(e, &b, &ignored) == 0)
 				e->sentry_created = false;
 			err_clear(&ignored);
@@ -240,8 +260,7 @@ myeng_swap(struct eng *e, struct shade_err *err)
 		goto out;
 	if (myeng_swap_lock(e, err) != 0)
 		goto fail;
-	sql_build(&rename, SQL_MYSQL, "RENAME TABLE %Q TO %Q, %Q TO %Q", &e->orig, &e->sentry,
-		  &e->shadow, &e->orig);
+	myeng_rename_sql(&rename, e);
 	myeng_exec_send(e, e->renamer, buf_str(&rename), &pd);
 	if (myeng_swap_release(e, &pd, err) != 0)
 		goto fail;
@@ -265,4 +284,29 @@ out:
 	err_clear(&rerr);
 	buf_free(&rename);
 	return rc;
+}
+
+/*
+ * The dry run: list what myeng_swap runs, connection by connection, in
+ * the order it runs (it would lock T and replace it).
+ */
+void
+myeng_swap_plan(struct eng *e)
+{
+	struct buf b = {0};
+
+	myeng_sentry_sql(&b, e);
+	myeng_dryrun_take(e, "the swap, main connection", buf_take(&b));
+	myeng_lock_sql(&b, e);
+	myeng_dryrun_take(e, "second connection: writers of T queue", buf_take(&b));
+	myeng_apply_plan(e, "main connection: drain the change log, batch after batch");
+	myeng_carry_plan_auto_increment(e);
+	myeng_carry_plan_shadow_triggers(e);
+	myeng_rename_sql(&b, e);
+	myeng_dryrun_take(e, "third connection: queues behind the lock", buf_take(&b));
+	myeng_dryrun_add(e, "main connection: until the RENAME waits", sql_rename_state);
+	myeng_cleanup_drop_table_sql(&b, &e->sentry, false);
+	myeng_dryrun_take(e, "second connection", buf_take(&b));
+	myeng_dryrun_add(e, "second connection: the RENAME runs first", MYENG_UNLOCK);
+	myeng_cleanup_plan_after_swap(e);
 }
