@@ -140,8 +140,8 @@ myeng_apply(struct eng *e, long limit, long long *applied, struct shade_err *err
 		double pause;
 
 		err_clear(err);
-		if (myeng_run(e, sql_begin, err) == 0 &&
-		    myeng_apply_batch(e, limit, applied, err) == 0 && myeng_run(e, sql_commit, err) == 0)
+		if (myeng_run(e, sql_begin, err) == 0 && myeng_apply_batch(e, limit, applied, err) == 0 &&
+		    myeng_run(e, sql_commit, err) == 0)
 			return 0;
 		myeng_rollback(e);
 		if (err->server_errno != ER_LOCK_DEADLOCK || (pause = backoff_next(&bo)) < 0)

@@ -245,7 +245,8 @@ void
 myeng_copy_plan(struct eng *e, bool sampled)
 {
 	if (!sampled) {
-		myeng_dryrun_add(e, "each chunk: the keyset probe, then the copy", e->sql_probe_first);
+		myeng_dryrun_add(e, "each chunk: the keyset probe, then the copy",
+				 e->sql_probe_first);
 		myeng_dryrun_add(e, NULL, e->sql_copy_first);
 	}
 	myeng_dryrun_add(e, "the next chunks", e->sql_probe_next);
