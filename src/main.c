@@ -31,6 +31,7 @@ static const char usage_text[] =
 	"  --chunk-time SECS    target time per copy chunk (default 0.5)\n"
 	"  --lock-timeout SECS  longest wait for a lock on the table (default 1)\n"
 	"  --lock-retries N     attempts to take that lock (default 10)\n"
+	"  --connect-timeout SECS  longest a connection attempt may take (default 10)\n"
 	"  --drop-old           drop the old table after the swap\n"
 	"  --progress-interval SECS  seconds between progress lines (default 5)\n"
 	"  --quiet              print errors only\n"
@@ -50,6 +51,7 @@ enum {
 	OPT_CHUNK_TIME,
 	OPT_LOCK_TIMEOUT,
 	OPT_LOCK_RETRIES,
+	OPT_CONNECT_TIMEOUT,
 	OPT_DROP_OLD,
 	OPT_PROGRESS_INTERVAL,
 	OPT_QUIET,
@@ -67,6 +69,7 @@ static const struct option long_options[] = {
 	{"chunk-time", required_argument, NULL, OPT_CHUNK_TIME},
 	{"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
 	{"lock-retries", required_argument, NULL, OPT_LOCK_RETRIES},
+	{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
 	{"drop-old", no_argument, NULL, OPT_DROP_OLD},
 	{"progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL},
 	{"quiet", no_argument, NULL, OPT_QUIET},
@@ -153,6 +156,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_LOCK_RETRIES:
 			o.lock_retries = main_count("--lock-retries", optarg, 1, 1000);
+			break;
+		case OPT_CONNECT_TIMEOUT:
+			o.connect_timeout = main_seconds("--connect-timeout", optarg, 1, 3600);
 			break;
 		case OPT_DROP_OLD:
 			o.drop_old = true;

@@ -22,37 +22,98 @@ myeng_disconnect(MYSQL **c)
 	}
 }
 
-static MYSQL *
-myeng_init_conn(void)
+/* The connect timeout in whole seconds, as the client library takes it. */
+static unsigned
+myeng_connect_timeout(const struct eng *e)
+{
+	double t = e->opts->connect_timeout;
+
+	return t > 1 ? (unsigned)ceil(t) : 1;
+}
+
+/*
+ * A connection handle with shade's options, or -1 when the client library
+ * refuses one: every option matters (without MYSQL_OPT_NONBLOCK the engine
+ * cannot work at all: it waits for the server only through the event loop).
+ */
+static int WARN_UNUSED
+myeng_init_conn(struct eng *e, MYSQL **out, struct shade_err *err)
 {
 	MYSQL *c = mysql_init(NULL);
-	unsigned timeout = 10;
+	unsigned timeout = myeng_connect_timeout(e);
+	const char *what = NULL;
 
 	if (c == NULL)
 		die("out of memory");
 	/* ~/.my.cnf and the system option files, [client] group. */
-	mysql_options(c, MYSQL_READ_DEFAULT_GROUP, "client");
-	mysql_options(c, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-	mysql_options(c, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-	mysql_options(c, MYSQL_OPT_NONBLOCK, 0);
-	return c;
+	if (mysql_options(c, MYSQL_READ_DEFAULT_GROUP, "client") != 0)
+		what = "read the option files' [client] group";
+	else if (mysql_options(c, MYSQL_SET_CHARSET_NAME, "utf8mb4") != 0)
+		what = "use the utf8mb4 character set";
+	else if (mysql_options(c, MYSQL_OPT_CONNECT_TIMEOUT, &timeout) != 0)
+		what = "set the connect timeout";
+	else if (mysql_options(c, MYSQL_OPT_NONBLOCK, 0) != 0)
+		what = "work without blocking, which shade needs";
+	/* How a DBA tells shade's sessions (performance_schema.session_connect_attrs). */
+	else if (mysql_optionsv(c, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", "shade") != 0)
+		what = "set the connection attribute program_name";
+	if (what != NULL) {
+		err_set(err, SHADE_FAILED, "cannot connect to MySQL: the client library cannot %s",
+			what);
+		mysql_close(c);
+		return -1;
+	}
+	*out = c;
+	return 0;
 }
 
-/* One connection attempt with password pw (NULL: the option files'). */
+/*
+ * One connection attempt with password pw (NULL: the option files'),
+ * within the connect timeout as a whole. The library bounds each of its
+ * waits by it, but a server that answers a byte at a time renews those
+ * waits forever; at the deadline every wait is reported timed out, which
+ * ends the attempt (and should the library ask again and again, it is
+ * abandoned: the caller closes c). *timed_out: the deadline passed.
+ */
 static int
-myeng_connect_once(struct eng *e, MYSQL *c, const char *pw)
+myeng_connect_once(struct eng *e, MYSQL *c, const char *pw, bool *timed_out)
 {
 	const struct dsn *d = &e->dsn;
-	bool no_cancel = true;  /* the connect timeout bounds the wait */
+	double deadline = now_seconds() + myeng_connect_timeout(e);
+	bool no_cancel = true;  /* the deadline bounds the wait */
 	MYSQL *ret = NULL;
-	int status;
+	int status, late = 0;
 
 	status = mysql_real_connect_start(&ret, c, d->host, d->user, pw, d->database, d->port,
 					  d->socket, 0);
-	while (status)
-		status = mysql_real_connect_cont(&ret, c,
-						 myeng_exec_wait(e, c, status, &no_cancel));
+	while (status) {
+		double left = deadline - now_seconds();
+		int events = MYSQL_WAIT_TIMEOUT;
+
+		if (left > 0)
+			events = myeng_exec_wait_max(e, c, status, left, &no_cancel);
+		else if (++late > 3)
+			break;
+		status = mysql_real_connect_cont(&ret, c, events);
+	}
+	*timed_out = ret == NULL && now_seconds() >= deadline;
 	return ret == NULL ? -1 : 0;
+}
+
+/* The message of a failed connection attempt. */
+static void
+myeng_connect_failed(struct eng *e, MYSQL *c, bool timed_out, struct shade_err *err)
+{
+	const char *msg = mysql_error(c);
+
+	if (timed_out)
+		err_set(err, SHADE_FAILED,
+			"cannot connect to MySQL: no answer within %u s (--connect-timeout): %s",
+			myeng_connect_timeout(e),
+			*msg ? msg : "the server does not complete the handshake");
+	else
+		err_set(err, SHADE_FAILED, "cannot connect to MySQL: %s", msg);
+	err->server_errno = mysql_errno(c);
 }
 
 /*
@@ -65,20 +126,22 @@ myeng_connect(struct eng *e, MYSQL **out, bool setup, struct shade_err *err)
 	const char *pw = e->dsn.password;
 	char *typed = NULL;
 	struct buf b = {0};
-	MYSQL *c = myeng_init_conn();
+	MYSQL *c = NULL;
+	bool timed_out;
 	int rc = -1;
 
+	if (myeng_init_conn(e, &c, err) != 0)
+		return -1;
 	/* MYSQL_PWD is the client tools' convention; the library ignores it. */
 	if (pw == NULL)
 		pw = getenv("MYSQL_PWD");
-	if (myeng_connect_once(e, c, pw) != 0) {
+	if (myeng_connect_once(e, c, pw, &timed_out) != 0) {
 		bool aborted = false;
 
 		if (mysql_errno(c) != ER_ACCESS_DENIED_ERROR || pw != NULL ||
 		    !isatty(STDIN_FILENO) ||
 		    (typed = tty_read_secret(e->w, "Password: ", &aborted)) == NULL) {
-			err_set(err, SHADE_FAILED, "cannot connect to MySQL: %s", mysql_error(c));
-			err->server_errno = mysql_errno(c);
+			myeng_connect_failed(e, c, timed_out, err);
 			if (aborted) {
 				err_set(err, SHADE_ABORTED, "aborted at the password prompt");
 				err->cancelled = true;
@@ -86,10 +149,11 @@ myeng_connect(struct eng *e, MYSQL **out, bool setup, struct shade_err *err)
 			goto out;
 		}
 		mysql_close(c);
-		c = myeng_init_conn();
-		if (myeng_connect_once(e, c, typed) != 0) {
-			err_set(err, SHADE_FAILED, "cannot connect to MySQL: %s", mysql_error(c));
-			err->server_errno = mysql_errno(c);
+		c = NULL;
+		if (myeng_init_conn(e, &c, err) != 0)
+			goto out;
+		if (myeng_connect_once(e, c, typed, &timed_out) != 0) {
+			myeng_connect_failed(e, c, timed_out, err);
 			goto out;
 		}
 		/* Keep it for the extra connections. */
@@ -123,7 +187,7 @@ myeng_connect(struct eng *e, MYSQL **out, bool setup, struct shade_err *err)
 		goto out;
 	rc = 0;
 out:
-	if (rc != 0) {
+	if (rc != 0 && c != NULL) {
 		mysql_close(c);
 		if (*out == c)
 			*out = NULL;

@@ -157,10 +157,11 @@ out:
 /*
  * Wait for what the client library asked for (status: MYSQL_WAIT_*) and
  * return the events that happened, for the library's _cont call. A cancel
- * request kills the statement and keeps waiting for its error.
+ * request kills the statement and keeps waiting for its error. max_s >= 0
+ * caps the wait: when it passes, the library is told its wait timed out.
  */
 int
-myeng_exec_wait(struct eng *e, MYSQL *c, int status, bool *cancel_sent)
+myeng_exec_wait_max(struct eng *e, MYSQL *c, int status, double max_s, bool *cancel_sent)
 {
 	int fd = (int)mysql_get_socket(c);
 	int events = 0;
@@ -172,6 +173,8 @@ myeng_exec_wait(struct eng *e, MYSQL *c, int status, bool *cancel_sent)
 		events |= DBWAIT_WRITE;
 	if (status & MYSQL_WAIT_TIMEOUT)
 		timeout = mysql_get_timeout_value_ms(c) / 1000.0;
+	if (max_s >= 0 && (timeout < 0 || max_s < timeout))
+		timeout = max_s;
 	for (;;) {
 		switch (dbwait_fd(e->w, fd, events, timeout, *cancel_sent)) {
 		case DBWAIT_READY:
@@ -184,6 +187,12 @@ myeng_exec_wait(struct eng *e, MYSQL *c, int status, bool *cancel_sent)
 			break;
 		}
 	}
+}
+
+static int
+myeng_exec_wait(struct eng *e, MYSQL *c, int status, bool *cancel_sent)
+{
+	return myeng_exec_wait_max(e, c, status, -1, cancel_sent);
 }
 
 /* Send a text statement; myeng_exec_finish() collects its outcome. */
@@ -242,8 +251,8 @@ myeng_exec_text(struct eng *e, struct myeng_pending *pd, struct myeng_res *res,
 
 		status = mysql_store_result_start(&r, c);
 		while (status)
-			status = mysql_store_result_cont(&r, c,
-							 myeng_exec_wait(e, c, status, &pd->cancel_sent));
+			status = mysql_store_result_cont(
+				&r, c, myeng_exec_wait(e, c, status, &pd->cancel_sent));
 		if (r == NULL) {
 			if (mysql_field_count(c) != 0) {
 				myeng_conn_error(c, pd->sql, pd->cancel_sent, err);
@@ -261,8 +270,8 @@ myeng_exec_text(struct eng *e, struct myeng_pending *pd, struct myeng_res *res,
 			break;
 		status = mysql_next_result_start(&more, c);
 		while (status)
-			status = mysql_next_result_cont(&more, c,
-							myeng_exec_wait(e, c, status, &pd->cancel_sent));
+			status = mysql_next_result_cont(
+				&more, c, myeng_exec_wait(e, c, status, &pd->cancel_sent));
 		if (more > 0) {
 			myeng_conn_error(c, pd->sql, pd->cancel_sent, err);
 			return -1;

@@ -179,7 +179,7 @@ const char *myeng_cell(const struct myeng_res *r, size_t row, unsigned col);
 const char *myeng_text(const struct myeng_res *r, size_t row, unsigned col);
 void myeng_res_free(struct myeng_res *r);
 void myeng_exec_kill(struct eng *e, MYSQL *c);
-int myeng_exec_wait(struct eng *e, MYSQL *c, int status, bool *cancel_sent);
+int myeng_exec_wait_max(struct eng *e, MYSQL *c, int status, double max_s, bool *cancel_sent);
 void myeng_exec_send(struct eng *e, MYSQL *c, const char *sql, struct myeng_pending *pd);
 int myeng_exec_finish(struct eng *e, struct myeng_pending *pd, struct shade_err *err)
 	WARN_UNUSED;
