@@ -1,8 +1,8 @@
 /*
- * engine/mysql/keys.c - the primary key in SQL, shared by the copy and the
- * apply: the key columns as the copy reads them, their order, the range
- * comparisons of a chunk and the values bound to them, and a key for
- * messages.
+ * engine/mysql/keys.c - the primary key in SQL, for the chunk copy and
+ * its messages: the key columns as the copy reads them (HEX() for binary
+ * strings), their order, the range comparisons of a chunk and the key
+ * values bound to them (typed as their columns), and a key for messages.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -204,7 +204,7 @@ int myeng_catalog_preflight(struct eng *e, const struct qname *table,
 			    const struct alter_info *alter, struct table_summary *out,
 			    struct shade_err *err);
 
-/* keys.c: key expressions, comparisons and values, for copy and apply */
+/* keys.c: key expressions, comparisons and values, for the chunk copy */
 void myeng_key_exprs(const struct eng *e, struct buf *b);
 void myeng_key_order(const struct eng *e, struct buf *b, bool desc);
 void myeng_key_cmp(const struct eng *e, struct buf *b, bool greater);
