@@ -32,7 +32,7 @@ static const char usage_text[] =
 	"  --chunk-time SECS    target time per copy chunk (default 0.5)\n"
 	"  --lock-timeout SECS  longest wait for a lock on the table (default 1)\n"
 	"  --lock-retries N     attempts to take that lock (default 10)\n"
-	"  --connect-timeout SECS  longest wait for a connection (default 10)\n"
+	"  --connect-timeout SECS  longest a connection attempt may take (default 10)\n"
 	"  --drop-old           drop the old table after the swap\n"
 	"  --progress-interval SECS  seconds between progress lines (default 5)\n"
 	"  --quiet              print errors only\n"

@@ -5,6 +5,13 @@
 # the ALTER is checked on a TEMPORARY copy only this session sees. An ALTER
 # the server rejects is exit 2 with its message; so is a table the server
 # cannot copy temporarily (partitions), and that also changes nothing.
+#
+# The plan is what the real code sends: it holds the exact statements of the
+# index deferral (DROP INDEX) and rebuild (ADD KEY) and of the swap (RENAME
+# TABLE with the sentry's name), and every statement in it (but those that
+# only run when the change log has rows, or that carry a value read at the
+# swap) appears word for word in the --verbose trace of a real --execute of
+# the same ALTER, which then leaves the table altered, its own trigger kept.
 set -eu
 . "$(dirname "$0")/../lib.sh"
 
@@ -19,6 +26,8 @@ CREATE TABLE items (
 	KEY items_sku_idx (sku)
 ) ENGINE=InnoDB;
 INSERT INTO items (sku, qty) SELECT CONCAT('SKU-', seq), seq % 100 FROM seq_1_to_20000;
+CREATE TRIGGER items_sku_upper BEFORE INSERT ON items FOR EACH ROW
+	SET NEW.sku = UPPER(NEW.sku);
 CREATE TABLE parts (id INT PRIMARY KEY, v INT) ENGINE=InnoDB
 	PARTITION BY HASH (id) PARTITIONS 2;
 ANALYZE TABLE items;
@@ -28,7 +37,8 @@ my_fingerprint >"$T_TMP/before"
 # unchanged WHAT: the database is as before, nothing of shade left.
 unchanged()
 {
-	_left=$(my_leftovers items)
+	# (items_sku_upper is the table's own trigger)
+	_left=$(my_leftovers items | grep -vx 'trigger items_sku_upper' || true)
 	[ -z "$_left" ] || fail "$1: left behind: $_left"
 	my_fingerprint >"$T_TMP/after"
 	assert_same_file "$T_TMP/before" "$T_TMP/after" "$1: the database changed"
@@ -43,6 +53,15 @@ for text in "nothing was changed" "sample copy:" "_items_new" "_items_log" \
     "ADD KEY \`items_sku_idx\`" "_items_old"; do
 	assert_contains "$T_TMP/all" "$text" "dry run: the report"
 done
+db=\`$MY_DB\`
+for stmt in \
+    "ALTER TABLE $db.\`_items_new\` DROP INDEX \`items_sku_idx\`;" \
+    "ALTER TABLE $db.\`_items_new\` ADD KEY \`items_sku_idx\` (\`sku\`);" \
+    "RENAME TABLE $db.\`items\` TO $db.\`items_shade_cut\`, $db.\`_items_new\` TO $db.\`items\`;" \
+    "CREATE DEFINER=\`root\`@\`localhost\` TRIGGER $db.\`_items_sku_upper_shade_tmp\` BEFORE INSERT ON $db.\`_items_new\`"; do
+	assert_contains "$SHADE_OUT" "$stmt" "dry run: the plan"
+done
+cp "$SHADE_OUT" "$T_TMP/dry.out"
 unchanged "dry run"
 
 run_shade --dsn "$MY_DSN" --table items --dry-run --alter 'MODIFY nosuch INT'
@@ -57,5 +76,39 @@ assert_rc 2 "dry run of a partitioned table"
 assert_one_line "dry run of a partitioned table"
 assert_contains "$SHADE_ERR" "temporary copy" "dry run of a partitioned table: the reason"
 unchanged "dry run of a partitioned table"
+
+# The plan against a real run: the same ALTER, executed with --verbose, sends
+# each statement of the plan word for word (the dry run's TEMPORARY shadow
+# being the run's ordinary one). Left out: the apply's re-copy (IN (?, ?, ?)),
+# which runs only when writes were logged, and AUTO_INCREMENT = ?, whose
+# value the swap reads.
+run_shade --dsn "$MY_DSN" --table items --execute --verbose --drop-old \
+    --alter 'ADD COLUMN flag TINYINT NOT NULL DEFAULT 0, MODIFY qty BIGINT NOT NULL'
+assert_rc 0 "the real run"
+sed -n 's/^shade: sql: //p' "$SHADE_ERR" >"$T_TMP/sent"
+sed -n 's/^ *[0-9][0-9]*\. //p' "$T_TMP/dry.out" | sed -e 's/;$//' \
+    -e 's|^/\* [^*]* \*/ ||' -e 's/^CREATE TEMPORARY TABLE /CREATE TABLE /' \
+    >"$T_TMP/plan"
+n=0
+while IFS= read -r stmt; do
+	case $stmt in
+	*"IN (?, ?, ?)"* | *"AUTO_INCREMENT = ?") continue ;;
+	esac
+	grep -Fxq -- "$stmt" "$T_TMP/sent" ||
+	    fail "the plan's statement was not sent by the real run: $stmt"
+	n=$((n + 1))
+done <"$T_TMP/plan"
+[ "$n" -ge 40 ] || fail "only $n statements of the plan compared"
+note "$n statements of the plan sent word for word by the real run"
+assert_eq "$(my_val "SELECT COUNT(*) FROM items WHERE flag = 0")" 20000 "the real run: rows"
+assert_eq "$(my_val "SELECT COUNT(*) FROM information_schema.statistics
+    WHERE table_schema = DATABASE() AND table_name = 'items'
+      AND index_name = 'items_sku_idx'")" 1 "the real run: the index"
+assert_eq "$(my_val "SELECT GROUP_CONCAT(trigger_name) FROM information_schema.triggers
+    WHERE trigger_schema = DATABASE() AND event_object_table = 'items'")" \
+    items_sku_upper "the real run: the table's own trigger"
+assert_eq "$(my_val "SELECT COUNT(*) FROM information_schema.tables
+    WHERE table_schema = DATABASE() AND table_name IN ('_items_old', '_items_log',
+      '_items_new', 'items_shade_cut')")" 0 "the real run: leftovers"
 
 t_pass

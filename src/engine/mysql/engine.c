@@ -1,0 +1,25 @@
+/*
+ * engine/mysql/engine.c - the MySQL/MariaDB engine, on MariaDB Connector/C's
+ * non-blocking API: the operations the migration calls, in the order
+ * DESIGN.md gives them. myeng.h says which file holds what.
+ */
+#include "myeng.h"
+
+const struct engine engine_mysql = {
+	.name = "MySQL",
+	.dialect = SQL_MYSQL,
+	.open = myeng_conn_open,
+	.close = myeng_conn_close,
+	.preflight = myeng_catalog_preflight,
+	.create_shadow = myeng_shadow_create,
+	.dry_run = myeng_dryrun,
+	.create_capture = myeng_capture_create,
+	.copy_bounds = myeng_copy_bounds,
+	.copy_chunk = myeng_copy_chunk,
+	.apply = myeng_apply,
+	.backlog = myeng_apply_backlog,
+	.build_indexes = myeng_shadow_build_indexes,
+	.swap = myeng_swap,
+	.finish = myeng_cleanup_finish,
+	.undo = myeng_cleanup_undo,
+};

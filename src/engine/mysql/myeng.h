@@ -1,0 +1,275 @@
+/*
+ * engine/mysql/myeng.h - what the files of the MySQL/MariaDB engine share:
+ * the engine's state (struct eng), the key, parameter, result and trigger
+ * records, and the functions one file calls in another.
+ *
+ * The engine speaks to the server through MariaDB Connector/C's
+ * non-blocking API (exec.c). Values are bound parameters of prepared
+ * statements; identifiers reach SQL only through sql_build()/sql_ident().
+ * Multi-statements stay off, so a second statement smuggled into the
+ * ALTER-BODY is a syntax error.
+ *
+ * Objects shade creates next to table T, in T's database:
+ *   _T_new                    the shadow: LIKE T, then the ALTER-BODY; its
+ *                             secondary indexes are dropped and rebuilt once
+ *                             after the copy (so that the only unique key
+ *                             during the copy is the primary key: see copy.c)
+ *   _T_log                    the change log: an auto-increment id plus T's
+ *                             key columns with T's types
+ *   _T_shade_ins/_upd/_del    AFTER row triggers on T writing the log
+ *   T_shade_cut               the swap's sentry (a name that sorts after T)
+ *   _<trigger>_shade_tmp      T's own triggers on the shadow, from the swap
+ *                             until they get their names back right after
+ *   _T_old                    T after the swap, kept unless --drop-old
+ *
+ * A function one file exports is named after its file where that reads
+ * naturally (myeng_copy_chunk in copy.c, myeng_shadow_build in shadow.c).
+ * The vocabulary every file speaks lives in exec.c: myeng_exec, myeng_run,
+ * myeng_query, the myeng_param and myeng_res families, myeng_cell and
+ * myeng_text; the myeng_key family is keys.c, myeng_connect and
+ * myeng_disconnect conn.c. Never mysql_ or my_: the client
+ * library owns those prefixes. (Not named mysql.h: that would shadow the
+ * client library's header.)
+ */
+#ifndef SHADE_ENGINE_MYSQL_MYENG_H
+#define SHADE_ENGINE_MYSQL_MYENG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <mysql.h>
+
+#include "engine.h"
+
+/*
+ * Strict: a row that does not fit the new schema is an error, never a
+ * truncated or defaulted value. NO_AUTO_VALUE_ON_ZERO: a row whose
+ * AUTO_INCREMENT column holds 0 is copied as 0, not given a new number.
+ */
+#define MYENG_SQL_MODE \
+	"STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO," \
+	"NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO"
+
+/* Log rows per transaction while the swap drains the log under its lock. */
+#define MYENG_DRAIN_BATCH 10000
+/* Most ids bound in one IN list (the protocol allows 65535 parameters). */
+#define MYENG_IN_MAX 5000
+
+/* Ends LOCK TABLES: the capture, the swap's locker, the trigger restore. */
+#define MYENG_UNLOCK "UNLOCK TABLES"
+
+/* How a key column's values travel as text and are bound. */
+enum myeng_kind {
+	KIND_SIGNED,    /* integer types: bound as a 64-bit integer */
+	KIND_UNSIGNED,
+	KIND_DECIMAL,   /* bound as a decimal */
+	KIND_TEXT,      /* character strings, dates and times: bound as a string */
+	KIND_HEX,       /* binary strings: read with HEX(), bound with UNHEX(?) */
+};
+
+struct myeng_key {
+	char *name;        /* the column on T and on the log */
+	char *shadow_name; /* its name on the shadow */
+	char *type;        /* COLUMN_TYPE as the server writes it */
+	char *charset;     /* character strings only, else NULL */
+	char *collation;
+	enum myeng_kind kind;
+};
+
+/* One bound parameter. Strings are borrowed and must outlive the statement. */
+struct myeng_param {
+	enum myeng_kind kind;
+	long long num;
+	unsigned long long unum;
+	const char *str;
+};
+
+struct myeng_params {
+	struct myeng_param *v;
+	size_t n, cap;
+};
+
+/* A result set as text; cells row by row, NULL for SQL NULL. */
+struct myeng_res {
+	size_t nrows;
+	unsigned ncols;
+	char **cells;
+};
+
+/* A text statement sent but not yet finished (the swap's RENAME). */
+struct myeng_pending {
+	MYSQL *c;
+	const char *sql;
+	int status;        /* what the client library waits for; 0: done */
+	int ret;
+	bool cancel_sent;
+};
+
+/* A trigger of T's own, carried over to the new table at the swap. */
+struct myeng_trigger {
+	char *name;
+	char *tmp;        /* its name on the shadow until the swap frees name */
+	char *timing;     /* BEFORE or AFTER */
+	char *event;      /* INSERT, UPDATE or DELETE */
+	char *body;       /* ACTION_STATEMENT, as the server keeps it */
+	char *definer;    /* `user`@`host` */
+	char *sql_mode;   /* the mode it was created (and must run) under */
+};
+
+struct eng {
+	MYSQL *conn;
+	MYSQL *killer;     /* opened on the first cancel: runs KILL QUERY */
+	MYSQL *locker;     /* the swap's lock holder */
+	MYSQL *renamer;    /* the swap's RENAME */
+	struct dbwait *w;
+	const struct engine_opts *opts;
+	struct dsn dsn;    /* a copy, for the extra connections */
+	bool mariadb;
+	int lctn;          /* lower_case_table_names */
+
+	struct qname orig;      /* T, database-qualified */
+	struct qname shadow;    /* _T_new */
+	struct qname log;       /* _T_log */
+	struct qname old;       /* _T_old */
+	struct qname sentry;    /* T_shade_cut: the swap's sentry, then T */
+	struct qname trg[3];    /* _T_shade_ins, _upd, _del */
+	char *seq;              /* the log's id column */
+	char *display;
+
+	struct myeng_key *pk;
+	size_t npk;
+	struct strlist pkcols;      /* the key columns on T, in order */
+	struct strlist shadow_pk;   /* their names on the shadow */
+	struct strlist src;         /* copy mapping: T's column ... */
+	struct strlist dst;         /* ... goes into the shadow's column */
+	struct strlist deferred;    /* index definitions to add after the copy */
+	struct myeng_trigger *utrg; /* T's own triggers, in firing order */
+	size_t nutrg;
+	size_t utrg_on_shadow;      /* of them created on the shadow (tmp names) */
+	bool utrg_named;            /* they carry their own names on the new T */
+	char *ai_key;               /* temporary index kept for AUTO_INCREMENT */
+
+	bool shadow_created;
+	bool shadow_temporary;      /* the dry run's shadow */
+	bool log_created;
+	bool trg_created[3];
+	bool sentry_created;
+	bool locked;                /* the locker holds LOCK TABLES */
+	bool swapped;
+	bool old_named;             /* the old table is called _T_old */
+	struct strlist *plan;       /* dry run: what the main connection runs,
+				       recorded by myeng_exec (NULL: none) */
+
+	/* Statements built once the shadow exists. */
+	char *sql_max;
+	char *sql_probe_first;
+	char *sql_probe_next;
+	char *sql_copy_first;
+	char *sql_copy_next;
+};
+
+/* exec.c: parameters, results, running statements */
+void myeng_param_push(struct myeng_params *p, enum myeng_kind kind, const char *str,
+		      long long num);
+void myeng_param_str(struct myeng_params *p, const char *s);
+void myeng_param_int(struct myeng_params *p, long long v);
+void myeng_params_free(struct myeng_params *p);
+void myeng_marks(struct buf *b, size_t n);
+const char *myeng_cell(const struct myeng_res *r, size_t row, unsigned col);
+const char *myeng_text(const struct myeng_res *r, size_t row, unsigned col);
+void myeng_res_free(struct myeng_res *r);
+void myeng_exec_kill(struct eng *e, MYSQL *c);
+int myeng_exec_wait_max(struct eng *e, MYSQL *c, int status, double max_s, bool *cancel_sent);
+void myeng_exec_send(struct eng *e, MYSQL *c, const char *sql, struct myeng_pending *pd);
+int myeng_exec_finish(struct eng *e, struct myeng_pending *pd, struct shade_err *err)
+	WARN_UNUSED;
+int myeng_exec(struct eng *e, MYSQL *c, const char *sql, const struct myeng_params *p,
+	       struct myeng_res *res, unsigned long long *affected, struct shade_err *err)
+	WARN_UNUSED;
+int myeng_run(struct eng *e, const char *sql, struct shade_err *err) WARN_UNUSED;
+int myeng_run_buf(struct eng *e, struct buf *b, struct shade_err *err) WARN_UNUSED;
+int myeng_query(struct eng *e, const char *sql, const struct myeng_params *p,
+		struct myeng_res *res, struct shade_err *err) WARN_UNUSED;
+void myeng_rollback(struct eng *e);
+
+/* conn.c: connections, open, close */
+int myeng_connect(struct eng *e, MYSQL **out, bool setup, struct shade_err *err) WARN_UNUSED;
+void myeng_disconnect(MYSQL **c);
+int myeng_conn_open(struct eng **out, const struct dsn *dsn, struct dbwait *w,
+		    const struct engine_opts *opts, struct shade_err *err);
+void myeng_conn_close(struct eng *e);
+
+/* catalog.c: preflight */
+int myeng_catalog_preflight(struct eng *e, const struct qname *table,
+			    const struct alter_info *alter, struct table_summary *out,
+			    struct shade_err *err);
+
+/* keys.c: key expressions, comparisons and values, for the chunk copy */
+void myeng_key_exprs(const struct eng *e, struct buf *b);
+void myeng_key_order(const struct eng *e, struct buf *b, bool desc);
+void myeng_key_cmp(const struct eng *e, struct buf *b, bool greater);
+int myeng_key_bind_cmp(const struct eng *e, struct myeng_params *p, const struct keyval *k,
+		       struct shade_err *err) WARN_UNUSED;
+void myeng_key_from_res(const struct myeng_res *res, size_t row, struct keyval *k);
+char *myeng_key_text(const struct eng *e, const struct keyval *k);
+
+/* shadow.c: the shadow, its column mapping and its deferred indexes */
+int myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
+		       const struct alter_info *alter, struct shade_err *err) WARN_UNUSED;
+int myeng_shadow_create(struct eng *e, const char *alter_body, const struct alter_info *alter,
+			struct shade_err *err);
+int myeng_shadow_build_indexes(struct eng *e, struct shade_err *err);
+
+/* capture.c: the change log and its triggers */
+int myeng_capture_create(struct eng *e, struct shade_err *err);
+void myeng_capture_plan(struct eng *e);
+
+/* copy.c: the chunk copy */
+void myeng_copy_build_sql(struct eng *e);
+int myeng_copy_bounds(struct eng *e, struct keyval *max, bool *empty, struct shade_err *err);
+int myeng_copy_chunk(struct eng *e, const struct keyval *after, const struct keyval *max,
+		     long rows, struct keyval *upper, long long *copied, bool *last,
+		     struct shade_err *err);
+void myeng_copy_plan(struct eng *e, bool sampled);
+
+/* apply.c: replaying the change log */
+int myeng_apply(struct eng *e, long limit, long long *applied, struct shade_err *err);
+int myeng_apply_backlog(struct eng *e, long long *rows, struct shade_err *err);
+void myeng_apply_plan(struct eng *e, const char *comment);
+
+/* swap.c: the cut-over */
+int myeng_swap(struct eng *e, struct shade_err *err);
+void myeng_swap_plan(struct eng *e);
+
+/* carry.c: T's own triggers and AUTO_INCREMENT, carried over */
+int myeng_carry_auto_increment(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int myeng_carry_triggers_to_shadow(struct eng *e, struct shade_err *err) WARN_UNUSED;
+void myeng_carry_drop_shadow_triggers(struct eng *e);
+int myeng_carry_restore_triggers(struct eng *e, struct shade_err *err) WARN_UNUSED;
+void myeng_carry_plan_auto_increment(struct eng *e);
+void myeng_carry_plan_shadow_triggers(struct eng *e);
+void myeng_carry_plan_restore(struct eng *e);
+
+/* cleanup.c: after the swap, and undo */
+void myeng_cleanup_drop_trigger_sql(struct buf *b, const struct qname *trg);
+void myeng_cleanup_drop_table_sql(struct buf *b, const struct qname *t, bool if_exists);
+void myeng_cleanup_after_swap(struct eng *e);
+int myeng_cleanup_finish(struct eng *e, bool drop_old, struct shade_err *err);
+int myeng_cleanup_undo(struct eng *e, struct shade_err *err);
+void myeng_cleanup_plan_after_swap(struct eng *e);
+void myeng_cleanup_plan_finish(struct eng *e);
+
+/*
+ * dryrun.c. The files whose statements a dry run must not run (they would
+ * touch T) list them with a myeng_<file>_plan function next to the code
+ * that runs them, built by the same functions; the rest the dry run runs,
+ * and myeng_exec records them.
+ */
+int myeng_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alter,
+		 long sample_rows, struct dry_run_report *out, struct shade_err *err);
+/* Append sql to the plan, after a comment when comment is not NULL. */
+void myeng_dryrun_add(struct eng *e, const char *comment, const char *sql);
+/* The same with an allocated sql, which it frees. */
+void myeng_dryrun_take(struct eng *e, const char *comment, char *sql);
+
+#endif

@@ -1,0 +1,359 @@
+/*
+ * engine/mysql/shadow.c - the shadow table _T_new: created LIKE T, altered
+ * with the ALTER-BODY and checked (storage engine, foreign keys, primary
+ * key); its columns mapped to T's (colmap); its secondary indexes set aside
+ * during the copy and built once after it.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <mysqld_error.h>
+
+#include "colmap.h"
+#include "ident.h"
+#include "myeng.h"
+
+/*
+ * The shadow is read with SHOW statements, not information_schema: the dry
+ * run's shadow is a TEMPORARY table, which information_schema does not show.
+ */
+
+/* SHOW FULL COLUMNS: column names, and which are generated. */
+static int WARN_UNUSED
+myeng_columns(struct eng *e, const struct qname *t, struct strlist *names,
+	      struct strlist *generated, char **auto_inc, struct shade_err *err)
+{
+	struct myeng_res res = {0};
+	struct buf b = {0};
+	int rc = -1;
+
+	sql_build(&b, SQL_MYSQL, "SHOW FULL COLUMNS FROM %Q", t);
+	if (myeng_query(e, buf_str(&b), NULL, &res, err) != 0)
+		goto out;
+	for (size_t i = 0; i < res.nrows && res.ncols >= 7; i++) {
+		const char *extra = myeng_text(&res, i, 6);
+
+		if (strstr(extra, "VIRTUAL") || strstr(extra, "STORED") ||
+		    strstr(extra, "PERSISTENT"))
+			strlist_push(generated, myeng_text(&res, i, 0));
+		else
+			strlist_push(names, myeng_text(&res, i, 0));
+		if (auto_inc && *auto_inc == NULL && strstr(extra, "auto_increment"))
+			*auto_inc = xstrdup(myeng_text(&res, i, 0));
+	}
+	rc = 0;
+out:
+	myeng_res_free(&res);
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * After the ALTER: the column mapping (same name, or renamed by the ALTER;
+ * generated columns compute themselves) and the check that the primary key
+ * is still the same columns.
+ */
+static int WARN_UNUSED
+myeng_map_columns(struct eng *e, const struct alter_info *alter, struct shade_err *err)
+{
+	struct myeng_res res = {0};
+	struct strlist orig_cols = {0}, orig_gen = {0}, cols = {0}, gen = {0}, key = {0};
+	struct buf b = {0};
+	int rc = -1;
+
+	if (myeng_columns(e, &e->orig, &orig_cols, &orig_gen, NULL, err) != 0 ||
+	    myeng_columns(e, &e->shadow, &cols, &gen, NULL, err) != 0)
+		goto out;
+	/* A column generated on T but stored on the shadow takes T's values. */
+	for (size_t i = 0; i < orig_gen.len; i++)
+		strlist_push(&orig_cols, orig_gen.items[i]);
+	colmap_build(&orig_cols, &cols, alter, true, &e->src, &e->dst);
+
+	/* The shadow's key must be T's key, column for column, no prefixes. */
+	sql_build(&b, SQL_MYSQL, "SHOW INDEX FROM %Q WHERE Key_name = 'PRIMARY'", &e->shadow);
+	if (myeng_query(e, buf_str(&b), NULL, &res, err) != 0)
+		goto out;
+	for (size_t i = 0; i < res.nrows && res.ncols >= 8; i++) {
+		if (strtoul(myeng_text(&res, i, 3), NULL, 10) != i + 1 ||
+		    myeng_cell(&res, i, 7) != NULL)
+			goto changed_key;
+		strlist_push(&key, myeng_text(&res, i, 4));
+	}
+	if (key.len != res.nrows || !colmap_same_key(&e->src, &e->dst, &e->pkcols, &key, true))
+		goto changed_key;
+	for (size_t i = 0; i < key.len; i++) {
+		const char *col = e->dst.items[colmap_find(&e->dst, key.items[i], true)];
+
+		strlist_push(&e->shadow_pk, col);
+		e->pk[i].shadow_name = xstrdup(col);
+	}
+	rc = 0;
+	goto out;
+changed_key:
+	err_set(err, SHADE_USAGE,
+		"the ALTER changes the primary key of %s, which shade cannot do online yet",
+		e->display);
+out:
+	myeng_res_free(&res);
+	strlist_free(&orig_cols);
+	strlist_free(&orig_gen);
+	strlist_free(&cols);
+	strlist_free(&gen);
+	strlist_free(&key);
+	buf_free(&b);
+	return rc;
+}
+
+/* The index name of a SHOW CREATE TABLE line "KEY `name` (...)". */
+static char *
+myeng_shadow_index_name(const char *def)
+{
+	const char *p = strchr(def, '`');
+
+	return p ? ident_unquote(p, &p) : NULL;
+}
+
+/*
+ * What SHOW CREATE TABLE says of the shadow: its storage engine, whether it
+ * has foreign keys, and its secondary index definitions as the server
+ * writes them ("KEY `a` (`b`)", "UNIQUE KEY ...", "FULLTEXT KEY ...").
+ */
+static int WARN_UNUSED
+myeng_read_shadow(struct eng *e, char **engine, bool *has_fk, struct strlist *indexes,
+		  struct shade_err *err)
+{
+	static const char *const kinds[] = {"  KEY ", "  UNIQUE KEY ", "  FULLTEXT KEY ",
+					    "  SPATIAL KEY "};
+	struct myeng_res res = {0};
+	struct buf b = {0};
+	char *create = NULL, *line, *save = NULL;
+	int rc = -1;
+
+	*engine = NULL;
+	*has_fk = false;
+	sql_build(&b, SQL_MYSQL, "SHOW CREATE TABLE %Q", &e->shadow);
+	if (myeng_query(e, buf_str(&b), NULL, &res, err) != 0)
+		goto out;
+	if (res.nrows != 1 || res.ncols < 2) {
+		err_set(err, SHADE_FAILED, "SHOW CREATE TABLE %s returned no definition",
+			e->shadow.name);
+		goto out;
+	}
+	create = xstrdup(myeng_text(&res, 0, 1));
+	for (line = strtok_r(create, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		size_t len = strlen(line);
+		const char *eng = strstr(line, " ENGINE=");
+
+		if (line[0] == ')' && eng && *engine == NULL) {
+			eng += strlen(" ENGINE=");
+			*engine = xstrndup(eng, strcspn(eng, " "));
+			continue;
+		}
+		if (strncmp(line, "  CONSTRAINT ", 13) == 0 && strstr(line, " FOREIGN KEY "))
+			*has_fk = true;
+		for (size_t i = 0; i < ARRAY_LEN(kinds); i++) {
+			if (strncmp(line, kinds[i], strlen(kinds[i])) != 0)
+				continue;
+			if (len > 0 && line[len - 1] == ',')
+				line[--len] = '\0';
+			strlist_push(indexes, line + 2);
+			break;
+		}
+	}
+	rc = 0;
+out:
+	free(create);
+	myeng_res_free(&res);
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * Set the secondary indexes aside: keep their definitions as the server
+ * writes them and drop them, to build each once after the copy. Besides
+ * speed, this leaves the primary key as the shadow's only unique key while
+ * chunks are copied, which ON DUPLICATE KEY UPDATE needs (a second unique
+ * key would make it update some other row instead of failing). An
+ * AUTO_INCREMENT column must lead some index: it gets a plain temporary one
+ * while the copy runs.
+ */
+static int WARN_UNUSED
+myeng_defer_indexes(struct eng *e, struct strlist *indexes, struct shade_err *err)
+{
+	struct strlist cols = {0}, gen = {0};
+	struct buf b = {0}, stmt = {0};
+	char *ai_col = NULL;
+	int rc = -1;
+
+	if (indexes->len == 0)
+		return 0;
+	if (myeng_columns(e, &e->shadow, &cols, &gen, &ai_col, err) != 0)
+		goto out;
+	if (ai_col && strcasecmp(ai_col, e->shadow_pk.items[0]) == 0) {
+		free(ai_col);
+		ai_col = NULL;
+	}
+	for (size_t i = 0; i < indexes->len; i++) {
+		char *name = myeng_shadow_index_name(indexes->items[i]);
+
+		if (name == NULL) {
+			err_set(err, SHADE_FAILED, "cannot read an index definition of %s: %s",
+				e->shadow.name, indexes->items[i]);
+			goto out;
+		}
+		sql_build(&b, SQL_MYSQL, "%sDROP INDEX %I", i ? ", " : "", name);
+		free(name);
+		strlist_push(&e->deferred, indexes->items[i]);
+	}
+	if (ai_col) {
+		e->ai_key = sql_derived_name(SQL_MYSQL, ai_col, "_shade_ai");
+		sql_build(&b, SQL_MYSQL, ", ADD KEY %I (%I)", e->ai_key, ai_col);
+	}
+	sql_build(&stmt, SQL_MYSQL, "ALTER TABLE %Q %s", &e->shadow, buf_str(&b));
+	rc = myeng_run_buf(e, &stmt, err);
+out:
+	free(ai_col);
+	strlist_free(&cols);
+	strlist_free(&gen);
+	buf_free(&b);
+	buf_free(&stmt);
+	return rc;
+}
+
+/*
+ * Create the shadow (a TEMPORARY table for the dry run: only this session
+ * sees it, and it goes with the session), apply the ALTER-BODY, check it,
+ * map the columns, set the indexes aside, build the copy's statements. On
+ * failure the shadow is dropped again.
+ */
+int WARN_UNUSED
+myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
+		   const struct alter_info *alter, struct shade_err *err)
+{
+	struct strlist indexes = {0};
+	struct buf b = {0};
+	char *engine = NULL;
+	bool has_fk;
+	int rc = -1;
+
+	/* LIKE keeps columns, indexes, AUTO_INCREMENT, options and partitions. */
+	sql_build(&b, SQL_MYSQL, "CREATE %sTABLE %Q LIKE %Q", temporary ? "TEMPORARY " : "",
+		  &e->shadow, &e->orig);
+	if (myeng_run_buf(e, &b, err) != 0) {
+		if (temporary && !err->cancelled)
+			err_prefix(err, SHADE_USAGE,
+				   "--dry-run checks the ALTER on a temporary copy of %s, which the server "
+				   "refuses (nothing was changed): ",
+				   e->display);
+		goto out;
+	}
+	e->shadow_created = !temporary;
+	e->shadow_temporary = temporary;
+
+	/* The ALTER-BODY is SQL by definition: it goes in as the user wrote it. */
+	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q %A", &e->shadow, alter_body);
+	if (myeng_run_buf(e, &b, err) != 0) {
+		if (err->cancelled)
+			goto fail;
+		err_prefix(err, SHADE_USAGE, "the ALTER fails on a copy of %s: ", e->display);
+		err->retryable = false;
+		goto fail;
+	}
+	if (myeng_read_shadow(e, &engine, &has_fk, &indexes, err) != 0)
+		goto fail;
+	if (engine == NULL || strcasecmp(engine, "InnoDB") != 0) {
+		err_set(err, SHADE_USAGE,
+			"the ALTER makes %s use the %s storage engine: shade needs InnoDB",
+			e->display, engine ? engine : "?");
+		goto fail;
+	}
+	if (has_fk) {
+		err_set(err, SHADE_USAGE,
+			"the ALTER adds a foreign key, which shade cannot carry over yet");
+		goto fail;
+	}
+	if (myeng_map_columns(e, alter, err) != 0 || myeng_defer_indexes(e, &indexes, err) != 0)
+		goto fail;
+	myeng_copy_build_sql(e);
+	rc = 0;
+	goto out;
+fail:
+	/* A failed shadow leaves nothing behind. */
+	{
+		struct shade_err ignored = {0};
+
+		sql_build(&b, SQL_MYSQL, "DROP %sTABLE IF EXISTS %Q", temporary ? "TEMPORARY " : "",
+			  &e->shadow);
+		if (myeng_run_buf(e, &b, &ignored) == 0)
+			e->shadow_created = e->shadow_temporary = false;
+		err_clear(&ignored);
+	}
+out:
+	free(engine);
+	strlist_free(&indexes);
+	buf_free(&b);
+	return rc;
+}
+
+int
+myeng_shadow_create(struct eng *e, const char *alter_body, const struct alter_info *alter,
+		    struct shade_err *err)
+{
+	return myeng_shadow_build(e, false, alter_body, alter, err);
+}
+
+/* The ALTER that builds the deferred indexes (NULL: there are none). */
+static char *
+myeng_shadow_index_sql(const struct eng *e)
+{
+	struct buf b = {0};
+
+	if (e->deferred.len == 0)
+		return NULL;
+	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q ", &e->shadow);
+	for (size_t i = 0; i < e->deferred.len; i++)
+		sql_build(&b, SQL_MYSQL, "%sADD %s", i ? ", " : "", e->deferred.items[i]);
+	if (e->ai_key)
+		sql_build(&b, SQL_MYSQL, ", DROP INDEX %I", e->ai_key);
+	return buf_take(&b);
+}
+
+int
+myeng_shadow_build_indexes(struct eng *e, struct shade_err *err)
+{
+	struct myeng_res res = {0};
+	struct buf b = {0};
+	char *sql = myeng_shadow_index_sql(e);
+	int rc = -1;
+
+	/* One ALTER builds them all in one pass, under their own names. */
+	if (sql != NULL) {
+		if (myeng_run(e, sql, err) != 0) {
+			if (!err->cancelled && err->server_errno == ER_DUP_ENTRY)
+				err_prefix(err, SHADE_FAILED,
+					   "the rows of %s do not fit a unique key of the new schema: ",
+					   e->display);
+			goto out;
+		}
+		free(e->ai_key);
+		e->ai_key = NULL;
+	}
+	/* A new table's statistics are empty: the optimizer needs them. */
+	sql_build(&b, SQL_MYSQL, "ANALYZE TABLE %Q", &e->shadow);
+	if (myeng_query(e, buf_str(&b), NULL, &res, err) != 0)
+		goto out;
+	for (size_t i = 0; i < res.nrows; i++) {
+		if (res.ncols >= 4 && strcasecmp(myeng_text(&res, i, 2), "error") == 0) {
+			err_set(err, SHADE_FAILED, "ANALYZE TABLE %s: %s", e->shadow.name,
+				myeng_text(&res, i, 3));
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	free(sql);
+	myeng_res_free(&res);
+	buf_free(&b);
+	return rc;
+}
