@@ -423,7 +423,7 @@ migration_dry_run(struct migration *m)
 	}
 	printf("old table:      kept as %s%s\n", m->summary.old_display ? m->summary.old_display : "?",
 	       m->o->drop_old ? " (then dropped: --drop-old)" : "");
-	printf("\nplan (every statement, in order; $n is a value bound at run time):\n");
+	printf("\nplan (every statement, in order; $n or ? is a value bound at run time):\n");
 	for (size_t i = 0; i < r.plan.len; i++)
 		printf("%3zu. %s;\n", i + 1, r.plan.items[i]);
 	engine_report_free(&r);
