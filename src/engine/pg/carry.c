@@ -1,12 +1,13 @@
 /*
  * engine/pg/carry.c - what belongs to T and must move to the new table.
  *
- * Two moments. When the shadow is built: what LIKE does not copy (owner,
- * privileges, statistics targets, storage parameters, the comment) goes
- * onto the shadow. At the swap: the statements that hand over what the
- * catalog ties to T's oid (triggers, foreign keys in and out,
- * publications, sequences and identity, replica identity, row-level
- * security and policies, views) and give the indexes their names back.
+ * Two moments. When the shadow is built, before the ALTER: what LIKE does
+ * not copy (owner, privileges, statistics targets, storage parameters, the
+ * comment, row-level security and policies, replica identity) goes onto
+ * the shadow, so the ALTER changes it as it would change T's. At the
+ * swap: the statements that hand over what the catalog ties to T's oid
+ * (triggers, foreign keys in and out, publications, sequences and
+ * identity, views) and give the indexes their names back.
  * Object definitions are the server's own text (pg_get_*def).
  */
 #include "pgsql.h"
@@ -74,7 +75,10 @@ out:
 	return rc;
 }
 
-/* Column privileges, on the column's new name (none for a dropped one). */
+/*
+ * Column privileges. This runs before the ALTER, when the shadow's columns
+ * still have T's names: the ALTER renames or drops them with the column.
+ */
 static int WARN_UNUSED
 pgsql_carry_column_grants(struct eng *e, struct buf *b, struct shade_err *err)
 {
@@ -94,16 +98,14 @@ pgsql_carry_column_grants(struct eng *e, struct buf *b, struct shade_err *err)
 		       1, params, &res, err) != 0)
 		goto out;
 	for (int i = 0; i < PQntuples(res); i++) {
-		long at = strlist_find(&e->src, PQgetvalue(res, i, 0));
+		const char *col = PQgetvalue(res, i, 0);
 
-		if (at < 0)
-			continue;
 		if (PQgetvalue(res, i, 3)[0] == 't')
 			sql_build(b, SQL_PG, "GRANT %s (%I) ON %Q TO PUBLIC", PQgetvalue(res, i, 1),
-				  e->dst.items[at], &e->shadow);
+				  col, &e->shadow);
 		else
 			sql_build(b, SQL_PG, "GRANT %s (%I) ON %Q TO %I%s", PQgetvalue(res, i, 1),
-				  e->dst.items[at], &e->shadow, PQgetvalue(res, i, 2),
+				  col, &e->shadow, PQgetvalue(res, i, 2),
 				  PQgetvalue(res, i, 4)[0] == 't' ? " WITH GRANT OPTION" : "");
 		if (pgsql_exec_run_buf(e, b, err) != 0)
 			goto out;
@@ -129,13 +131,10 @@ pgsql_carry_statistics(struct eng *e, struct buf *b, struct shade_err *err)
 		       1, params, &res, err) != 0)
 		goto out;
 	for (int i = 0; i < PQntuples(res); i++) {
-		long at = strlist_find(&e->src, PQgetvalue(res, i, 0));
 		int target = (int)strtol(PQgetvalue(res, i, 1), NULL, 10);
 
-		if (at < 0)
-			continue;
 		sql_build(b, SQL_PG, "ALTER TABLE %Q ALTER COLUMN %I SET STATISTICS %d", &e->shadow,
-			  e->dst.items[at], target);
+			  PQgetvalue(res, i, 0), target);
 		if (pgsql_exec_run_buf(e, b, err) != 0)
 			goto out;
 	}
@@ -166,9 +165,103 @@ out:
 	return rc;
 }
 
+/* Run a catalog query about T; the caller clears *res. */
+static int WARN_UNUSED
+pgsql_carry_ask(struct eng *e, const char *sql, PGresult **res, struct shade_err *err)
+{
+	const char *params[1] = {e->orig_text};
+
+	return pgsql_exec(e, sql, 1, params, res, err);
+}
+
+/* Row-level security switches, replica identity and its index. */
+static const char sql_table_flags[] =
+	"SELECT c.relrowsecurity, c.relforcerowsecurity, c.relreplident,"
+	"  (SELECT ci.relname FROM pg_catalog.pg_index i"
+	"   JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid"
+	"   WHERE i.indrelid = c.oid AND i.indisreplident)"
+	" FROM pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.regclass";
+
+/*
+ * T's policies ($1), as CREATE POLICY text for table $2: the expressions
+ * and role names as the server writes them.
+ */
+static const char sql_policies_on[] =
+	"SELECT pg_catalog.format('CREATE POLICY %I ON %s AS %s FOR %s TO %s%s%s',"
+	"  p.polname, $2::pg_catalog.text, CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,"
+	"  CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'"
+	"    WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,"
+	"  (SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC'"
+	"     ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)) END, ', ')"
+	"   FROM pg_catalog.unnest(p.polroles) AS r),"
+	"  ' USING (' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) || ')',"
+	"  ' WITH CHECK (' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) || ')')"
+	" FROM pg_catalog.pg_policy p WHERE p.polrelid = $1::pg_catalog.regclass"
+	" ORDER BY p.polname";
+
+/*
+ * Row-level security, replica identity and the policies, set on the shadow
+ * as they are on T, before the ALTER: the ALTER may change them as it
+ * would on T, and they move with the shadow at the swap. The replica
+ * identity index is the twin of T's (its name until the swap gives it T's).
+ */
+static int WARN_UNUSED
+pgsql_carry_flags(struct eng *e, struct buf *b, struct shade_err *err)
+{
+	const char *params[2] = {e->orig_text, e->shadow_text};
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (pgsql_carry_ask(e, sql_table_flags, &res, err) != 0)
+		goto out;
+	if (PQntuples(res) == 1) {
+		const char *ri = PQgetvalue(res, 0, 2);
+
+		if (ri[0] == 'i' && !PQgetisnull(res, 0, 3)) {
+			for (size_t i = 0; i < e->nipairs; i++)
+				if (strcmp(e->ipairs[i].orig, PQgetvalue(res, 0, 3)) == 0)
+					sql_build(b, SQL_PG,
+						  "ALTER TABLE %Q REPLICA IDENTITY USING INDEX %I",
+						  &e->shadow, e->ipairs[i].shadow);
+		} else if (ri[0] == 'f') {
+			sql_build(b, SQL_PG, "ALTER TABLE %Q REPLICA IDENTITY FULL", &e->shadow);
+		} else if (ri[0] == 'n') {
+			sql_build(b, SQL_PG, "ALTER TABLE %Q REPLICA IDENTITY NOTHING", &e->shadow);
+		}
+		if (b->len > 0 && pgsql_exec_run_buf(e, b, err) != 0)
+			goto out;
+		if (PQgetvalue(res, 0, 0)[0] == 't') {
+			sql_build(b, SQL_PG, "ALTER TABLE %Q ENABLE ROW LEVEL SECURITY", &e->shadow);
+			if (pgsql_exec_run_buf(e, b, err) != 0)
+				goto out;
+		}
+		if (PQgetvalue(res, 0, 1)[0] == 't') {
+			sql_build(b, SQL_PG, "ALTER TABLE %Q FORCE ROW LEVEL SECURITY", &e->shadow);
+			if (pgsql_exec_run_buf(e, b, err) != 0)
+				goto out;
+		}
+	}
+	PQclear(res);
+	res = NULL;
+	/* The policies' CREATE POLICY text, written by the server for the shadow ($1). */
+	if (pgsql_exec(e, sql_policies_on, 2, params, &res, err) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(res); i++)
+		if (pgsql_exec_run(e, PQgetvalue(res, i, 0), err) != 0)
+			goto out;
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
 /*
  * What else belongs to T and LIKE does not copy: owner, table and column
- * privileges, statistics targets, storage parameters, the table's comment.
+ * privileges, statistics targets, storage parameters, the table's comment,
+ * row-level security, replica identity, the policies. It all goes onto the
+ * shadow before the ALTER, so that what the ALTER changes of it (RESET a
+ * storage parameter, DISABLE ROW LEVEL SECURITY, a rename that carries a
+ * column's privileges) comes out as the plain ALTER would leave it.
  */
 int
 pgsql_carry_onto_shadow(struct eng *e, struct shade_err *err)
@@ -177,7 +270,8 @@ pgsql_carry_onto_shadow(struct eng *e, struct shade_err *err)
 	int rc = -1;
 
 	if (pgsql_carry_owner(e, &b, err) != 0 || pgsql_carry_grants(e, &b, err) != 0 ||
-	    pgsql_carry_column_grants(e, &b, err) != 0 || pgsql_carry_statistics(e, &b, err) != 0)
+	    pgsql_carry_column_grants(e, &b, err) != 0 || pgsql_carry_statistics(e, &b, err) != 0 ||
+	    pgsql_carry_flags(e, &b, err) != 0)
 		goto out;
 	/* Storage parameters (fillfactor, autovacuum settings), as the server lists them. */
 	if (pgsql_carry_formatted(e,
@@ -202,6 +296,37 @@ pgsql_carry_onto_shadow(struct eng *e, struct shade_err *err)
 		goto out;
 	rc = 0;
 out:
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * After the ALTER: a shadow that forces row-level security would hold the
+ * copy to its policies (shade's session runs with row_security off, so
+ * that is an error, not lost rows). It stops forcing it until the swap.
+ */
+int
+pgsql_carry_unforce(struct eng *e, struct shade_err *err)
+{
+	const char *params[1] = {e->shadow_text};
+	PGresult *res = NULL;
+	struct buf b = {0};
+	int rc = -1;
+
+	if (pgsql_exec(e,
+		       "SELECT relforcerowsecurity FROM pg_catalog.pg_class"
+		       " WHERE oid = $1::pg_catalog.regclass",
+		       1, params, &res, err) != 0)
+		goto out;
+	e->force_rls = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+	if (e->force_rls) {
+		sql_build(&b, SQL_PG, "ALTER TABLE %Q NO FORCE ROW LEVEL SECURITY", &e->shadow);
+		if (pgsql_exec_run_buf(e, &b, err) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
 	buf_free(&b);
 	return rc;
 }
@@ -235,15 +360,6 @@ pgsql_carry_identity(struct eng *e, struct shade_err *err)
 	return 0;
 }
 
-/* Run a catalog query about T; the caller clears *res. */
-static int WARN_UNUSED
-pgsql_carry_ask(struct eng *e, const char *sql, PGresult **res, struct shade_err *err)
-{
-	const char *params[1] = {e->orig_text};
-
-	return pgsql_exec(e, sql, 1, params, res, err);
-}
-
 /* Foreign keys of other tables that reference T. */
 static const char sql_fk_in[] =
 	"SELECT n.nspname, c.relname, k.conname, pg_catalog.pg_get_constraintdef(k.oid)"
@@ -260,31 +376,6 @@ static const char sql_user_triggers[] =
 	" FROM pg_catalog.pg_trigger"
 	" WHERE tgrelid = $1::pg_catalog.regclass AND NOT tgisinternal"
 	" ORDER BY tgname";
-
-/* Row-level security switches, replica identity and its index. */
-static const char sql_table_flags[] =
-	"SELECT c.relrowsecurity, c.relforcerowsecurity, c.relreplident,"
-	"  (SELECT ci.relname FROM pg_catalog.pg_index i"
-	"   JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid"
-	"   WHERE i.indrelid = c.oid AND i.indisreplident)"
-	" FROM pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.regclass";
-
-/*
- * T's policies, as CREATE POLICY text for the table T names after the
- * renames: the expressions and role names as the server writes them.
- */
-static const char sql_policies[] =
-	"SELECT pg_catalog.format('CREATE POLICY %I ON %s AS %s FOR %s TO %s%s%s',"
-	"  p.polname, $1::pg_catalog.text, CASE WHEN p.polpermissive THEN 'PERMISSIVE' ELSE 'RESTRICTIVE' END,"
-	"  CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' WHEN 'w' THEN 'UPDATE'"
-	"    WHEN 'd' THEN 'DELETE' ELSE 'ALL' END,"
-	"  (SELECT pg_catalog.string_agg(CASE WHEN r = 0 THEN 'PUBLIC'"
-	"     ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(r)) END, ', ')"
-	"   FROM pg_catalog.unnest(p.polroles) AS r),"
-	"  ' USING (' || pg_catalog.pg_get_expr(p.polqual, p.polrelid) || ')',"
-	"  ' WITH CHECK (' || pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) || ')')"
-	" FROM pg_catalog.pg_policy p WHERE p.polrelid = $1::pg_catalog.regclass"
-	" ORDER BY p.polname";
 
 /* Publications T is a member of. */
 static const char sql_publications[] =
@@ -450,53 +541,6 @@ out:
 	return rc;
 }
 
-/*
- * What to set on the new table once it carries T's name: replica identity,
- * row-level security, the policies.
- */
-static int WARN_UNUSED
-pgsql_carry_table_flags(struct eng *e, struct strlist *after, struct shade_err *err)
-{
-	PGresult *res = NULL;
-	struct buf b = {0};
-	int rc = -1;
-
-	if (pgsql_carry_ask(e, sql_table_flags, &res, err) != 0)
-		goto out;
-	if (PQntuples(res) == 1) {
-		const char *ri = PQgetvalue(res, 0, 2);
-
-		if (ri[0] == 'i' && !PQgetisnull(res, 0, 3))
-			sql_build(&b, SQL_PG, "ALTER TABLE %Q REPLICA IDENTITY USING INDEX %I",
-				  &e->orig, PQgetvalue(res, 0, 3));
-		else if (ri[0] == 'f')
-			sql_build(&b, SQL_PG, "ALTER TABLE %Q REPLICA IDENTITY FULL", &e->orig);
-		else if (ri[0] == 'n')
-			sql_build(&b, SQL_PG, "ALTER TABLE %Q REPLICA IDENTITY NOTHING", &e->orig);
-		if (b.len > 0)
-			strlist_push_take(after, buf_take(&b));
-		if (PQgetvalue(res, 0, 0)[0] == 't') {
-			sql_build(&b, SQL_PG, "ALTER TABLE %Q ENABLE ROW LEVEL SECURITY", &e->orig);
-			strlist_push_take(after, buf_take(&b));
-		}
-		if (PQgetvalue(res, 0, 1)[0] == 't') {
-			sql_build(&b, SQL_PG, "ALTER TABLE %Q FORCE ROW LEVEL SECURITY", &e->orig);
-			strlist_push_take(after, buf_take(&b));
-		}
-	}
-	PQclear(res);
-	res = NULL;
-	if (pgsql_carry_ask(e, sql_policies, &res, err) != 0)
-		goto out;
-	for (int i = 0; i < PQntuples(res); i++)
-		strlist_push(after, PQgetvalue(res, i, 0));
-	rc = 0;
-out:
-	PQclear(res);
-	buf_free(&b);
-	return rc;
-}
-
 /* T's own foreign keys, set aside during the copy, back on the new table. */
 static void
 pgsql_carry_fk_out(struct eng *e, struct strlist *after)
@@ -614,9 +658,15 @@ pgsql_carry_swap_statements(struct eng *e, struct strlist *out, struct shade_err
 	if (pgsql_carry_triggers(e, out, &after, err) != 0 ||
 	    pgsql_carry_fk_in(e, out, &after, err) != 0 ||
 	    pgsql_carry_publications(e, out, &after, err) != 0 ||
-	    pgsql_carry_sequences(e, out, err) != 0 || pgsql_carry_table_flags(e, &after, err) != 0)
+	    pgsql_carry_sequences(e, out, err) != 0)
 		goto out;
 	pgsql_carry_fk_out(e, &after);
+	if (e->force_rls) {
+		struct buf b = {0};
+
+		sql_build(&b, SQL_PG, "ALTER TABLE %Q FORCE ROW LEVEL SECURITY", &e->orig);
+		strlist_push_take(&after, buf_take(&b));
+	}
 	if (pgsql_carry_views(e, &after, err) != 0 || pgsql_carry_renames(e, out, err) != 0)
 		goto out;
 	for (size_t i = 0; i < after.len; i++)

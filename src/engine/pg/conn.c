@@ -207,6 +207,7 @@ pgsql_conn_close(struct eng *e)
 	strlist_free(&e->src);
 	strlist_free(&e->dst);
 	strlist_free(&e->deferred);
+	free(e->replident_index);
 	strlist_free(&e->identity);
 	strlist_free(&e->fk_names);
 	strlist_free(&e->fk_defs);

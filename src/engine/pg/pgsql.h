@@ -90,6 +90,8 @@ struct eng {
 	struct strlist src;         /* copy mapping: T's column ... */
 	struct strlist dst;         /* ... goes into the shadow's column */
 	struct strlist deferred;    /* CREATE INDEX statements for after the copy */
+	char *replident_index;      /* of those, the replica identity (its name
+				       on the shadow), or NULL */
 	struct index_pair *ipairs;  /* T's indexes and their shadow twins */
 	size_t nipairs;
 	struct strlist identity;    /* shadow identity columns (their T names) */
@@ -105,6 +107,10 @@ struct eng {
 	struct strlist *plan;       /* dry run: record what pgsql_exec_run runs */
 
 	bool capture_created;       /* triggers may exist on T */
+	bool force_rls;             /* the new table forces row-level security:
+				       not while shade copies into it (a table
+				       owner would be subject to its policies),
+				       set again at the swap */
 
 	/* Statements built once after the shadow exists. */
 	char *sql_probe_first;
@@ -156,6 +162,7 @@ int pgsql_shadow_build_indexes(struct eng *e, struct shade_err *err);
 extern const char pgsql_carry_setval_sql[];
 extern const char pgsql_carry_fingerprint_sql[];
 int pgsql_carry_onto_shadow(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int pgsql_carry_unforce(struct eng *e, struct shade_err *err) WARN_UNUSED;
 int pgsql_carry_identity(struct eng *e, struct shade_err *err) WARN_UNUSED;
 int pgsql_carry_fingerprint(struct eng *e, char **out, struct shade_err *err) WARN_UNUSED;
 int pgsql_carry_swap_statements(struct eng *e, struct strlist *out,

@@ -95,7 +95,7 @@ pgsql_shadow_defer_indexes(struct eng *e, struct shade_err *err)
 	int rc = -1;
 
 	if (pgsql_exec(e,
-		       "SELECT ci.relname, pg_catalog.pg_get_indexdef(i.indexrelid)"
+		       "SELECT ci.relname, pg_catalog.pg_get_indexdef(i.indexrelid), i.indisreplident"
 		       " FROM pg_catalog.pg_index i"
 		       " JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid"
 		       " WHERE i.indrelid = $1::pg_catalog.regclass AND NOT i.indisprimary"
@@ -108,6 +108,8 @@ pgsql_shadow_defer_indexes(struct eng *e, struct shade_err *err)
 		struct qname ix = {e->shadow.schema, PQgetvalue(res, i, 0)};
 
 		strlist_push(&e->deferred, PQgetvalue(res, i, 1));
+		if (PQgetvalue(res, i, 2)[0] == 't')
+			e->replident_index = xstrdup(PQgetvalue(res, i, 0));
 		sql_build(&b, SQL_PG, "DROP INDEX %Q", &ix);
 		if (pgsql_exec_run_buf(e, &b, err) != 0)
 			goto out;
@@ -212,7 +214,7 @@ pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_inf
 	sql_build(&b, SQL_PG, "CREATE %sTABLE %Q (LIKE %Q INCLUDING ALL)",
 		  e->unlogged ? "UNLOGGED " : "", &e->shadow, &e->orig);
 	if (pgsql_exec_run_buf(e, &b, err) != 0 || pgsql_shadow_pair_indexes(e, err) != 0 ||
-	    pgsql_shadow_foreign_keys(e, err) != 0)
+	    pgsql_shadow_foreign_keys(e, err) != 0 || pgsql_carry_onto_shadow(e, err) != 0)
 		goto out;
 
 	/*
@@ -234,7 +236,7 @@ pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_inf
 	}
 	if (pgsql_exec_pinned_path(e, err) != 0 ||
 	    pgsql_columns_map(e, alter, err) != 0 || pgsql_shadow_defer_indexes(e, err) != 0 ||
-	    pgsql_shadow_defer_foreign_keys(e, err) != 0 || pgsql_carry_onto_shadow(e, err) != 0)
+	    pgsql_shadow_defer_foreign_keys(e, err) != 0 || pgsql_carry_unforce(e, err) != 0)
 		goto out;
 	pgsql_copy_statements(e);
 	pgsql_apply_statements(e);
@@ -273,6 +275,13 @@ pgsql_shadow_build_indexes(struct eng *e, struct shade_err *err)
 	for (size_t i = 0; i < e->deferred.len; i++)
 		if (pgsql_exec_run(e, e->deferred.items[i], err) != 0)
 			goto out;
+	/* An index that was the replica identity is again, built. */
+	if (e->replident_index) {
+		sql_build(&b, SQL_PG, "ALTER TABLE %Q REPLICA IDENTITY USING INDEX %I", &e->shadow,
+			  e->replident_index);
+		if (pgsql_exec_run_buf(e, &b, err) != 0)
+			goto out;
+	}
 	/* A new table has no statistics: the planner needs them at once. */
 	sql_build(&b, SQL_PG, "ANALYZE %Q", &e->shadow);
 	if (pgsql_exec_run_buf(e, &b, err) != 0)
