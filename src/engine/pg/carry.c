@@ -541,23 +541,6 @@ out:
 	return rc;
 }
 
-/* T's own foreign keys, set aside during the copy, back on the new table. */
-static void
-pgsql_carry_fk_out(struct eng *e, struct strlist *after)
-{
-	struct buf b = {0};
-
-	for (size_t i = 0; i < e->fk_names.len; i++) {
-		sql_build(&b, SQL_PG, "ALTER TABLE %Q ADD CONSTRAINT %I %s NOT VALID", &e->orig,
-			  e->fk_names.items[i], e->fk_defs.items[i]);
-		strlist_push_take(after, buf_take(&b));
-		sql_build(&b, SQL_PG, "ALTER TABLE %Q VALIDATE CONSTRAINT %I", &e->orig,
-			  e->fk_names.items[i]);
-		strlist_push_take(&e->post_swap, buf_take(&b));
-	}
-	buf_free(&b);
-}
-
 /* Views reading T, re-pointed at the new T once it carries the name. */
 static int WARN_UNUSED
 pgsql_carry_views(struct eng *e, struct strlist *after, struct shade_err *err)
@@ -660,7 +643,7 @@ pgsql_carry_swap_statements(struct eng *e, struct strlist *out, struct shade_err
 	    pgsql_carry_publications(e, out, &after, err) != 0 ||
 	    pgsql_carry_sequences(e, out, err) != 0)
 		goto out;
-	pgsql_carry_fk_out(e, &after);
+	pgsql_constraints_swap_statements(e, &after);
 	if (e->force_rls) {
 		struct buf b = {0};
 

@@ -209,8 +209,11 @@ pgsql_conn_close(struct eng *e)
 	strlist_free(&e->deferred);
 	free(e->replident_index);
 	strlist_free(&e->identity);
-	strlist_free(&e->fk_names);
-	strlist_free(&e->fk_defs);
+	strlist_free(&e->t_fks);
+	strlist_free(&e->t_fks_valid);
+	strlist_free(&e->aside_names);
+	strlist_free(&e->aside_defs);
+	strlist_free(&e->aside_validate);
 	strlist_free(&e->post_swap);
 	for (size_t i = 0; i < e->nipairs; i++) {
 		free(e->ipairs[i].orig);

@@ -41,7 +41,7 @@ pgsql_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alt
 	 * With foreign keys the transaction holds a lock on the referenced
 	 * tables that blocks their writers: keep it to milliseconds, no sample.
 	 */
-	out->sample_skipped = e->fk_names.len > 0;
+	out->sample_skipped = e->t_fks.len > 0;
 	if (out->sample_skipped)
 		out->sample_note = xstrdup("the shadow's foreign keys would lock the tables they "
 					   "reference for as long as the dry run's transaction");

@@ -2,7 +2,7 @@
  * engine/pg/pgsql.h - what the files of the PostgreSQL engine share.
  *
  * The engine is a folder, a file per concern (exec, conn, catalog, shadow,
- * columns, carry, capture, copy, apply, swap, cleanup, dryrun), behind this private
+ * columns, constraints, carry, capture, copy, apply, swap, cleanup, dryrun), behind this private
  * header; engine.c exports the one const struct engine the rest of shade
  * sees. A function that one file exports to the others is named after that
  * file (pgsql_copy_chunk is in copy.c, pgsql_exec_run in exec.c). Never a
@@ -95,9 +95,12 @@ struct eng {
 	struct index_pair *ipairs;  /* T's indexes and their shadow twins */
 	size_t nipairs;
 	struct strlist identity;    /* shadow identity columns (their T names) */
-	struct strlist fk_names;    /* T's foreign keys, set aside during the copy */
-	struct strlist fk_defs;     /* ... and their definitions after the ALTER */
-	struct strlist post_swap;   /* after the swap: VALIDATE the foreign keys */
+	struct strlist t_fks;       /* T's foreign keys (constraints.c) ... */
+	struct strlist t_fks_valid; /* ... and those of them T has validated */
+	struct strlist aside_names; /* constraints off the shadow during the copy */
+	struct strlist aside_defs;  /* ... their definitions, without NOT VALID */
+	struct strlist aside_validate; /* ... those to validate after the swap */
+	struct strlist post_swap;   /* after the swap: VALIDATE those */
 	char *select_list;          /* what the copy selects from T, in dst order:
 				       a column, or an ALTER's USING expression */
 	bool select_has_usings;     /* select_list holds a USING expression: the
@@ -150,6 +153,11 @@ int pgsql_catalog_preflight(struct eng *e, const struct qname *table,
 /* columns.c: the column mapping and the key check */
 int pgsql_columns_map(struct eng *e, const struct alter_info *alter,
 		      struct shade_err *err) WARN_UNUSED;
+
+/* constraints.c: check and foreign-key constraints, and their validation */
+int pgsql_constraints_before(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int pgsql_constraints_set_aside(struct eng *e, struct shade_err *err) WARN_UNUSED;
+void pgsql_constraints_swap_statements(struct eng *e, struct strlist *after);
 
 /* shadow.c: the shadow table and its deferred indexes */
 int pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_info *alter,

@@ -3,10 +3,10 @@
  *
  * The shadow is created LIKE T INCLUDING ALL in one transaction, its
  * indexes paired with T's and renamed so the swap finds them again, T's
- * foreign keys put on it for the ALTER to see, the ALTER-BODY applied, the
- * column mapping derived; then its secondary indexes and T's foreign keys
- * come off it for the copy (the indexes are built once afterwards, the
- * foreign keys come back at the swap).
+ * constraints put on it in T's state (constraints.c) and what LIKE does
+ * not copy (carry.c), the ALTER-BODY applied, the column mapping derived
+ * (columns.c); then its secondary indexes come off it for the copy (built
+ * once afterwards), and so do the constraints the copy must not check.
  */
 #include "pgsql.h"
 
@@ -121,88 +121,6 @@ out:
 	return rc;
 }
 
-/*
- * T's foreign keys go onto the shadow before the ALTER (NOT VALID: the
- * shadow is empty), so that the ALTER can drop or change them as it would
- * on T...
- */
-static int WARN_UNUSED
-pgsql_shadow_foreign_keys(struct eng *e, struct shade_err *err)
-{
-	const char *params[1] = {e->orig_text};
-	PGresult *res = NULL;
-	struct buf b = {0};
-	int rc = -1;
-
-	if (pgsql_exec(e,
-		       "SELECT conname, pg_catalog.pg_get_constraintdef(oid)"
-		       " FROM pg_catalog.pg_constraint"
-		       " WHERE conrelid = $1::pg_catalog.regclass AND contype = 'f'"
-		       " ORDER BY conname",
-		       1, params, &res, err) != 0)
-		goto out;
-	for (int i = 0; i < PQntuples(res); i++) {
-		/* The definition is the server's own text. */
-		sql_build(&b, SQL_PG, "ALTER TABLE %Q ADD CONSTRAINT %I %s NOT VALID", &e->shadow,
-			  PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
-		if (pgsql_exec_run_buf(e, &b, err) != 0)
-			goto out;
-		strlist_push(&e->fk_names, PQgetvalue(res, i, 0));
-	}
-	rc = 0;
-out:
-	PQclear(res);
-	buf_free(&b);
-	return rc;
-}
-
-/*
- * ... and come off it after the ALTER, to be added back at the swap (NOT
- * VALID, then validated without blocking writes): T already enforced them,
- * so checking every copied row against the referenced table would only
- * cost time and row locks there. A foreign key the ALTER adds stays on the
- * shadow: its violations must fail the copy, not surface after the swap.
- */
-static int WARN_UNUSED
-pgsql_shadow_defer_foreign_keys(struct eng *e, struct shade_err *err)
-{
-	const char *params[2] = {e->shadow_text, NULL};
-	struct strlist kept = {0};
-	PGresult *res = NULL;
-	struct buf b = {0};
-	int rc = -1;
-
-	for (size_t i = 0; i < e->fk_names.len; i++) {
-		params[1] = e->fk_names.items[i];
-		if (pgsql_exec(e,
-			       "SELECT pg_catalog.pg_get_constraintdef(oid)"
-			       " FROM pg_catalog.pg_constraint"
-			       " WHERE conrelid = $1::pg_catalog.regclass AND conname = $2"
-			       "   AND contype = 'f'",
-			       2, params, &res, err) != 0)
-			goto out;
-		if (PQntuples(res) == 1) {  /* else the ALTER dropped it */
-			strlist_push(&kept, e->fk_names.items[i]);
-			strlist_push(&e->fk_defs, PQgetvalue(res, 0, 0));
-			sql_build(&b, SQL_PG, "ALTER TABLE %Q DROP CONSTRAINT %I", &e->shadow,
-				  e->fk_names.items[i]);
-			if (pgsql_exec_run_buf(e, &b, err) != 0)
-				goto out;
-		}
-		PQclear(res);
-		res = NULL;
-	}
-	strlist_free(&e->fk_names);
-	e->fk_names = kept;
-	kept = (struct strlist){0};
-	rc = 0;
-out:
-	PQclear(res);
-	strlist_free(&kept);
-	buf_free(&b);
-	return rc;
-}
-
 /* Build the shadow inside the caller's transaction. */
 int
 pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_info *alter,
@@ -214,7 +132,7 @@ pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_inf
 	sql_build(&b, SQL_PG, "CREATE %sTABLE %Q (LIKE %Q INCLUDING ALL)",
 		  e->unlogged ? "UNLOGGED " : "", &e->shadow, &e->orig);
 	if (pgsql_exec_run_buf(e, &b, err) != 0 || pgsql_shadow_pair_indexes(e, err) != 0 ||
-	    pgsql_shadow_foreign_keys(e, err) != 0 || pgsql_carry_onto_shadow(e, err) != 0)
+	    pgsql_constraints_before(e, err) != 0 || pgsql_carry_onto_shadow(e, err) != 0)
 		goto out;
 
 	/*
@@ -236,7 +154,7 @@ pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_inf
 	}
 	if (pgsql_exec_pinned_path(e, err) != 0 ||
 	    pgsql_columns_map(e, alter, err) != 0 || pgsql_shadow_defer_indexes(e, err) != 0 ||
-	    pgsql_shadow_defer_foreign_keys(e, err) != 0 || pgsql_carry_unforce(e, err) != 0)
+	    pgsql_constraints_set_aside(e, err) != 0 || pgsql_carry_unforce(e, err) != 0)
 		goto out;
 	pgsql_copy_statements(e);
 	pgsql_apply_statements(e);
