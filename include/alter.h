@@ -25,6 +25,21 @@ struct alter_using {
 	char *expr;    /* the expression as written, over T's columns */
 };
 
+/*
+ * PostgreSQL `ENABLE [REPLICA | ALWAYS] TRIGGER t`, `DISABLE TRIGGER t`:
+ * the shadow has no triggers of T's (they would fire on the copy), so
+ * these clauses are not run on it; the swap gives T's triggers the state
+ * they leave.
+ */
+struct alter_trigger {
+	size_t clause;  /* its index in clauses */
+	char state;     /* pg_trigger.tgenabled: 'O' enable, 'D' disable,
+			   'R' enable replica, 'A' enable always */
+	char *name;     /* the trigger, unquoted and folded; NULL for USER
+			   (every trigger of the table's own) and for ALL */
+	bool all;       /* ALL: the internal triggers of constraints too */
+};
+
 struct alter_info {
 	struct strlist clauses;        /* top-level clauses, trimmed, as written */
 	struct alter_rename *renames;  /* column renames, identifiers unquoted
@@ -32,6 +47,8 @@ struct alter_info {
 	size_t nrenames;
 	struct alter_using *usings;
 	size_t nusings;
+	struct alter_trigger *triggers;
+	size_t ntriggers;
 	struct strlist dropped;        /* columns the body drops (DROP [COLUMN]
 					  [IF EXISTS] c), unquoted and folded:
 					  a column the body adds back under

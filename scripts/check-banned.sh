@@ -35,7 +35,8 @@
 #       message may quote a value.
 #    d. The SQL the operator wrote in --alter (the ALTER-BODY, a USING
 #       expression) has one way into a statement: sql_build's %A. Under
-#       src/engine/, a line that names it (alter_body, ->expr, .expr) and
+#       src/engine/, a line that names it (alter_body, ->expr, .expr,
+#       clauses.items) and
 #       also writes text any other way (buf_append, buf_printf, xasprintf,
 #       snprintf, strlist_push, or sql_build without %A) is a hit.
 #    Together they catch the usual ways of writing a second quoting path,
@@ -121,7 +122,7 @@ files=$(c_files src/engine)
 if [ -n "$files" ]; then
 	# shellcheck disable=SC2086 # file names have no spaces: they are ours
 	report "ALTER-BODY text written into SQL other than by sql_build's %A:" \
-		"$(grep -nHE '(alter_body|(->|\.)expr)([^a-z_]|$)' $files |
+		"$(grep -nHE '(alter_body|(->|\.)expr|clauses\.items)([^a-z_]|$)' $files |
 		   grep -E '(buf_append|buf_printf|xasprintf|snprintf|strlist_push)|sql_build\(' |
 		   grep -vE 'sql_build\([^;]*%A')"
 fi

@@ -497,6 +497,41 @@ alter_drop(const struct alter_lexer *lx, const struct alter_tok *toks, size_t n,
 		strlist_push_take(&a->dropped, col);
 }
 
+/*
+ * PostgreSQL: ENABLE [REPLICA | ALWAYS] TRIGGER t | ALL | USER, DISABLE
+ * TRIGGER t | ALL | USER. Records it (clause is its index) and returns 1;
+ * 0 for any other ENABLE/DISABLE (row-level security, a rule).
+ */
+static int
+alter_trigger_state(const struct alter_lexer *lx, const struct alter_tok *toks, size_t n,
+		    size_t clause, struct alter_info *a)
+{
+	struct alter_trigger t = {.clause = clause};
+	size_t i = 1;
+
+	if (alter_kw(lx, &toks[0], "DISABLE")) {
+		t.state = 'D';
+	} else if (i < n && alter_kw(lx, &toks[i], "REPLICA")) {
+		t.state = 'R';
+		i++;
+	} else if (i < n && alter_kw(lx, &toks[i], "ALWAYS")) {
+		t.state = 'A';
+		i++;
+	} else {
+		t.state = 'O';
+	}
+	if (i + 2 != n || !alter_kw(lx, &toks[i], "TRIGGER"))
+		return 0;
+	if (alter_kw(lx, &toks[i + 1], "ALL"))
+		t.all = true;
+	else if (!alter_kw(lx, &toks[i + 1], "USER") &&
+		 (t.name = alter_ident(lx, &toks[i + 1])) == NULL)
+		return 0;
+	a->triggers = xreallocarray(a->triggers, a->ntriggers + 1, sizeof(*a->triggers));
+	a->triggers[a->ntriggers++] = t;
+	return 1;
+}
+
 /* Look at one top-level clause: toks[0..n), n > 0. */
 static int
 alter_clause(const struct alter_lexer *lx, const struct alter_tok *toks,
@@ -526,6 +561,11 @@ alter_clause(const struct alter_lexer *lx, const struct alter_tok *toks,
 	}
 	if (alter_kw(lx, &toks[0], "DROP")) {
 		alter_drop(lx, toks, n, a);
+		return 0;
+	}
+	if (lx->d == SQL_PG &&
+	    (alter_kw(lx, &toks[0], "ENABLE") || alter_kw(lx, &toks[0], "DISABLE"))) {
+		(void)alter_trigger_state(lx, toks, n, a->clauses.len - 1, a);
 		return 0;
 	}
 	if (lx->d == SQL_PG && alter_kw(lx, &toks[0], "ALTER"))
@@ -676,6 +716,9 @@ alter_info_free(struct alter_info *a)
 		free(a->usings[i].expr);
 	}
 	free(a->usings);
+	for (size_t i = 0; i < a->ntriggers; i++)
+		free(a->triggers[i].name);
+	free(a->triggers);
 	strlist_free(&a->dropped);
 	memset(a, 0, sizeof(*a));
 }

@@ -382,6 +382,40 @@ test_dropped(void)
 	UNIT_CASE("%s", "");
 }
 
+/* Trigger-state clauses: "state:name" (USER as "-", ALL as "*") @ clause index. */
+static const struct {
+	const char *body;
+	const char *want;
+} trigger_cases[] = {
+	{"DISABLE TRIGGER USER", "D:-@0"},
+	{"ADD x int, DISABLE TRIGGER \"Touch\", ENABLE TRIGGER ALL", "D:Touch@1 O:*@2"},
+	{"ENABLE REPLICA TRIGGER t1, ENABLE ALWAYS TRIGGER T2", "R:t1@0 A:t2@1"},
+	{"ENABLE ROW LEVEL SECURITY, DISABLE RULE r", ""},
+	{"ENABLE TRIGGER", ""},
+};
+
+static void
+test_triggers(void)
+{
+	for (size_t i = 0; i < ARRAY_LEN(trigger_cases); i++) {
+		struct shade_err err = {0};
+		struct alter_info a;
+		struct buf got = {0};
+
+		UNIT_CASE("%s", trigger_cases[i].body);
+		CHECK(alter_parse(trigger_cases[i].body, SQL_PG, &a, &err) == 0);
+		for (size_t k = 0; k < a.ntriggers; k++)
+			buf_printf(&got, "%s%c:%s@%zu", k ? " " : "", a.triggers[k].state,
+				   a.triggers[k].all ? "*" : a.triggers[k].name ? a.triggers[k].name : "-",
+				   a.triggers[k].clause);
+		CHECK_STREQ(buf_str(&got), trigger_cases[i].want);
+		buf_free(&got);
+		alter_info_free(&a);
+		err_clear(&err);
+	}
+	UNIT_CASE("%s", "");
+}
+
 static void
 test_prefixes(void)
 {
@@ -421,6 +455,7 @@ main(void)
 	UNIT_RUN(test_messages);
 	UNIT_RUN(test_using);
 	UNIT_RUN(test_dropped);
+	UNIT_RUN(test_triggers);
 	UNIT_RUN(test_prefixes);
 	return unit_done();
 }

@@ -432,16 +432,18 @@ pgsql_carry_triggers(struct eng *e, struct strlist *out, struct strlist *after,
 		goto out;
 	for (int i = 0; i < PQntuples(res); i++) {
 		const char *name = PQgetvalue(res, i, 0);
-		const char *state = PQgetvalue(res, i, 2);
+		char state;
 
 		if (strcmp(name, e->trg) == 0 || strcmp(name, e->trg_trunc) == 0)
 			continue;
+		/* T's state, as the ALTER's ENABLE/DISABLE clauses leave it. */
+		state = pgsql_triggers_state(e, name, PQgetvalue(res, i, 2)[0]);
 		sql_build(&b, SQL_PG, "DROP TRIGGER %I ON %Q", name, &e->orig);
 		strlist_push_take(out, buf_take(&b));
 		strlist_push(after, PQgetvalue(res, i, 1));
-		if (state[0] != 'O') {
+		if (state != 'O') {
 			sql_build(&b, SQL_PG, "ALTER TABLE %Q %s TRIGGER %I", &e->orig,
-				  state[0] == 'D' ? "DISABLE" : state[0] == 'R' ? "ENABLE REPLICA"
+				  state == 'D' ? "DISABLE" : state == 'R' ? "ENABLE REPLICA"
 									 : "ENABLE ALWAYS",
 				  name);
 			strlist_push_take(after, buf_take(&b));

@@ -2,7 +2,8 @@
  * engine/pg/pgsql.h - what the files of the PostgreSQL engine share.
  *
  * The engine is a folder, a file per concern (exec, conn, catalog, shadow,
- * columns, constraints, carry, capture, copy, apply, swap, cleanup, dryrun), behind this private
+ * columns, constraints, triggers, carry, capture, copy, apply, swap, cleanup,
+ * dryrun), behind this private
  * header; engine.c exports the one const struct engine the rest of shade
  * sees. A function that one file exports to the others is named after that
  * file (pgsql_copy_chunk is in copy.c, pgsql_exec_run in exec.c). Never a
@@ -108,6 +109,8 @@ struct eng {
 				       user's search_path */
 
 	struct strlist *plan;       /* dry run: record what pgsql_exec_run runs */
+	const struct alter_info *alter;  /* the ALTER-BODY as read (the caller's,
+					    outlives the engine) */
 
 	bool capture_created;       /* triggers may exist on T */
 	bool force_rls;             /* the new table forces row-level security:
@@ -153,6 +156,13 @@ int pgsql_catalog_preflight(struct eng *e, const struct qname *table,
 /* columns.c: the column mapping and the key check */
 int pgsql_columns_map(struct eng *e, const struct alter_info *alter,
 		      struct shade_err *err) WARN_UNUSED;
+
+/* triggers.c: the ALTER's ENABLE/DISABLE TRIGGER clauses */
+int pgsql_triggers_check(struct eng *e, const struct alter_info *alter,
+			 struct shade_err *err) WARN_UNUSED;
+void pgsql_triggers_alter_sql(struct eng *e, const struct alter_info *alter,
+			      const char *alter_body, struct buf *b);
+char pgsql_triggers_state(const struct eng *e, const char *name, char state);
 
 /* constraints.c: check and foreign-key constraints, and their validation */
 int pgsql_constraints_before(struct eng *e, struct shade_err *err) WARN_UNUSED;

@@ -129,6 +129,9 @@ pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_inf
 	struct buf b = {0};
 	int rc = -1;
 
+	e->alter = alter;
+	if (pgsql_triggers_check(e, alter, err) != 0)
+		goto out;
 	sql_build(&b, SQL_PG, "CREATE %sTABLE %Q (LIKE %Q INCLUDING ALL)",
 		  e->unlogged ? "UNLOGGED " : "", &e->shadow, &e->orig);
 	if (pgsql_exec_run_buf(e, &b, err) != 0 || pgsql_shadow_pair_indexes(e, err) != 0 ||
@@ -142,12 +145,13 @@ pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_inf
 	 * search_path, so its names mean what they mean to the operator;
 	 * shade's own comes back right after it, before the definitions
 	 * below are read from the catalog (the server writes them for the
-	 * path they are read under, and they run under shade's).
+	 * path they are read under, and they run under shade's). Without its
+	 * trigger-state clauses (triggers.c): there may be nothing left.
 	 */
-	sql_build(&b, SQL_PG, "ALTER TABLE %Q %A", &e->shadow, alter_body);
+	pgsql_triggers_alter_sql(e, alter, alter_body, &b);
 	if (pgsql_exec_user_path(e, err) != 0)
 		goto out;
-	if (pgsql_exec_run_buf(e, &b, err) != 0) {
+	if (b.len > 0 && pgsql_exec_run_buf(e, &b, err) != 0) {
 		if (!err->cancelled)
 			err_prefix(err, SHADE_USAGE, "the ALTER fails on the shadow table: ");
 		goto out;
