@@ -208,6 +208,7 @@ pgsql_conn_close(struct eng *e)
 	strlist_free(&e->dst);
 	strlist_free(&e->deferred);
 	free(e->replident_index);
+	free(e->key_arbiter);
 	strlist_free(&e->identity);
 	strlist_free(&e->t_fks);
 	strlist_free(&e->t_fks_valid);

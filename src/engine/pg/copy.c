@@ -23,10 +23,43 @@ pgsql_copy_placeholders(struct buf *b, size_t n, int first)
 }
 
 /* Build the probe and copy statements once the mapping is known. */
+/*
+ * The copy's ON CONFLICT needs a non-deferrable unique index on the key to
+ * arbitrate. When the shadow's primary key is DEFERRABLE, a unique
+ * constraint on the same columns stands in for it until the swap drops it
+ * (carry.c); the key itself stays as the ALTER leaves it.
+ */
+int
+pgsql_copy_arbiter(struct eng *e, struct shade_err *err)
+{
+	const char *params[1] = {e->shadow_text};
+	PGresult *res = NULL;
+	struct buf b = {0};
+	int rc = -1;
+
+	if (pgsql_exec(e,
+		       "SELECT condeferrable FROM pg_catalog.pg_constraint"
+		       " WHERE conrelid = $1::pg_catalog.regclass AND contype = 'p'",
+		       1, params, &res, err) != 0)
+		goto out;
+	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't') {
+		e->key_arbiter = sql_derived_name(SQL_PG, e->orig.name, "_shade_key");
+		sql_build(&b, SQL_PG, "ALTER TABLE %Q ADD CONSTRAINT %I UNIQUE (%L)", &e->shadow,
+			  e->key_arbiter, &e->shadow_pk);
+		if (pgsql_exec_run_buf(e, &b, err) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	buf_free(&b);
+	return rc;
+}
+
 void
 pgsql_copy_statements(struct eng *e)
 {
-	struct buf b = {0}, ph1 = {0}, ph2 = {0};
+	struct buf b = {0}, ph1 = {0}, ph2 = {0}, arb = {0};
 	size_t n = e->pk.len;
 
 	pgsql_copy_placeholders(&ph1, n, 1);
@@ -54,19 +87,28 @@ pgsql_copy_statements(struct eng *e)
 	 * wrote is newer than this snapshot's and must stay; any other
 	 * violation (a new unique key, NOT NULL, a failing cast) fails loudly.
 	 */
+	/*
+	 * A DEFERRABLE key cannot be an ON CONFLICT arbiter: the shadow then
+	 * has a plain unique constraint on the same columns for the copy
+	 * (pgsql_copy_arbiter), named here, and dropped at the swap.
+	 */
+	if (e->key_arbiter)
+		sql_build(&arb, SQL_PG, "ON CONFLICT ON CONSTRAINT %I DO NOTHING", e->key_arbiter);
+	else
+		sql_build(&arb, SQL_PG, "ON CONFLICT (%L) DO NOTHING", &e->shadow_pk);
 	sql_build(&b, SQL_PG,
 		  "INSERT INTO %Q (%L) OVERRIDING SYSTEM VALUE SELECT %s FROM %Q"
-		  " WHERE (%L) OPERATOR(%I.<=) %s ON CONFLICT (%L) DO NOTHING",
+		  " WHERE (%L) OPERATOR(%I.<=) %s %s",
 		  &e->shadow, &e->dst, e->select_list, &e->orig, &e->pk, e->key_ops, buf_str(&ph1),
-		  &e->shadow_pk);
+		  buf_str(&arb));
 	e->sql_copy_first = buf_take(&b);
 	sql_build(&b, SQL_PG,
 		  "INSERT INTO %Q (%L) OVERRIDING SYSTEM VALUE SELECT %s FROM %Q"
-		  " WHERE (%L) OPERATOR(%I.>) %s AND (%L) OPERATOR(%I.<=) %s"
-		  " ON CONFLICT (%L) DO NOTHING",
+		  " WHERE (%L) OPERATOR(%I.>) %s AND (%L) OPERATOR(%I.<=) %s %s",
 		  &e->shadow, &e->dst, e->select_list, &e->orig, &e->pk, e->key_ops, buf_str(&ph1),
-		  &e->pk, e->key_ops, buf_str(&ph2), &e->shadow_pk);
+		  &e->pk, e->key_ops, buf_str(&ph2), buf_str(&arb));
 	e->sql_copy_next = buf_take(&b);
+	buf_free(&arb);
 
 	buf_free(&ph1);
 	buf_free(&ph2);

@@ -86,6 +86,8 @@ struct eng {
 
 	struct strlist pk;          /* T's primary-key columns, in order */
 	struct strlist shadow_pk;   /* the same columns' names on the shadow */
+	char *key_arbiter;          /* the copy's ON CONFLICT constraint when the
+				       key is DEFERRABLE (copy.c), or NULL */
 	char *key_ops;              /* the schema of the operators that order
 				       the key (catalog.c), e.g. pg_catalog */
 	struct strlist src;         /* copy mapping: T's column ... */
@@ -192,6 +194,7 @@ int pgsql_capture_statements(struct eng *e, struct strlist *pre, struct strlist 
 int pgsql_capture_create(struct eng *e, struct shade_err *err);
 
 /* copy.c: the chunked copy */
+int pgsql_copy_arbiter(struct eng *e, struct shade_err *err) WARN_UNUSED;
 void pgsql_copy_statements(struct eng *e);
 int pgsql_copy_bounds(struct eng *e, struct keyval *max, bool *empty, struct shade_err *err);
 int pgsql_copy_chunk(struct eng *e, const struct keyval *after, const struct keyval *max,

@@ -157,7 +157,8 @@ pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_inf
 		goto out;
 	}
 	if (pgsql_exec_pinned_path(e, err) != 0 ||
-	    pgsql_columns_map(e, alter, err) != 0 || pgsql_shadow_defer_indexes(e, err) != 0 ||
+	    pgsql_columns_map(e, alter, err) != 0 || pgsql_copy_arbiter(e, err) != 0 ||
+	    pgsql_shadow_defer_indexes(e, err) != 0 ||
 	    pgsql_constraints_set_aside(e, err) != 0 || pgsql_carry_unforce(e, err) != 0)
 		goto out;
 	pgsql_copy_statements(e);
