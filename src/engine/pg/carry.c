@@ -608,6 +608,8 @@ pgsql_carry_renames(struct eng *e, struct strlist *out, struct shade_err *err)
 		sql_build(&b, SQL_PG, "ALTER INDEX %Q RENAME TO %I", &twin, e->ipairs[i].orig);
 		strlist_push_take(out, buf_take(&b));
 	}
+	if (pgsql_names_swap(e, out, err) != 0)
+		goto out;
 	rc = 0;
 out:
 	PQclear(res);

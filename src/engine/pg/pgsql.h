@@ -2,8 +2,8 @@
  * engine/pg/pgsql.h - what the files of the PostgreSQL engine share.
  *
  * The engine is a folder, a file per concern (exec, conn, catalog, shadow,
- * columns, constraints, triggers, carry, capture, copy, apply, swap, cleanup,
- * dryrun), behind this private
+ * columns, constraints, triggers, names, carry, capture, copy, apply, swap,
+ * cleanup, dryrun), behind this private
  * header; engine.c exports the one const struct engine the rest of shade
  * sees. A function that one file exports to the others is named after that
  * file (pgsql_copy_chunk is in copy.c, pgsql_exec_run in exec.c). Never a
@@ -165,6 +165,10 @@ int pgsql_triggers_check(struct eng *e, const struct alter_info *alter,
 void pgsql_triggers_alter_sql(struct eng *e, const struct alter_info *alter,
 			      const char *alter_body, struct buf *b);
 char pgsql_triggers_state(const struct eng *e, const char *name, char state);
+
+/* names.c: T's prefix for the names the server gave after the shadow */
+int pgsql_names_constraints(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int pgsql_names_swap(struct eng *e, struct strlist *out, struct shade_err *err) WARN_UNUSED;
 
 /* constraints.c: check and foreign-key constraints, and their validation */
 int pgsql_constraints_before(struct eng *e, struct shade_err *err) WARN_UNUSED;

@@ -10,6 +10,7 @@
  */
 #include "pgsql.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /*
@@ -121,6 +122,28 @@ out:
 	return rc;
 }
 
+/*
+ * The ALTER failed on the shadow: the server's message says why. Where it
+ * names one of T's indexes (or the constraint behind one), the ALTER named
+ * it and met the shadow's copy under another name: say that, not that the
+ * ALTER is wrong.
+ */
+static void
+pgsql_shadow_alter_failed(struct eng *e, struct shade_err *err)
+{
+	for (size_t i = 0; i < e->nipairs; i++) {
+		if (strstr(err->msg, e->ipairs[i].shadow) == NULL)
+			continue;
+		err_set(err, SHADE_USAGE,
+			"the ALTER names index %s of %s.%s (or the constraint behind it), which "
+			"shade's copy of the table carries under another name until the swap: "
+			"not supported yet; nothing was changed",
+			e->ipairs[i].orig, e->orig.schema, e->orig.name);
+		return;
+	}
+	err_prefix(err, SHADE_USAGE, "the ALTER fails on the shadow table: ");
+}
+
 /* Build the shadow inside the caller's transaction. */
 int
 pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_info *alter,
@@ -153,10 +176,11 @@ pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_inf
 		goto out;
 	if (b.len > 0 && pgsql_exec_run_buf(e, &b, err) != 0) {
 		if (!err->cancelled)
-			err_prefix(err, SHADE_USAGE, "the ALTER fails on the shadow table: ");
+			pgsql_shadow_alter_failed(e, err);
 		goto out;
 	}
 	if (pgsql_exec_pinned_path(e, err) != 0 ||
+	    pgsql_names_constraints(e, err) != 0 ||
 	    pgsql_columns_map(e, alter, err) != 0 || pgsql_copy_arbiter(e, err) != 0 ||
 	    pgsql_shadow_defer_indexes(e, err) != 0 ||
 	    pgsql_constraints_set_aside(e, err) != 0 || pgsql_carry_unforce(e, err) != 0)
