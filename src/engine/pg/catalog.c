@@ -300,6 +300,64 @@ out:
 	return rc;
 }
 
+/*
+ * The names the shadow and the swap give T's indexes for a while: their
+ * twins on the shadow (_<index>_new) and T's own at the swap (_<index>_old).
+ * A relation that holds one (say the indexes of an earlier run's old table,
+ * kept under another name) would fail the migration at its end: refuse now.
+ */
+static int WARN_UNUSED
+pgsql_catalog_index_names(struct eng *e, struct shade_err *err)
+{
+	const char *params[2] = {e->orig_text, NULL};
+	PGresult *res = NULL, *hit = NULL;
+	int rc = -1;
+
+	if (pgsql_exec(e,
+		       "SELECT ci.relname FROM pg_catalog.pg_index i"
+		       " JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid"
+		       " WHERE i.indrelid = $1::pg_catalog.regclass ORDER BY 1",
+		       1, params, &res, err) != 0)
+		goto out;
+	for (int i = 0; i < PQntuples(res); i++) {
+		static const char *const suffixes[] = {"_new", "_old"};
+
+		for (size_t k = 0; k < ARRAY_LEN(suffixes); k++) {
+			char *name = sql_derived_name(SQL_PG, PQgetvalue(res, i, 0), suffixes[k]);
+			const char *p2[2] = {e->orig.schema, name};
+			bool taken;
+
+			if (pgsql_exec(e,
+				       "SELECT 1 FROM pg_catalog.pg_class c"
+				       " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+				       " WHERE n.nspname = $1 AND c.relname = $2",
+				       2, p2, &hit, err) != 0) {
+				free(name);
+				goto out;
+			}
+			taken = PQntuples(hit) > 0;
+			PQclear(hit);
+			hit = NULL;
+			if (taken) {
+				err_set(err, SHADE_USAGE,
+					"%s.%s exists, and shade needs that name for index %s of %s.%s "
+					"(%s): drop or rename it first (an index of a kept _%s_old table?)",
+					e->orig.schema, name, PQgetvalue(res, i, 0), e->orig.schema,
+					e->orig.name, k == 0 ? "its copy on the new table" : "at the swap",
+					e->orig.name);
+				free(name);
+				goto out;
+			}
+			free(name);
+		}
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	PQclear(hit);
+	return rc;
+}
+
 int
 pgsql_catalog_preflight(struct eng *e, const struct qname *table, const struct alter_info *alter,
 			struct table_summary *out, struct shade_err *err)
@@ -314,7 +372,8 @@ pgsql_catalog_preflight(struct eng *e, const struct qname *table, const struct a
 	if (pgsql_catalog_primary_key(e, oid, out, err) != 0 ||
 	    pgsql_catalog_key_operators(e, oid, out->display, err) != 0 ||
 	    pgsql_catalog_unsupported(e, oid, out->display, err) != 0 ||
-	    pgsql_catalog_leftovers(e, out->display, err) != 0)
+	    pgsql_catalog_leftovers(e, out->display, err) != 0 ||
+	    pgsql_catalog_index_names(e, err) != 0)
 		return -1;
 	return 0;
 }

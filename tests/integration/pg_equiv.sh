@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/equiv/pg_equiv.sh - shade gives exactly what PostgreSQL's own ALTER TABLE gives,
+# pg_equiv.sh - shade gives exactly what PostgreSQL's own ALTER TABLE gives,
 # or refuses, over the corpus tests/equiv/pg.cases (see tests/equiv/equiv.sh).
 #
 # Each case builds table t in two schemas, eq_p and eq_s; the plain ALTER
