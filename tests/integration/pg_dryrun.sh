@@ -32,4 +32,15 @@ left=$(pg_leftovers items)
 pg_fingerprint >"$T_TMP/after"
 assert_same_file "$T_TMP/before" "$T_TMP/after" "dry run: the database changed"
 
+# A DEFERRABLE primary key: the dry run copies its sample too (it used to
+# exit 1: ON CONFLICT cannot arbitrate on a deferrable key).
+pg_sql "CREATE TABLE dkey (id int PRIMARY KEY DEFERRABLE, v text);
+    INSERT INTO dkey SELECT g, 'v' || g FROM generate_series(1, 500) g"
+pg_fingerprint >"$T_TMP/before"
+run_shade --dsn "$PG_DSN" --table dkey --dry-run --alter 'ADD COLUMN flag int'
+assert_rc 0 "dry run, deferrable key"
+assert_contains "$SHADE_OUT" "sample copy:    500 rows" "dry run, deferrable key: the sample"
+pg_fingerprint >"$T_TMP/after"
+assert_same_file "$T_TMP/before" "$T_TMP/after" "dry run, deferrable key: the database changed"
+
 t_pass
