@@ -122,17 +122,29 @@ out:
 	return rc;
 }
 
+/* Does msg name name in double quotes, as the server's messages do? */
+static bool
+pgsql_shadow_quoted_in(const char *msg, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = strstr(msg, name); p; p = strstr(p + 1, name))
+		if (p > msg && p[-1] == '"' && p[n] == '"')
+			return true;
+	return false;
+}
+
 /*
  * The ALTER failed on the shadow: the server's message says why. Where it
- * names one of T's indexes (or the constraint behind one), the ALTER named
- * it and met the shadow's copy under another name: say that, not that the
- * ALTER is wrong.
+ * names one of T's indexes (or the constraint behind one) that the shadow
+ * has under another name, the ALTER named it and missed the copy: say
+ * that, not that the ALTER is wrong.
  */
 static void
 pgsql_shadow_alter_failed(struct eng *e, struct shade_err *err)
 {
 	for (size_t i = 0; i < e->nipairs; i++) {
-		if (strstr(err->msg, e->ipairs[i].shadow) == NULL)
+		if (!pgsql_shadow_quoted_in(err->msg, e->ipairs[i].orig))
 			continue;
 		err_set(err, SHADE_USAGE,
 			"the ALTER names index %s of %s.%s (or the constraint behind it), which "
