@@ -18,11 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The shadow's check and foreign-key constraints named after the shadow. */
-static const char sql_shadow_named_constraints[] =
-	"SELECT conname FROM pg_catalog.pg_constraint"
-	" WHERE conrelid = $1::pg_catalog.regclass AND contype IN ('c', 'f')"
-	"   AND pg_catalog.starts_with(conname, $2)";
+/* The shadow's constraints: name, and whether it is a check or foreign key. */
+static const char sql_shadow_constraint_names[] =
+	"SELECT conname, contype IN ('c', 'f') FROM pg_catalog.pg_constraint"
+	" WHERE conrelid = $1::pg_catalog.regclass ORDER BY conname";
 
 /* Is there a relation called name in T's schema? */
 static int WARN_UNUSED
@@ -53,34 +52,59 @@ pgsql_names_for_t(const struct eng *e, const char *name)
 	return xasprintf("%s%s", e->orig.name, name + n);
 }
 
+/*
+ * to, or the first of to1, to2, ... that names no constraint in taken:
+ * where a name is taken the server numbers the new one so. NULL when
+ * none fits the identifier limit.
+ */
+static char *
+pgsql_names_free(const struct strlist *taken, char *to)
+{
+	for (int n = 0; n < 100; n++) {
+		char *name = n ? xasprintf("%s%d", to, n) : xstrdup(to);
+
+		if (sql_ident_len(SQL_PG, name, strlen(name)) <= sql_ident_max(SQL_PG) &&
+		    strlist_find(taken, name) < 0) {
+			free(to);
+			return name;
+		}
+		free(name);
+	}
+	free(to);
+	return NULL;
+}
+
 int
 pgsql_names_constraints(struct eng *e, struct shade_err *err)
 {
-	char *prefix = xasprintf("%s_", e->shadow.name);
-	const char *params[2] = {e->shadow_text, prefix};
+	const char *params[1] = {e->shadow_text};
+	struct strlist taken = {0};
 	PGresult *res = NULL;
 	struct buf b = {0};
 	int rc = -1;
 
-	if (pgsql_exec(e, sql_shadow_named_constraints, 2, params, &res, err) != 0)
+	if (pgsql_exec(e, sql_shadow_constraint_names, 1, params, &res, err) != 0)
 		goto out;
+	for (int i = 0; i < PQntuples(res); i++)
+		strlist_push(&taken, PQgetvalue(res, i, 0));
 	for (int i = 0; i < PQntuples(res); i++) {
-		char *to = pgsql_names_for_t(e, PQgetvalue(res, i, 0));
+		const char *name = PQgetvalue(res, i, 0);
+		char *to;
 
-		if (to == NULL || sql_ident_len(SQL_PG, to, strlen(to)) > sql_ident_max(SQL_PG)) {
-			free(to);
+		if (PQgetvalue(res, i, 1)[0] != 't' || (to = pgsql_names_for_t(e, name)) == NULL)
 			continue;
-		}
-		sql_build(&b, SQL_PG, "ALTER TABLE %Q RENAME CONSTRAINT %I TO %I", &e->shadow,
-			  PQgetvalue(res, i, 0), to);
-		free(to);
+		if ((to = pgsql_names_free(&taken, to)) == NULL)
+			continue;
+		sql_build(&b, SQL_PG, "ALTER TABLE %Q RENAME CONSTRAINT %I TO %I", &e->shadow, name,
+			  to);
+		strlist_push_take(&taken, to);
 		if (pgsql_exec_run_buf(e, &b, err) != 0)
 			goto out;
 	}
 	rc = 0;
 out:
 	PQclear(res);
-	free(prefix);
+	strlist_free(&taken);
 	buf_free(&b);
 	return rc;
 }
