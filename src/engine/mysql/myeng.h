@@ -142,6 +142,7 @@ struct eng {
 	struct strlist shadow_pk;   /* their names on the shadow */
 	struct strlist src;         /* copy mapping: T's column ... */
 	struct strlist dst;         /* ... goes into the shadow's column */
+	char *ai_col;               /* the shadow's AUTO_INCREMENT column, or NULL */
 	struct strlist deferred;    /* index definitions to add after the copy */
 	struct myeng_trigger *utrg; /* T's own triggers, in firing order */
 	size_t nutrg;
@@ -213,7 +214,11 @@ int myeng_key_bind_cmp(const struct eng *e, struct myeng_params *p, const struct
 void myeng_key_from_res(const struct myeng_res *res, size_t row, struct keyval *k);
 char *myeng_key_text(const struct eng *e, const struct keyval *k);
 
-/* shadow.c: the shadow, its column mapping and its deferred indexes */
+/* columns.c: the column mapping and the key check */
+int myeng_columns_map(struct eng *e, const struct alter_info *alter, struct shade_err *err)
+	WARN_UNUSED;
+
+/* shadow.c: the shadow and its deferred indexes */
 int myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 		       const struct alter_info *alter, struct shade_err *err) WARN_UNUSED;
 int myeng_shadow_create(struct eng *e, const char *alter_body, const struct alter_info *alter,

@@ -1,8 +1,11 @@
 /*
  * engine/mysql/shadow.c - the shadow table _T_new: created LIKE T, altered
- * with the ALTER-BODY and checked (storage engine, foreign keys, primary
- * key); its columns mapped to T's (colmap); its secondary indexes set aside
+ * with the ALTER-BODY and checked (storage engine, foreign keys; the
+ * columns and the key in columns.c); its secondary indexes set aside
  * during the copy and built once after it.
+ *
+ * The shadow is read with SHOW statements, not information_schema: the dry
+ * run's shadow is a TEMPORARY table, which information_schema does not show.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,100 +13,8 @@
 
 #include <mysqld_error.h>
 
-#include "colmap.h"
 #include "ident.h"
 #include "myeng.h"
-
-/*
- * The shadow is read with SHOW statements, not information_schema: the dry
- * run's shadow is a TEMPORARY table, which information_schema does not show.
- */
-
-/* SHOW FULL COLUMNS: column names, and which are generated. */
-static int WARN_UNUSED
-myeng_columns(struct eng *e, const struct qname *t, struct strlist *names,
-	      struct strlist *generated, char **auto_inc, struct shade_err *err)
-{
-	struct myeng_res res = {0};
-	struct buf b = {0};
-	int rc = -1;
-
-	sql_build(&b, SQL_MYSQL, "SHOW FULL COLUMNS FROM %Q", t);
-	if (myeng_query(e, buf_str(&b), NULL, &res, err) != 0)
-		goto out;
-	for (size_t i = 0; i < res.nrows && res.ncols >= 7; i++) {
-		const char *extra = myeng_text(&res, i, 6);
-
-		if (strstr(extra, "VIRTUAL") || strstr(extra, "STORED") ||
-		    strstr(extra, "PERSISTENT"))
-			strlist_push(generated, myeng_text(&res, i, 0));
-		else
-			strlist_push(names, myeng_text(&res, i, 0));
-		if (auto_inc && *auto_inc == NULL && strstr(extra, "auto_increment"))
-			*auto_inc = xstrdup(myeng_text(&res, i, 0));
-	}
-	rc = 0;
-out:
-	myeng_res_free(&res);
-	buf_free(&b);
-	return rc;
-}
-
-/*
- * After the ALTER: the column mapping (same name, or renamed by the ALTER;
- * generated columns compute themselves) and the check that the primary key
- * is still the same columns.
- */
-static int WARN_UNUSED
-myeng_map_columns(struct eng *e, const struct alter_info *alter, struct shade_err *err)
-{
-	struct myeng_res res = {0};
-	struct strlist orig_cols = {0}, orig_gen = {0}, cols = {0}, gen = {0}, key = {0};
-	struct buf b = {0};
-	int rc = -1;
-
-	if (myeng_columns(e, &e->orig, &orig_cols, &orig_gen, NULL, err) != 0 ||
-	    myeng_columns(e, &e->shadow, &cols, &gen, NULL, err) != 0)
-		goto out;
-	/* A column generated on T but stored on the shadow takes T's values. */
-	for (size_t i = 0; i < orig_gen.len; i++)
-		strlist_push(&orig_cols, orig_gen.items[i]);
-	colmap_build(&orig_cols, &cols, alter, true, &e->src, &e->dst);
-
-	/* The shadow's key must be T's key, column for column, no prefixes. */
-	sql_build(&b, SQL_MYSQL, "SHOW INDEX FROM %Q WHERE Key_name = 'PRIMARY'", &e->shadow);
-	if (myeng_query(e, buf_str(&b), NULL, &res, err) != 0)
-		goto out;
-	for (size_t i = 0; i < res.nrows && res.ncols >= 8; i++) {
-		if (strtoul(myeng_text(&res, i, 3), NULL, 10) != i + 1 ||
-		    myeng_cell(&res, i, 7) != NULL)
-			goto changed_key;
-		strlist_push(&key, myeng_text(&res, i, 4));
-	}
-	if (key.len != res.nrows || !colmap_same_key(&e->src, &e->dst, &e->pkcols, &key, true))
-		goto changed_key;
-	for (size_t i = 0; i < key.len; i++) {
-		const char *col = e->dst.items[colmap_find(&e->dst, key.items[i], true)];
-
-		strlist_push(&e->shadow_pk, col);
-		e->pk[i].shadow_name = xstrdup(col);
-	}
-	rc = 0;
-	goto out;
-changed_key:
-	err_set(err, SHADE_USAGE,
-		"the ALTER changes the primary key of %s, which shade cannot do online yet",
-		e->display);
-out:
-	myeng_res_free(&res);
-	strlist_free(&orig_cols);
-	strlist_free(&orig_gen);
-	strlist_free(&cols);
-	strlist_free(&gen);
-	strlist_free(&key);
-	buf_free(&b);
-	return rc;
-}
 
 /* The index name of a SHOW CREATE TABLE line "KEY `name` (...)". */
 static char *
@@ -114,14 +25,23 @@ myeng_shadow_index_name(const char *def)
 	return p ? ident_unquote(p, &p) : NULL;
 }
 
-/*
- * What SHOW CREATE TABLE says of the shadow: its storage engine, whether it
- * has foreign keys, and its secondary index definitions as the server
- * writes them ("KEY `a` (`b`)", "UNIQUE KEY ...", "FULLTEXT KEY ...").
- */
+/* What SHOW CREATE TABLE says of the shadow. */
+struct myeng_shadow_def {
+	char *engine;             /* its storage engine */
+	bool has_fk;              /* it has a foreign key */
+	struct strlist indexes;   /* its secondary indexes as the server writes
+				     them ("KEY `a` (`b`)", "UNIQUE KEY ...") */
+};
+
+static void
+myeng_shadow_def_free(struct myeng_shadow_def *d)
+{
+	free(d->engine);
+	strlist_free(&d->indexes);
+}
+
 static int WARN_UNUSED
-myeng_read_shadow(struct eng *e, char **engine, bool *has_fk, struct strlist *indexes,
-		  struct shade_err *err)
+myeng_read_shadow(struct eng *e, struct myeng_shadow_def *def, struct shade_err *err)
 {
 	static const char *const kinds[] = {"  KEY ", "  UNIQUE KEY ", "  FULLTEXT KEY ",
 					    "  SPATIAL KEY "};
@@ -130,8 +50,6 @@ myeng_read_shadow(struct eng *e, char **engine, bool *has_fk, struct strlist *in
 	char *create = NULL, *line, *save = NULL;
 	int rc = -1;
 
-	*engine = NULL;
-	*has_fk = false;
 	sql_build(&b, SQL_MYSQL, "SHOW CREATE TABLE %Q", &e->shadow);
 	if (myeng_query(e, buf_str(&b), NULL, &res, err) != 0)
 		goto out;
@@ -145,19 +63,19 @@ myeng_read_shadow(struct eng *e, char **engine, bool *has_fk, struct strlist *in
 		size_t len = strlen(line);
 		const char *eng = strstr(line, " ENGINE=");
 
-		if (line[0] == ')' && eng && *engine == NULL) {
+		if (line[0] == ')' && eng && def->engine == NULL) {
 			eng += strlen(" ENGINE=");
-			*engine = xstrndup(eng, strcspn(eng, " "));
+			def->engine = xstrndup(eng, strcspn(eng, " "));
 			continue;
 		}
 		if (strncmp(line, "  CONSTRAINT ", 13) == 0 && strstr(line, " FOREIGN KEY "))
-			*has_fk = true;
+			def->has_fk = true;
 		for (size_t i = 0; i < ARRAY_LEN(kinds); i++) {
 			if (strncmp(line, kinds[i], strlen(kinds[i])) != 0)
 				continue;
 			if (len > 0 && line[len - 1] == ',')
 				line[--len] = '\0';
-			strlist_push(indexes, line + 2);
+			strlist_push(&def->indexes, line + 2);
 			break;
 		}
 	}
@@ -179,21 +97,13 @@ out:
  * while the copy runs.
  */
 static int WARN_UNUSED
-myeng_defer_indexes(struct eng *e, struct strlist *indexes, struct shade_err *err)
+myeng_defer_indexes(struct eng *e, const struct strlist *indexes, struct shade_err *err)
 {
-	struct strlist cols = {0}, gen = {0};
 	struct buf b = {0}, stmt = {0};
-	char *ai_col = NULL;
 	int rc = -1;
 
 	if (indexes->len == 0)
 		return 0;
-	if (myeng_columns(e, &e->shadow, &cols, &gen, &ai_col, err) != 0)
-		goto out;
-	if (ai_col && strcasecmp(ai_col, e->shadow_pk.items[0]) == 0) {
-		free(ai_col);
-		ai_col = NULL;
-	}
 	for (size_t i = 0; i < indexes->len; i++) {
 		char *name = myeng_shadow_index_name(indexes->items[i]);
 
@@ -206,16 +116,13 @@ myeng_defer_indexes(struct eng *e, struct strlist *indexes, struct shade_err *er
 		free(name);
 		strlist_push(&e->deferred, indexes->items[i]);
 	}
-	if (ai_col) {
-		e->ai_key = sql_derived_name(SQL_MYSQL, ai_col, "_shade_ai");
-		sql_build(&b, SQL_MYSQL, ", ADD KEY %I (%I)", e->ai_key, ai_col);
+	if (e->ai_col && strcasecmp(e->ai_col, e->shadow_pk.items[0]) != 0) {
+		e->ai_key = sql_derived_name(SQL_MYSQL, e->ai_col, "_shade_ai");
+		sql_build(&b, SQL_MYSQL, ", ADD KEY %I (%I)", e->ai_key, e->ai_col);
 	}
 	sql_build(&stmt, SQL_MYSQL, "ALTER TABLE %Q %s", &e->shadow, buf_str(&b));
 	rc = myeng_run_buf(e, &stmt, err);
 out:
-	free(ai_col);
-	strlist_free(&cols);
-	strlist_free(&gen);
 	buf_free(&b);
 	buf_free(&stmt);
 	return rc;
@@ -231,10 +138,8 @@ int WARN_UNUSED
 myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 		   const struct alter_info *alter, struct shade_err *err)
 {
-	struct strlist indexes = {0};
+	struct myeng_shadow_def def = {0};
 	struct buf b = {0};
-	char *engine = NULL;
-	bool has_fk;
 	int rc = -1;
 
 	/* LIKE keeps columns, indexes, AUTO_INCREMENT, options and partitions. */
@@ -260,20 +165,21 @@ myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 		err->retryable = false;
 		goto fail;
 	}
-	if (myeng_read_shadow(e, &engine, &has_fk, &indexes, err) != 0)
+	if (myeng_read_shadow(e, &def, err) != 0)
 		goto fail;
-	if (engine == NULL || strcasecmp(engine, "InnoDB") != 0) {
+	if (def.engine == NULL || strcasecmp(def.engine, "InnoDB") != 0) {
 		err_set(err, SHADE_USAGE,
 			"the ALTER makes %s use the %s storage engine: shade needs InnoDB",
-			e->display, engine ? engine : "?");
+			e->display, def.engine ? def.engine : "?");
 		goto fail;
 	}
-	if (has_fk) {
+	if (def.has_fk) {
 		err_set(err, SHADE_USAGE,
 			"the ALTER adds a foreign key, which shade cannot carry over yet");
 		goto fail;
 	}
-	if (myeng_map_columns(e, alter, err) != 0 || myeng_defer_indexes(e, &indexes, err) != 0)
+	if (myeng_columns_map(e, alter, err) != 0 ||
+	    myeng_defer_indexes(e, &def.indexes, err) != 0)
 		goto fail;
 	myeng_copy_build_sql(e);
 	rc = 0;
@@ -290,8 +196,7 @@ fail:
 		err_clear(&ignored);
 	}
 out:
-	free(engine);
-	strlist_free(&indexes);
+	myeng_shadow_def_free(&def);
 	buf_free(&b);
 	return rc;
 }
