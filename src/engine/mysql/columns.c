@@ -1,7 +1,8 @@
 /*
  * engine/mysql/columns.c - the shadow's columns against T's: which column
- * of T fills which column of the shadow (colmap), and whether T's key
- * survives the ALTER as a key shade can follow.
+ * of T fills which column of the shadow (colmap), whether T's key survives
+ * the ALTER as a key shade can follow, and what the rows copied give a new
+ * NOT NULL column that has no DEFAULT.
  *
  * The key. The copy walks T's key and skips a key already in the shadow
  * (ON DUPLICATE KEY UPDATE k = k, see copy.c); the apply deletes and
@@ -15,6 +16,17 @@
  * myeng_columns_key_kept), anything else is refused before the copy. The
  * same rule keeps the apply's join of the shadow's key to the log's from
  * comparing two collations ("Illegal mix of collations").
+ *
+ * A new column that is NOT NULL and has no DEFAULT. The plain ALTER gives
+ * the existing rows the type's implicit default (0, '', the first ENUM
+ * value, ...) even in strict mode; an INSERT that leaves the column out
+ * fails in shade's strict session ("Field doesn't have a default value").
+ * So the copy and the apply write that value themselves, as a constant,
+ * and strictness stays as it is for every other column. Where shade cannot
+ * write exactly what the plain ALTER gives (the zero date, which the
+ * strict session refuses; a type it does not know; a CHECK constraint the
+ * value may break, which the plain ALTER checks only when it copies the
+ * table) it refuses.
  *
  * The shadow is read with SHOW statements, not information_schema: the dry
  * run's shadow is a TEMPORARY table, which information_schema does not show.
@@ -171,6 +183,101 @@ myeng_columns_check_key(struct eng *e, const struct myeng_res *cols, struct shad
 	return 0;
 }
 
+/*
+ * What the plain ALTER gives the existing rows in a new NOT NULL column
+ * without a DEFAULT, as a constant of shade's own; NULL: a type whose value
+ * shade cannot write (*zero_date: because it is the zero date).
+ */
+static const char *
+myeng_implicit_default(const char *type, bool *zero_date)
+{
+	static const struct {
+		const char *base;
+		const char *value;
+	} values[] = {
+		{"tinyint", "0"}, {"smallint", "0"}, {"mediumint", "0"}, {"int", "0"},
+		{"bigint", "0"}, {"decimal", "0"}, {"float", "0"}, {"double", "0"},
+		{"bit", "0"},
+		/* A number, not '0': the string '0' would be the year 2000. */
+		{"year", "0"},
+		{"char", "''"}, {"varchar", "''"}, {"tinytext", "''"}, {"text", "''"},
+		{"mediumtext", "''"}, {"longtext", "''"}, {"binary", "''"}, {"varbinary", "''"},
+		{"tinyblob", "''"}, {"blob", "''"}, {"mediumblob", "''"}, {"longblob", "''"},
+		{"set", "''"},
+		/* A number is an ENUM's index: 1 is its first value. */
+		{"enum", "1"},
+		{"time", "'00:00:00'"},
+		{"uuid", "'00000000-0000-0000-0000-000000000000'"},
+		{"inet4", "'0.0.0.0'"}, {"inet6", "'::'"},
+	};
+	struct myeng_type t;
+
+	myeng_type_parse(type, &t);
+	*zero_date = myeng_type_is(&t, "date") || myeng_type_is(&t, "datetime") ||
+		     myeng_type_is(&t, "timestamp");
+	for (size_t i = 0; i < ARRAY_LEN(values); i++)
+		if (myeng_type_is(&t, values[i].base))
+			return values[i].value;
+	return NULL;
+}
+
+/* Does a CHECK constraint of the shadow (its SHOW CREATE TABLE lines) name col? */
+static bool
+myeng_columns_checked(const struct strlist *checks, const char *col)
+{
+	struct buf q = {0};
+	bool found = false;
+
+	sql_ident(&q, SQL_MYSQL, col);
+	for (size_t i = 0; i < checks->len && !found; i++)
+		for (const char *p = checks->items[i]; *p && !found; p++)
+			found = strncasecmp(p, buf_str(&q), strlen(buf_str(&q))) == 0;
+	buf_free(&q);
+	return found;
+}
+
+/*
+ * A new NOT NULL column without a DEFAULT (row r of the shadow's columns):
+ * remember the value the copy and the apply write into it, or refuse.
+ */
+static int WARN_UNUSED
+myeng_columns_fill(struct eng *e, const struct myeng_res *cols, size_t r,
+		   const struct strlist *checks, struct shade_err *err)
+{
+	const char *col = myeng_text(cols, r, COL_FIELD), *type = myeng_text(cols, r, COL_TYPE);
+	bool zero_date;
+	const char *value = myeng_implicit_default(type, &zero_date);
+
+	if (zero_date) {
+		err_set(err, SHADE_USAGE,
+			"new column %s of %s is %s NOT NULL without a DEFAULT: the plain ALTER gives "
+			"the existing rows the zero date (or fails, under NO_ZERO_DATE), which shade's "
+			"strict copy does not write; refused (give the column a DEFAULT)",
+			col, e->display, type);
+		return -1;
+	}
+	if (value == NULL) {
+		err_set(err, SHADE_USAGE,
+			"new column %s of %s is %s NOT NULL without a DEFAULT: shade does not know "
+			"the value the plain ALTER gives the existing rows; refused (give the column "
+			"a DEFAULT)",
+			col, e->display, type);
+		return -1;
+	}
+	if (myeng_columns_checked(checks, col)) {
+		err_set(err, SHADE_USAGE,
+			"new column %s of %s is NOT NULL without a DEFAULT and a CHECK constraint "
+			"names it: the plain ALTER gives the existing rows %s and checks them only "
+			"when it copies the table, so its result depends on the algorithm the server "
+			"picks; refused (give the column a DEFAULT)",
+			col, e->display, value);
+		return -1;
+	}
+	strlist_push(&e->fill, col);
+	strlist_push(&e->fill_values, value);
+	return 0;
+}
+
 /* SHOW FULL COLUMNS of t. */
 static int WARN_UNUSED
 myeng_columns_read(struct eng *e, const struct qname *t, struct myeng_res *res,
@@ -220,6 +327,29 @@ myeng_columns_names(const struct myeng_res *orig, const struct myeng_res *shadow
 	strlist_free(&gen);
 }
 
+/* The new columns: the AUTO_INCREMENT one, and those the copy must fill. */
+static int WARN_UNUSED
+myeng_columns_new(struct eng *e, const struct myeng_res *cols, const struct strlist *checks,
+		  struct shade_err *err)
+{
+	for (size_t r = 0; r < cols->nrows; r++) {
+		const char *col = myeng_text(cols, r, COL_FIELD);
+		bool is_new = colmap_find(&e->dst, col, true) < 0;
+
+		if (strstr(myeng_text(cols, r, COL_EXTRA), "auto_increment")) {
+			e->ai_col = xstrdup(col);
+			continue;
+		}
+		if (!is_new || myeng_columns_generated(cols, r) ||
+		    strcmp(myeng_text(cols, r, COL_NULL), "NO") != 0 ||
+		    myeng_cell(cols, r, COL_DEFAULT) != NULL)
+			continue;
+		if (myeng_columns_fill(e, cols, r, checks, err) != 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* The shadow's primary-key columns, in key order; -1 if prefixes or gaps. */
 static int WARN_UNUSED
 myeng_columns_shadow_key(struct eng *e, struct strlist *key, bool *plain, struct shade_err *err)
@@ -250,11 +380,13 @@ out:
 /*
  * After the ALTER: the column mapping (same name, or renamed by the ALTER;
  * generated columns compute themselves), the check that the primary key is
- * still the same columns with their values kept apart, and the shadow's
- * AUTO_INCREMENT column.
+ * still the same columns with their values kept apart, and the new columns
+ * (see the top of the file). checks: the shadow's SHOW CREATE TABLE lines
+ * that hold a CHECK constraint.
  */
 int
-myeng_columns_map(struct eng *e, const struct alter_info *alter, struct shade_err *err)
+myeng_columns_map(struct eng *e, const struct alter_info *alter, const struct strlist *checks,
+		  struct shade_err *err)
 {
 	struct myeng_res orig = {0}, shadow = {0};
 	struct strlist orig_cols = {0}, cols = {0}, key = {0};
@@ -282,11 +414,9 @@ myeng_columns_map(struct eng *e, const struct alter_info *alter, struct shade_er
 		strlist_push(&e->shadow_pk, col);
 		e->pk[i].shadow_name = xstrdup(col);
 	}
-	if (myeng_columns_check_key(e, &shadow, err) != 0)
+	if (myeng_columns_check_key(e, &shadow, err) != 0 ||
+	    myeng_columns_new(e, &shadow, checks, err) != 0)
 		goto out;
-	for (size_t r = 0; r < shadow.nrows; r++)
-		if (e->ai_col == NULL && strstr(myeng_text(&shadow, r, COL_EXTRA), "auto_increment"))
-			e->ai_col = xstrdup(myeng_text(&shadow, r, COL_FIELD));
 	rc = 0;
 out:
 	myeng_res_free(&orig);
@@ -295,4 +425,26 @@ out:
 	strlist_free(&cols);
 	strlist_free(&key);
 	return rc;
+}
+
+/*
+ * "INSERT INTO shadow (dst..., fill...) SELECT src..., values...": the head
+ * of the copy's and the apply's statements, T's columns qualified with T's
+ * name when qualify is set.
+ */
+void
+myeng_columns_insert(const struct eng *e, struct buf *b, bool qualify)
+{
+	sql_build(b, SQL_MYSQL, "INSERT INTO %Q (%L", &e->shadow, &e->dst);
+	for (size_t i = 0; i < e->fill.len; i++)
+		sql_build(b, SQL_MYSQL, ", %I", e->fill.items[i]);
+	buf_append(b, ") SELECT ");
+	for (size_t i = 0; i < e->src.len; i++) {
+		if (qualify)
+			sql_build(b, SQL_MYSQL, "%s%Q.%I", i ? ", " : "", &e->orig, e->src.items[i]);
+		else
+			sql_build(b, SQL_MYSQL, "%s%I", i ? ", " : "", e->src.items[i]);
+	}
+	for (size_t i = 0; i < e->fill_values.len; i++)
+		sql_build(b, SQL_MYSQL, ", %s", e->fill_values.items[i]);
 }

@@ -275,6 +275,8 @@ myeng_conn_close(struct eng *e)
 	strlist_free(&e->shadow_pk);
 	strlist_free(&e->src);
 	strlist_free(&e->dst);
+	strlist_free(&e->fill);
+	strlist_free(&e->fill_values);
 	free(e->ai_col);
 	strlist_free(&e->deferred);
 	for (size_t i = 0; i < e->nutrg; i++) {

@@ -142,6 +142,8 @@ struct eng {
 	struct strlist shadow_pk;   /* their names on the shadow */
 	struct strlist src;         /* copy mapping: T's column ... */
 	struct strlist dst;         /* ... goes into the shadow's column */
+	struct strlist fill;        /* new NOT NULL columns without a DEFAULT ... */
+	struct strlist fill_values; /* ... and the constant the copy writes there */
 	char *ai_col;               /* the shadow's AUTO_INCREMENT column, or NULL */
 	struct strlist deferred;    /* index definitions to add after the copy */
 	struct myeng_trigger *utrg; /* T's own triggers, in firing order */
@@ -214,9 +216,10 @@ int myeng_key_bind_cmp(const struct eng *e, struct myeng_params *p, const struct
 void myeng_key_from_res(const struct myeng_res *res, size_t row, struct keyval *k);
 char *myeng_key_text(const struct eng *e, const struct keyval *k);
 
-/* columns.c: the column mapping and the key check */
-int myeng_columns_map(struct eng *e, const struct alter_info *alter, struct shade_err *err)
-	WARN_UNUSED;
+/* columns.c: the column mapping, the key check, the new columns' values */
+int myeng_columns_map(struct eng *e, const struct alter_info *alter, const struct strlist *checks,
+		      struct shade_err *err) WARN_UNUSED;
+void myeng_columns_insert(const struct eng *e, struct buf *b, bool qualify);
 
 /* shadow.c: the shadow and its deferred indexes */
 int myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,

@@ -31,6 +31,7 @@ struct myeng_shadow_def {
 	bool has_fk;              /* it has a foreign key */
 	struct strlist indexes;   /* its secondary indexes as the server writes
 				     them ("KEY `a` (`b`)", "UNIQUE KEY ...") */
+	struct strlist checks;    /* the lines that hold a CHECK constraint */
 };
 
 static void
@@ -38,6 +39,7 @@ myeng_shadow_def_free(struct myeng_shadow_def *d)
 {
 	free(d->engine);
 	strlist_free(&d->indexes);
+	strlist_free(&d->checks);
 }
 
 static int WARN_UNUSED
@@ -70,6 +72,8 @@ myeng_read_shadow(struct eng *e, struct myeng_shadow_def *def, struct shade_err 
 		}
 		if (strncmp(line, "  CONSTRAINT ", 13) == 0 && strstr(line, " FOREIGN KEY "))
 			def->has_fk = true;
+		if (strstr(line, " CHECK ("))
+			strlist_push(&def->checks, line);
 		for (size_t i = 0; i < ARRAY_LEN(kinds); i++) {
 			if (strncmp(line, kinds[i], strlen(kinds[i])) != 0)
 				continue;
@@ -178,7 +182,7 @@ myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 			"the ALTER adds a foreign key, which shade cannot carry over yet");
 		goto fail;
 	}
-	if (myeng_columns_map(e, alter, err) != 0 ||
+	if (myeng_columns_map(e, alter, &def.checks, err) != 0 ||
 	    myeng_defer_indexes(e, &def.indexes, err) != 0)
 		goto fail;
 	myeng_copy_build_sql(e);
