@@ -32,7 +32,16 @@ myeng_auto_increment_sql(struct buf *b, const struct eng *e, long long next)
 		sql_build(b, SQL_MYSQL, "ALTER TABLE %Q AUTO_INCREMENT = %l", &e->shadow, next);
 }
 
-/* Make the new table's AUTO_INCREMENT continue where T's stands. */
+/*
+ * Make the new table's AUTO_INCREMENT continue where T's stands. A column
+ * the ALTER made AUTO_INCREMENT that no column of T fills has no counter
+ * on T to continue: the plain ALTER numbers the rows and leaves the counter
+ * right after the largest number (or where the ALTER set it, if higher),
+ * while INSERT ... SELECT reserves numbers in batches and leaves it further
+ * on. A counter set at or below the largest number in the column becomes
+ * that number plus one, so setting the shadow's counter from before the
+ * copy gives the plain ALTER's.
+ */
 int WARN_UNUSED
 myeng_carry_auto_increment(struct eng *e, struct shade_err *err)
 {
@@ -42,6 +51,11 @@ myeng_carry_auto_increment(struct eng *e, struct shade_err *err)
 	long long t_next = -1, s_next = -1;
 	int rc = -1;
 
+	if (e->ai_new) {
+		myeng_auto_increment_sql(&b, e, e->ai_start);
+		rc = myeng_run_buf(e, &b, err);
+		goto out;
+	}
 	myeng_param_str(&p, e->orig.schema);
 	myeng_param_str(&p, e->orig.name);
 	myeng_param_str(&p, e->shadow.name);
@@ -212,12 +226,18 @@ out:
 
 /* ---- the dry run's plan ------------------------------------------------ */
 
-/* What myeng_carry_auto_increment runs when T's counter is ahead. */
+/* What myeng_carry_auto_increment runs. */
 void
 myeng_carry_plan_auto_increment(struct eng *e)
 {
 	struct buf b = {0};
 
+	if (e->ai_new) {
+		myeng_auto_increment_sql(&b, e, e->ai_start);
+		myeng_dryrun_take(e, "main connection: the new AUTO_INCREMENT column's counter",
+				  buf_take(&b));
+		return;
+	}
 	myeng_dryrun_add(e, "main connection: T's AUTO_INCREMENT", sql_auto_increment);
 	myeng_auto_increment_sql(&b, e, -1);
 	myeng_dryrun_take(e, "if it is ahead of the shadow's", buf_take(&b));

@@ -338,6 +338,7 @@ myeng_columns_new(struct eng *e, const struct myeng_res *cols, const struct strl
 
 		if (strstr(myeng_text(cols, r, COL_EXTRA), "auto_increment")) {
 			e->ai_col = xstrdup(col);
+			e->ai_new = is_new;
 			continue;
 		}
 		if (!is_new || myeng_columns_generated(cols, r) ||

@@ -145,6 +145,8 @@ struct eng {
 	struct strlist fill;        /* new NOT NULL columns without a DEFAULT ... */
 	struct strlist fill_values; /* ... and the constant the copy writes there */
 	char *ai_col;               /* the shadow's AUTO_INCREMENT column, or NULL */
+	bool ai_new;                /* no column of T fills it: the copy numbers it */
+	long long ai_start;         /* the shadow's AUTO_INCREMENT before the copy */
 	struct strlist deferred;    /* index definitions to add after the copy */
 	struct myeng_trigger *utrg; /* T's own triggers, in firing order */
 	size_t nutrg;

@@ -32,6 +32,7 @@ struct myeng_shadow_def {
 	struct strlist indexes;   /* its secondary indexes as the server writes
 				     them ("KEY `a` (`b`)", "UNIQUE KEY ...") */
 	struct strlist checks;    /* the lines that hold a CHECK constraint */
+	long long auto_increment; /* its AUTO_INCREMENT table option (1: none) */
 };
 
 static void
@@ -68,6 +69,10 @@ myeng_read_shadow(struct eng *e, struct myeng_shadow_def *def, struct shade_err 
 		if (line[0] == ')' && eng && def->engine == NULL) {
 			eng += strlen(" ENGINE=");
 			def->engine = xstrndup(eng, strcspn(eng, " "));
+			/* The server writes the counter right after the engine. */
+			eng += strcspn(eng, " ");
+			if (strncmp(eng, " AUTO_INCREMENT=", 16) == 0)
+				def->auto_increment = strtoll(eng + 16, NULL, 10);
 			continue;
 		}
 		if (strncmp(line, "  CONSTRAINT ", 13) == 0 && strstr(line, " FOREIGN KEY "))
@@ -142,7 +147,7 @@ int WARN_UNUSED
 myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 		   const struct alter_info *alter, struct shade_err *err)
 {
-	struct myeng_shadow_def def = {0};
+	struct myeng_shadow_def def = {.auto_increment = 1};
 	struct buf b = {0};
 	int rc = -1;
 
@@ -182,6 +187,7 @@ myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 			"the ALTER adds a foreign key, which shade cannot carry over yet");
 		goto fail;
 	}
+	e->ai_start = def.auto_increment;
 	if (myeng_columns_map(e, alter, &def.checks, err) != 0 ||
 	    myeng_defer_indexes(e, &def.indexes, err) != 0)
 		goto fail;
