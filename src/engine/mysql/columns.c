@@ -171,10 +171,10 @@ myeng_columns_check_key(struct eng *e, const struct myeng_res *cols, struct shad
 		from = myeng_type_text(k->type, k->collation);
 		to = myeng_type_text(myeng_text(cols, r, COL_TYPE), myeng_cell(cols, r, COL_COLLATION));
 		err_set(err, SHADE_USAGE,
-			"the ALTER changes primary-key column %s of %s from %s to %s: two keys could "
-			"become one, which shade cannot promise to catch as the plain ALTER does; "
-			"refused (shade allows a wider integer, varchar, decimal or fractional "
-			"seconds with the same character set and collation)",
+			"the ALTER changes primary-key column %s of %s from %s to %s, which may "
+			"make two keys one: the plain ALTER fails on them, shade's copy would keep "
+			"one row; refused (shade allows a wider integer, varchar or decimal, or more "
+			"fractional seconds, with the same character set and collation)",
 			k->name, e->display, from, to);
 		free(from);
 		free(to);
