@@ -16,8 +16,7 @@ static const char sql_auto_increment[] =
 	" WHERE TABLE_SCHEMA = ? AND BINARY TABLE_NAME IN (?, ?)";
 
 /* A trigger is created under its own sql_mode (bound), then ours again. */
-static const char sql_mode_trigger[] = "SET SESSION sql_mode = ?";
-static const char sql_mode_ours[] = "SET SESSION sql_mode = '" MYENG_SQL_MODE "'";
+static const char sql_mode_set[] = "SET SESSION sql_mode = ?";
 
 /*
  * ALTER TABLE shadow AUTO_INCREMENT = next. next < 0 writes a ?: the dry
@@ -100,18 +99,20 @@ static int WARN_UNUSED
 myeng_carry_create_trigger(struct eng *e, const struct myeng_trigger *t, const char *name,
 			   const struct qname *table, struct shade_err *err)
 {
-	struct myeng_params p = {0};
+	struct myeng_params p = {0}, ours = {0};
 	struct shade_err ignored = {0};
 	char *sql = myeng_carry_trigger_sql(e, t, name, table);
 	int rc = -1;
 
 	myeng_param_str(&p, t->sql_mode);
-	if (myeng_query(e, sql_mode_trigger, &p, NULL, err) == 0 && myeng_run(e, sql, err) == 0)
+	myeng_param_str(&ours, e->sql_mode);
+	if (myeng_query(e, sql_mode_set, &p, NULL, err) == 0 && myeng_run(e, sql, err) == 0)
 		rc = 0;
-	if (myeng_run(e, sql_mode_ours, rc ? &ignored : err) != 0)
+	if (myeng_query(e, sql_mode_set, &ours, NULL, rc ? &ignored : err) != 0)
 		rc = -1;
 	err_clear(&ignored);
 	myeng_params_free(&p);
+	myeng_params_free(&ours);
 	free(sql);
 	return rc;
 }
@@ -248,9 +249,9 @@ static void
 myeng_plan_trigger(struct eng *e, const char *comment, const struct myeng_trigger *t,
 		   const char *name, const struct qname *table)
 {
-	myeng_dryrun_add(e, comment, sql_mode_trigger);
+	myeng_dryrun_add(e, comment, sql_mode_set);
 	myeng_dryrun_take(e, NULL, myeng_carry_trigger_sql(e, t, name, table));
-	myeng_dryrun_add(e, NULL, sql_mode_ours);
+	myeng_dryrun_add(e, NULL, sql_mode_set);
 }
 
 /* What myeng_carry_triggers_to_shadow runs. */

@@ -22,11 +22,12 @@
  * value, ...) even in strict mode; an INSERT that leaves the column out
  * fails in shade's strict session ("Field doesn't have a default value").
  * So the copy and the apply write that value themselves, as a constant,
- * and strictness stays as it is for every other column. Where shade cannot
- * write exactly what the plain ALTER gives (the zero date, which the
- * strict session refuses; a type it does not know; a CHECK constraint the
- * value may break, which the plain ALTER checks only when it copies the
- * table) it refuses.
+ * and strictness stays as it is for every other column. For date and time
+ * types that is the zero date, unless the server's sql_mode says
+ * NO_ZERO_DATE, under which the plain ALTER fails. Where shade cannot
+ * write exactly what the plain ALTER gives (a type it does not know; a
+ * CHECK constraint the value may break, which the plain ALTER checks only
+ * when it copies the table) it refuses.
  *
  * The shadow is read with SHOW statements, not information_schema: the dry
  * run's shadow is a TEMPORARY table, which information_schema does not show.
@@ -186,7 +187,7 @@ myeng_columns_check_key(struct eng *e, const struct myeng_res *cols, struct shad
 /*
  * What the plain ALTER gives the existing rows in a new NOT NULL column
  * without a DEFAULT, as a constant of shade's own; NULL: a type whose value
- * shade cannot write (*zero_date: because it is the zero date).
+ * shade does not know. *zero_date: the value is the zero date.
  */
 static const char *
 myeng_implicit_default(const char *type, bool *zero_date)
@@ -207,6 +208,8 @@ myeng_implicit_default(const char *type, bool *zero_date)
 		/* A number is an ENUM's index: 1 is its first value. */
 		{"enum", "1"},
 		{"time", "'00:00:00'"},
+		{"date", "'0000-00-00'"},
+		{"datetime", "'0000-00-00 00:00:00'"}, {"timestamp", "'0000-00-00 00:00:00'"},
 		{"uuid", "'00000000-0000-0000-0000-000000000000'"},
 		{"inet4", "'0.0.0.0'"}, {"inet6", "'::'"},
 	};
@@ -248,11 +251,11 @@ myeng_columns_fill(struct eng *e, const struct myeng_res *cols, size_t r,
 	bool zero_date;
 	const char *value = myeng_implicit_default(type, &zero_date);
 
-	if (zero_date) {
+	if (zero_date && myeng_sql_mode_has(e->sql_mode, "NO_ZERO_DATE")) {
 		err_set(err, SHADE_USAGE,
-			"new column %s of %s is %s NOT NULL without a DEFAULT: the plain ALTER gives "
-			"the existing rows the zero date (or fails, under NO_ZERO_DATE), which shade's "
-			"strict copy does not write; refused (give the column a DEFAULT)",
+			"new column %s of %s is %s NOT NULL without a DEFAULT: the plain ALTER would "
+			"give the existing rows the zero date, which the server's sql_mode forbids "
+			"(NO_ZERO_DATE), and fail; refused (give the column a DEFAULT)",
 			col, e->display, type);
 		return -1;
 	}

@@ -47,8 +47,16 @@
  * AUTO_INCREMENT column holds 0 is copied as 0, not given a new number.
  */
 #define MYENG_SQL_MODE \
-	"STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO," \
-	"NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO"
+	"STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO"
+/*
+ * What a date or time value is, the server's sql_mode says, and so the
+ * plain ALTER's: these of its flags shade's sessions keep (a zero date is
+ * a valid value unless the server's mode says NO_ZERO_DATE; fractional
+ * seconds are rounded or truncated as it says).
+ */
+#define MYENG_SQL_MODE_KEPT \
+	"NO_ZERO_DATE,NO_ZERO_IN_DATE,ALLOW_INVALID_DATES,TIME_ROUND_FRACTIONAL," \
+	"TIME_TRUNCATE_FRACTIONAL"
 
 /* Log rows per transaction while the swap drains the log under its lock. */
 #define MYENG_DRAIN_BATCH 10000
@@ -126,6 +134,10 @@ struct eng {
 	struct dsn dsn;    /* a copy, for the extra connections */
 	bool mariadb;
 	int lctn;          /* lower_case_table_names */
+	char *server_sql_mode; /* the sql_mode a session gets from the server:
+				  what the plain ALTER would run under */
+	char *sql_mode;    /* shade's sessions': MYENG_SQL_MODE and the
+			      server's MYENG_SQL_MODE_KEPT flags */
 
 	struct qname orig;      /* T, database-qualified */
 	struct qname shadow;    /* _T_new */
@@ -198,6 +210,7 @@ int myeng_query(struct eng *e, const char *sql, const struct myeng_params *p,
 void myeng_rollback(struct eng *e);
 
 /* conn.c: connections, open, close */
+bool myeng_sql_mode_has(const char *mode, const char *flag);
 int myeng_connect(struct eng *e, MYSQL **out, bool setup, struct shade_err *err) WARN_UNUSED;
 void myeng_disconnect(MYSQL **c);
 int myeng_conn_open(struct eng **out, const struct dsn *dsn, struct dbwait *w,
