@@ -138,6 +138,65 @@ out:
 }
 
 /*
+ * shade finds the column renames in the ALTER-BODY itself (alter_parse)
+ * and reads "..." as a string and \ as an escape. Where the server's
+ * sql_mode, under which the ALTER runs (myeng_shadow_alter), reads them
+ * otherwise (ANSI_QUOTES: "a" is a name; NO_BACKSLASH_ESCAPES), a rename
+ * could go unseen and the renamed column be taken for a new one: such text
+ * is refused.
+ */
+static int WARN_UNUSED
+myeng_shadow_readable(const struct eng *e, const char *alter_body, struct shade_err *err)
+{
+	const char *what = NULL;
+
+	if (myeng_sql_mode_has(e->server_sql_mode, "ANSI_QUOTES") && strchr(alter_body, '"'))
+		what = "double quotes";
+	else if (myeng_sql_mode_has(e->server_sql_mode, "NO_BACKSLASH_ESCAPES") &&
+		 strchr(alter_body, '\\'))
+		what = "backslashes";
+	if (what == NULL)
+		return 0;
+	err_set(err, SHADE_USAGE,
+		"the server's sql_mode (%s) reads the ALTER's %s otherwise than shade, which "
+		"looks for renamed columns in it; refused (write names in backticks, strings "
+		"without backslashes)",
+		e->server_sql_mode, what);
+	return -1;
+}
+
+/*
+ * The ALTER-BODY on the shadow, under the sql_mode the server gives a
+ * session, which the plain ALTER would run under: the mode says how its
+ * text reads (PIPES_AS_CONCAT, REAL_AS_FLOAT, ORACLE, ...) and which
+ * defaults are valid. The shadow is empty: no row is converted under it.
+ * Then shade's mode again.
+ */
+static int WARN_UNUSED
+myeng_shadow_alter(struct eng *e, const char *alter_body, struct shade_err *err)
+{
+	struct myeng_params server = {0}, ours = {0};
+	struct shade_err ignored = {0};
+	struct buf b = {0};
+	int rc = -1;
+
+	myeng_param_str(&server, e->server_sql_mode);
+	myeng_param_str(&ours, e->sql_mode);
+	/* The ALTER-BODY is SQL by definition: it goes in as the user wrote it. */
+	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q %A", &e->shadow, alter_body);
+	if (myeng_query(e, "SET SESSION sql_mode = ?", &server, NULL, err) == 0 &&
+	    myeng_run_buf(e, &b, err) == 0)
+		rc = 0;
+	if (myeng_query(e, "SET SESSION sql_mode = ?", &ours, NULL, rc ? &ignored : err) != 0)
+		rc = -1;
+	err_clear(&ignored);
+	myeng_params_free(&server);
+	myeng_params_free(&ours);
+	buf_free(&b);
+	return rc;
+}
+
+/*
  * Create the shadow (a TEMPORARY table for the dry run: only this session
  * sees it, and it goes with the session), apply the ALTER-BODY, check it,
  * map the columns, set the indexes aside, build the copy's statements. On
@@ -151,6 +210,8 @@ myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 	struct buf b = {0};
 	int rc = -1;
 
+	if (myeng_shadow_readable(e, alter_body, err) != 0)
+		return -1;
 	/* LIKE keeps columns, indexes, AUTO_INCREMENT, options and partitions. */
 	sql_build(&b, SQL_MYSQL, "CREATE %sTABLE %Q LIKE %Q", temporary ? "TEMPORARY " : "",
 		  &e->shadow, &e->orig);
@@ -165,9 +226,7 @@ myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 	e->shadow_created = !temporary;
 	e->shadow_temporary = temporary;
 
-	/* The ALTER-BODY is SQL by definition: it goes in as the user wrote it. */
-	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q %A", &e->shadow, alter_body);
-	if (myeng_run_buf(e, &b, err) != 0) {
+	if (myeng_shadow_alter(e, alter_body, err) != 0) {
 		if (err->cancelled)
 			goto fail;
 		err_prefix(err, SHADE_USAGE, "the ALTER fails on a copy of %s: ", e->display);
