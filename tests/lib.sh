@@ -80,7 +80,8 @@
 #	my_same_rows A B COLS MSG   as pg_same_rows
 #	my_migrate_under_load TABLE SHADE-ARGS...
 #	                      run shade with the writer ($LOAD_ARGS) going from
-#	                      the capture to the end (see the function)
+#	                      the capture to the end, and $LOAD_AFTER seconds
+#	                      more (default 0; see the function)
 #	my_leftovers TABLE    shade's objects left for TABLE (_TABLE_new,
 #	                      _TABLE_log, triggers on TABLE)
 #
@@ -652,7 +653,7 @@ ORDER BY 1"
 
 # my_migrate_under_load TABLE SHADE-ARGS...: run shade on TABLE with the writer
 # (arguments in $LOAD_ARGS, split on spaces) running from the capture to the
-# end.
+# end, and on for $LOAD_AFTER seconds (default 0) against the new table.
 #
 # The writer starts only once the capture triggers exist: MariaDB has a bug
 # (MDEV-26048, pt-osc meets it too) that fails a prepared statement with
@@ -695,6 +696,7 @@ my_migrate_under_load()
 	sleep 1
 	kill -USR2 "$SHADE_PID" 2>/dev/null || true
 	wait_shade
+	sleep "${LOAD_AFTER:-0}"
 	stop_writer
 	assert_contains "$SHADE_ERR" "could not lock" "$_tbl: the capture waited"
 	assert_contains "$SHADE_ERR" paused "$_tbl: shade paused"

@@ -7,6 +7,10 @@
 # ALTER runs on eq_p.t, shade (--execute --drop-old) on eq_s.t. Then the
 # two are compared: SHOW CREATE TABLE (the database's name taken out), the
 # triggers, and every row.
+#
+# A case's setup may SET GLOBAL time_zone or sql_mode: the plain ALTER's
+# session and shade's then start with them, as on a server configured so.
+# Both are reset before every case and at the end.
 set -eu
 . "$(dirname "$0")/../lib.sh"
 . "$SHADE_ROOT/tests/equiv/equiv.sh"
@@ -39,6 +43,13 @@ my_rows()
 	my_in "$1" -e "SELECT * FROM t ORDER BY 1, 2"
 }
 
+# my_reset_globals: the server's own time zone and sql_mode again.
+my_reset_globals()
+{
+	my_client -e "SET GLOBAL time_zone = DEFAULT, GLOBAL sql_mode = DEFAULT" ||
+	    fail "cannot reset the server's time_zone and sql_mode"
+}
+
 # my_case N: run case N (files $T_TMP/cases/N.*).
 my_case()
 {
@@ -47,6 +58,7 @@ my_case()
 	alter=$(cat "$c.alter")
 	expect=$(cat "$c.expect")
 	EQ_N=$((EQ_N + 1))
+	my_reset_globals
 	my_client -e "DROP DATABASE IF EXISTS eq_p; DROP DATABASE IF EXISTS eq_s;
 	    CREATE DATABASE eq_p CHARACTER SET utf8mb4;
 	    CREATE DATABASE eq_s CHARACTER SET utf8mb4" || fail "$name: setup"
@@ -116,5 +128,6 @@ mkdir -p "$T_TMP/cases"
 for n in $(eq_split "$SHADE_ROOT/tests/equiv/mysql.cases" "$T_TMP/cases"); do
 	my_case "$n"
 done
+my_reset_globals
 eq_report MariaDB
 t_pass

@@ -6,7 +6,9 @@
 # message shown), a second statement after the ALTER (also one hidden in an
 # executable comment, which only the server would see; were one to slip
 # through, multi-statements are off and the server calls it a syntax
-# error), an ALTER that would leave InnoDB, leftovers of an earlier run,
+# error), an ALTER that would leave InnoDB, a change of the key column's
+# type that may make two keys one and a new NOT NULL json column without
+# a DEFAULT (both in a run and in a dry run), leftovers of an earlier run,
 # foreign keys shade cannot carry over yet; and passwords: from the DSN
 # (never printed), MYSQL_PWD and ~/.my.cnf.
 set -eu
@@ -74,6 +76,16 @@ assert_contains "$SHADE_ERR" "nosuchtype" \
 refuse "ALTER changing the primary key" --dsn "$MY_DSN" --table items \
     --alter 'DROP PRIMARY KEY, ADD PRIMARY KEY (sku)' --execute
 assert_contains "$SHADE_ERR" "primary key" "changing the primary key: the reason"
+for mode in --execute --dry-run; do
+	refuse "narrowing the key ($mode)" --dsn "$MY_DSN" --table items \
+	    --alter 'MODIFY id SMALLINT NOT NULL' $mode
+	assert_contains "$SHADE_ERR" "primary-key column id of" \
+	    "narrowing the key ($mode): the reason"
+	refuse "NOT NULL json without DEFAULT ($mode)" --dsn "$MY_DSN" \
+	    --table items --alter 'ADD COLUMN j JSON NOT NULL' $mode
+	assert_contains "$SHADE_ERR" "CHECK constraint" \
+	    "NOT NULL json without DEFAULT ($mode): the reason"
+done
 refuse "ALTER to another engine" --dsn "$MY_DSN" --table items \
     --alter 'ENGINE=MyISAM' --execute
 

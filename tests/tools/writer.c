@@ -43,6 +43,12 @@
  *   writer --dsn DSN --table T --mirror M [--engine pg|mysql]
  *          [--workers N] [--seconds S] [--until-file PATH] [--seed N]
  *          [--composite] [--rollback-pct P] [--rate TPS]
+ *          [--renamed-key NAME]
+ *
+ * --renamed-key NAME: the migration under test renames T's key column id
+ * to NAME. A worker whose statement on T finds no column id (the swap has
+ * happened) rolls back, writes NAME from then on and retries with the same
+ * values; the mirror keeps id.
  *
  * It stops after --seconds (default 60, at most 3600) or as soon as the
  * --until-file exists, whichever comes first, and prints one summary line.
@@ -99,6 +105,7 @@ struct writer_opts {
 	bool composite;
 	int rollback_pct;
 	double rate;  /* transactions per second per worker, 0: no limit */
+	const char *renamed_key;  /* T's key column after the swap (not id) */
 };
 
 /* What a worker reports to the parent through a pipe when it ends. */
@@ -126,6 +133,8 @@ struct writer {
 	long long fresh_base;  /* first fresh key (a for --composite) */
 	long long fresh_next;
 	char *sql[2][OP_COUNT];  /* [0] the table, [1] the mirror */
+	const struct qname *table;
+	bool renamed;            /* sql[0] names the key renamed_key */
 	PGconn *pg;
 	MYSQL *my;
 	struct writer_counts c;
@@ -154,7 +163,8 @@ writer_usage(void)
 	    "usage: writer --dsn DSN --table T --mirror M [--engine pg|mysql]\n"
 	    "              [--workers N] [--seconds S] [--until-file PATH]\n"
 	    "              [--seed N] [--composite] [--rollback-pct P]"
-	    " [--rate TPS]\n");
+	    " [--rate TPS]\n"
+	    "              [--renamed-key NAME]\n");
 	exit(1);
 }
 
@@ -198,10 +208,11 @@ writer_ph(struct buf *b, enum sql_dialect d, int n)
 }
 
 /*
- * Append "k1 = $n AND k2 = $n+1" (the key condition) and advance *n.
+ * Append "k1 = $n AND k2 = $n+1" (the key condition) and advance *n;
+ * key is the key column's name (not --composite).
  */
 static void
-writer_where_key(struct buf *b, const struct writer_opts *o, int *n)
+writer_where_key(struct buf *b, const struct writer_opts *o, const char *key, int *n)
 {
 	if (o->composite) {
 		buf_append(b, " WHERE a = ");
@@ -209,7 +220,7 @@ writer_where_key(struct buf *b, const struct writer_opts *o, int *n)
 		buf_append(b, " AND b = ");
 		writer_ph(b, o->dialect, (*n)++);
 	} else {
-		buf_append(b, " WHERE id = ");
+		sql_build(b, o->dialect, " WHERE %I = ", key);
 		writer_ph(b, o->dialect, (*n)++);
 	}
 }
@@ -222,9 +233,11 @@ writer_where_key(struct buf *b, const struct writer_opts *o, int *n)
  *   BUMP      delta, key...
  *   PKUPDATE  new key..., old key...
  *   DELETE    key...
+ * key: the key column's name (not --composite).
  */
 static char *
-writer_stmt(const struct writer_opts *o, const struct qname *t, enum writer_op op)
+writer_stmt(const struct writer_opts *o, const struct qname *t, enum writer_op op,
+	    const char *key)
 {
 	struct buf b = {0};
 	enum sql_dialect d = o->dialect;
@@ -232,8 +245,11 @@ writer_stmt(const struct writer_opts *o, const struct qname *t, enum writer_op o
 
 	switch (op) {
 	case OP_INSERT:
-		sql_build(&b, d, "INSERT INTO %Q (%s, sku, qty, price, note, "
-		    "updated_at) VALUES (", t, o->composite ? "a, b" : "id");
+		if (o->composite)
+			sql_build(&b, d, "INSERT INTO %Q (a, b", t);
+		else
+			sql_build(&b, d, "INSERT INTO %Q (%I", t, key);
+		buf_append(&b, ", sku, qty, price, note, updated_at) VALUES (");
 		for (int i = 0; i < (o->composite ? 7 : 6); i++) {
 			if (i > 0)
 				buf_append(&b, ", ");
@@ -252,12 +268,12 @@ writer_stmt(const struct writer_opts *o, const struct qname *t, enum writer_op o
 		writer_ph(&b, d, n++);
 		buf_append(&b, ", updated_at = ");
 		writer_ph(&b, d, n++);
-		writer_where_key(&b, o, &n);
+		writer_where_key(&b, o, key, &n);
 		break;
 	case OP_BUMP:
 		sql_build(&b, d, "UPDATE %Q SET qty = qty + ", t);
 		writer_ph(&b, d, n++);
-		writer_where_key(&b, o, &n);
+		writer_where_key(&b, o, key, &n);
 		break;
 	case OP_PKUPDATE:
 		sql_build(&b, d, "UPDATE %Q SET ", t);
@@ -267,14 +283,14 @@ writer_stmt(const struct writer_opts *o, const struct qname *t, enum writer_op o
 			buf_append(&b, ", b = ");
 			writer_ph(&b, d, n++);
 		} else {
-			buf_append(&b, "id = ");
+			sql_build(&b, d, "%I = ", key);
 			writer_ph(&b, d, n++);
 		}
-		writer_where_key(&b, o, &n);
+		writer_where_key(&b, o, key, &n);
 		break;
 	case OP_DELETE:
 		sql_build(&b, d, "DELETE FROM %Q", t);
-		writer_where_key(&b, o, &n);
+		writer_where_key(&b, o, key, &n);
 		break;
 	default:
 		die("writer: bad op");
@@ -289,6 +305,7 @@ enum writer_res {
 	WRES_RETRY,  /* deadlock, serialization failure, lock timeout */
 	WRES_ERROR,  /* the statement failed; the connection is fine */
 	WRES_FATAL,  /* the connection is gone */
+	WRES_RENAMED,  /* no column id: --renamed-key's swap has happened */
 };
 
 static void
@@ -315,6 +332,10 @@ writer_pg_result(struct writer *w, PGresult *res, const char *sql,
 		return WRES_OK;
 	}
 	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (state && strcmp(state, "42703") == 0 && w->o->renamed_key && !w->renamed) {
+		PQclear(res);
+		return WRES_RENAMED;  /* undefined_column */
+	}
 	if (PQstatus(w->pg) != CONNECTION_OK)
 		r = WRES_FATAL;
 	else if (state && (strcmp(state, "40P01") == 0 ||
@@ -356,6 +377,8 @@ writer_my_error(struct writer *w, unsigned e, const char *msg, const char *sql)
 
 	if (writer_my_retryable(e))
 		return WRES_RETRY;
+	if (e == 1054 && w->o->renamed_key && !w->renamed)
+		return WRES_RENAMED;  /* unknown column */
 	snprintf(line, sizeof(line), "%s (errno %u)", msg, e);
 	writer_report(w, line, sql);
 	return writer_my_fatal(e) ? WRES_FATAL : WRES_ERROR;
@@ -636,9 +659,22 @@ writer_params(const struct writer *w, enum writer_op op,
 	return n;
 }
 
+/* The table's statements name the key renamed_key from now on. */
+static void
+writer_rename_key(struct writer *w)
+{
+	for (int op = 0; op < OP_COUNT; op++) {
+		free(w->sql[0][op]);
+		w->sql[0][op] = writer_stmt(w->o, w->table, (enum writer_op)op,
+		    w->o->renamed_key);
+	}
+	w->renamed = true;
+}
+
 /*
  * One attempt: BEGIN, the statement on the table, the same on the mirror,
- * COMMIT or ROLLBACK. On failure the transaction is rolled back.
+ * COMMIT or ROLLBACK. On failure the transaction is rolled back; when the
+ * table's key has its new name (--renamed-key), it is retried with it.
  */
 static enum writer_res
 writer_txn(struct writer *w, enum writer_op op, const struct writer_vals *v,
@@ -672,6 +708,10 @@ writer_txn(struct writer *w, enum writer_op op, const struct writer_vals *v,
 fail:
 	if (r != WRES_FATAL && writer_simple(w, "ROLLBACK") == WRES_FATAL)
 		r = WRES_FATAL;
+	if (r == WRES_RENAMED) {
+		writer_rename_key(w);
+		r = WRES_RETRY;
+	}
 	return r;
 }
 
@@ -819,6 +859,7 @@ writer_parse_args(int argc, char **argv, struct writer_opts *o)
 		{"composite", no_argument, NULL, 'c'},
 		{"rollback-pct", required_argument, NULL, 'r'},
 		{"rate", required_argument, NULL, 'R'},
+		{"renamed-key", required_argument, NULL, 'K'},
 		{NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -869,13 +910,17 @@ writer_parse_args(int argc, char **argv, struct writer_opts *o)
 		case 'R':
 			o->rate = writer_number(optarg);
 			break;
+		case 'K':
+			o->renamed_key = optarg;
+			break;
 		default:
 			writer_usage();
 		}
 	}
 	if (optind != argc || !o->dsn || !o->table || !o->mirror ||
 	    o->workers < 1 || o->workers > WRITER_MAX_WORKERS ||
-	    !(o->seconds > 0) || o->rollback_pct < 0 || o->rollback_pct > 100)
+	    !(o->seconds > 0) || o->rollback_pct < 0 || o->rollback_pct > 100 ||
+	    (o->renamed_key && (o->composite || o->renamed_key[0] == '\0')))
 		writer_usage();
 	if (o->seconds > 3600)
 		o->seconds = 3600;
@@ -968,9 +1013,10 @@ main(int argc, char **argv)
 
 	memset(&w, 0, sizeof(w));
 	w.o = &o;
+	w.table = &tq;
 	for (int op = 0; op < OP_COUNT; op++) {
-		w.sql[0][op] = writer_stmt(&o, &tq, (enum writer_op)op);
-		w.sql[1][op] = writer_stmt(&o, &mq, (enum writer_op)op);
+		w.sql[0][op] = writer_stmt(&o, &tq, (enum writer_op)op, "id");
+		w.sql[1][op] = writer_stmt(&o, &mq, (enum writer_op)op, "id");
 	}
 	if (writer_connect(&w, &err) != 0 ||
 	    writer_read_range(&w, &tq, &err) != 0) {

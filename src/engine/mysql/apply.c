@@ -45,9 +45,7 @@ myeng_apply_sql(const struct eng *e, size_t n, char *sql[3])
 	sql_build(&b, SQL_MYSQL, " WHERE %Q.%I IN (%s)", &e->log, e->seq, buf_str(&in));
 	sql[0] = buf_take(&b);
 
-	sql_build(&b, SQL_MYSQL, "INSERT INTO %Q (%L) SELECT ", &e->shadow, &e->dst);
-	for (size_t i = 0; i < e->src.len; i++)
-		sql_build(&b, SQL_MYSQL, "%s%Q.%I", i ? ", " : "", &e->orig, e->src.items[i]);
+	myeng_columns_insert(e, &b, true);
 	sql_build(&b, SQL_MYSQL, " FROM %Q JOIN (SELECT DISTINCT %L FROM %Q WHERE %I IN (%s)) AS k ON ",
 		  &e->orig, &e->pkcols, &e->log, e->seq, buf_str(&in));
 	myeng_join_keys(&b, &e->orig, &e->pkcols, "k", NULL, &e->pkcols);

@@ -16,8 +16,7 @@ static const char sql_auto_increment[] =
 	" WHERE TABLE_SCHEMA = ? AND BINARY TABLE_NAME IN (?, ?)";
 
 /* A trigger is created under its own sql_mode (bound), then ours again. */
-static const char sql_mode_trigger[] = "SET SESSION sql_mode = ?";
-static const char sql_mode_ours[] = "SET SESSION sql_mode = '" MYENG_SQL_MODE "'";
+static const char sql_mode_set[] = "SET SESSION sql_mode = ?";
 
 /*
  * ALTER TABLE shadow AUTO_INCREMENT = next. next < 0 writes a ?: the dry
@@ -32,7 +31,16 @@ myeng_auto_increment_sql(struct buf *b, const struct eng *e, long long next)
 		sql_build(b, SQL_MYSQL, "ALTER TABLE %Q AUTO_INCREMENT = %l", &e->shadow, next);
 }
 
-/* Make the new table's AUTO_INCREMENT continue where T's stands. */
+/*
+ * Make the new table's AUTO_INCREMENT continue where T's stands. A column
+ * the ALTER made AUTO_INCREMENT that no column of T fills has no counter
+ * on T to continue: the plain ALTER numbers the rows and leaves the counter
+ * right after the largest number (or where the ALTER set it, if higher),
+ * while INSERT ... SELECT reserves numbers in batches and leaves it further
+ * on. A counter set at or below the largest number in the column becomes
+ * that number plus one, so setting the shadow's counter from before the
+ * copy gives the plain ALTER's.
+ */
 int WARN_UNUSED
 myeng_carry_auto_increment(struct eng *e, struct shade_err *err)
 {
@@ -42,6 +50,11 @@ myeng_carry_auto_increment(struct eng *e, struct shade_err *err)
 	long long t_next = -1, s_next = -1;
 	int rc = -1;
 
+	if (e->ai_new) {
+		myeng_auto_increment_sql(&b, e, e->ai_start);
+		rc = myeng_run_buf(e, &b, err);
+		goto out;
+	}
 	myeng_param_str(&p, e->orig.schema);
 	myeng_param_str(&p, e->orig.name);
 	myeng_param_str(&p, e->shadow.name);
@@ -86,18 +99,20 @@ static int WARN_UNUSED
 myeng_carry_create_trigger(struct eng *e, const struct myeng_trigger *t, const char *name,
 			   const struct qname *table, struct shade_err *err)
 {
-	struct myeng_params p = {0};
+	struct myeng_params p = {0}, ours = {0};
 	struct shade_err ignored = {0};
 	char *sql = myeng_carry_trigger_sql(e, t, name, table);
 	int rc = -1;
 
 	myeng_param_str(&p, t->sql_mode);
-	if (myeng_query(e, sql_mode_trigger, &p, NULL, err) == 0 && myeng_run(e, sql, err) == 0)
+	myeng_param_str(&ours, e->sql_mode);
+	if (myeng_query(e, sql_mode_set, &p, NULL, err) == 0 && myeng_run(e, sql, err) == 0)
 		rc = 0;
-	if (myeng_run(e, sql_mode_ours, rc ? &ignored : err) != 0)
+	if (myeng_query(e, sql_mode_set, &ours, NULL, rc ? &ignored : err) != 0)
 		rc = -1;
 	err_clear(&ignored);
 	myeng_params_free(&p);
+	myeng_params_free(&ours);
 	free(sql);
 	return rc;
 }
@@ -212,12 +227,18 @@ out:
 
 /* ---- the dry run's plan ------------------------------------------------ */
 
-/* What myeng_carry_auto_increment runs when T's counter is ahead. */
+/* What myeng_carry_auto_increment runs. */
 void
 myeng_carry_plan_auto_increment(struct eng *e)
 {
 	struct buf b = {0};
 
+	if (e->ai_new) {
+		myeng_auto_increment_sql(&b, e, e->ai_start);
+		myeng_dryrun_take(e, "main connection: the new AUTO_INCREMENT column's counter",
+				  buf_take(&b));
+		return;
+	}
 	myeng_dryrun_add(e, "main connection: T's AUTO_INCREMENT", sql_auto_increment);
 	myeng_auto_increment_sql(&b, e, -1);
 	myeng_dryrun_take(e, "if it is ahead of the shadow's", buf_take(&b));
@@ -228,9 +249,9 @@ static void
 myeng_plan_trigger(struct eng *e, const char *comment, const struct myeng_trigger *t,
 		   const char *name, const struct qname *table)
 {
-	myeng_dryrun_add(e, comment, sql_mode_trigger);
+	myeng_dryrun_add(e, comment, sql_mode_set);
 	myeng_dryrun_take(e, NULL, myeng_carry_trigger_sql(e, t, name, table));
-	myeng_dryrun_add(e, NULL, sql_mode_ours);
+	myeng_dryrun_add(e, NULL, sql_mode_set);
 }
 
 /* What myeng_carry_triggers_to_shadow runs. */

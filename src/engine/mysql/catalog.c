@@ -43,6 +43,45 @@ myeng_kind_of(const char *type, const char *coltype)
 	return -1;
 }
 
+/*
+ * A TIMESTAMP key column's values travel as text in the session's time
+ * zone, which is the server's (the plain ALTER's conversions follow it,
+ * see conn.c). Where that zone has daylight saving time, two instants of
+ * an autumn night read as one text, and a chunk bound could slip by an
+ * hour: such a key is refused. A fixed offset, or one that is UTC in both
+ * January and July, has no such night.
+ */
+static int WARN_UNUSED
+myeng_check_timestamp_key(struct eng *e, const char *col, struct shade_err *err)
+{
+	struct myeng_res res = {0};
+	const char *zone;
+	bool fixed;
+	int rc = -1;
+
+	if (myeng_query(e,
+			"SELECT @@SESSION.time_zone, UNIX_TIMESTAMP('2024-01-01 00:00:00') = 1704067200"
+			"  AND UNIX_TIMESTAMP('2024-07-01 00:00:00') = 1719792000",
+			NULL, &res, err) != 0)
+		goto out;
+	zone = myeng_text(&res, 0, 0);
+	fixed = (zone[0] == '+' || zone[0] == '-') &&
+		strspn(zone + 1, "0123456789:") == strlen(zone + 1);
+	if (fixed || strcmp(myeng_text(&res, 0, 1), "1") == 0) {
+		rc = 0;
+		goto out;
+	}
+	err_set(err, SHADE_USAGE,
+		"the primary key of %s has TIMESTAMP column %s, and the server's time zone (%s) "
+		"may have daylight saving time: shade reads key values as local times, two of "
+		"which can be the same text in an autumn night; refused (set the server's "
+		"time_zone to UTC or a fixed offset such as '+01:00')",
+		e->display, col, zone);
+out:
+	myeng_res_free(&res);
+	return rc;
+}
+
 /* Read T's primary key: names, types and how the values travel. */
 static int WARN_UNUSED
 myeng_read_pk(struct eng *e, struct shade_err *err)
@@ -98,6 +137,9 @@ myeng_read_pk(struct eng *e, struct shade_err *err)
 			goto out;
 		}
 		k->kind = (enum myeng_kind)kind;
+		if (strcasecmp(myeng_text(&res, i, 2), "timestamp") == 0 &&
+		    myeng_check_timestamp_key(e, k->name, err) != 0)
+			goto out;
 	}
 	/* The log's id column must not clash with a key column. */
 	e->seq = xstrdup("_shade_seq");

@@ -116,6 +116,47 @@ myeng_connect_failed(struct eng *e, MYSQL *c, bool timed_out, struct shade_err *
 	err->server_errno = mysql_errno(c);
 }
 
+/* Does sql_mode (flags separated by commas) hold flag? */
+bool
+myeng_sql_mode_has(const char *mode, const char *flag)
+{
+	size_t n = strlen(flag);
+
+	for (const char *p = mode; *p; p += strcspn(p, ","), p += *p == ',') {
+		if (strncmp(p, flag, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The sql_mode of shade's sessions, from the one the server gives the
+ * first (the plain ALTER's): MYENG_SQL_MODE and those of its flags that
+ * say what a date or time value is (MYENG_SQL_MODE_KEPT).
+ */
+static int WARN_UNUSED
+myeng_session_mode(struct eng *e, MYSQL *c, struct shade_err *err)
+{
+	static const char kept[] = MYENG_SQL_MODE_KEPT;
+	struct myeng_res res = {0};
+	struct buf b = {0};
+
+	if (myeng_exec(e, c, "SELECT @@SESSION.sql_mode", NULL, &res, NULL, err) != 0)
+		return -1;
+	e->server_sql_mode = xstrdup(res.nrows ? myeng_text(&res, 0, 0) : "");
+	myeng_res_free(&res);
+	buf_append(&b, MYENG_SQL_MODE);
+	for (const char *p = kept; *p; p += strcspn(p, ","), p += *p == ',') {
+		char *flag = xstrndup(p, strcspn(p, ","));
+
+		if (myeng_sql_mode_has(e->server_sql_mode, flag))
+			buf_printf(&b, ",%s", flag);
+		free(flag);
+	}
+	e->sql_mode = buf_take(&b);
+	return 0;
+}
+
 /*
  * Connect a session as shade needs it. setup: the session settings every
  * statement of the migration relies on (the killer needs none).
@@ -125,6 +166,7 @@ myeng_connect(struct eng *e, MYSQL **out, bool setup, struct shade_err *err)
 {
 	const char *pw = e->dsn.password;
 	char *typed = NULL;
+	struct myeng_params p = {0};
 	struct buf b = {0};
 	MYSQL *c = NULL;
 	bool timed_out;
@@ -170,14 +212,19 @@ myeng_connect(struct eng *e, MYSQL **out, bool setup, struct shade_err *err)
 	 * (the no-lost-write argument needs that) and INSERT ... SELECT reads
 	 * without locking rows. lock_wait_timeout bounds every wait for a
 	 * metadata lock on T (triggers, the swap), so the application never
-	 * queues long behind shade. UTC, so that TIMESTAMP key values survive
-	 * the trip through text unchanged (no DST ambiguity).
+	 * queues long behind shade. The time zone stays the server's: the
+	 * plain ALTER converts between TIMESTAMP and other types, and fills
+	 * current-time defaults, in it (preflight refuses TIMESTAMP keys where
+	 * it has daylight saving time).
 	 */
+	if (e->sql_mode == NULL && myeng_session_mode(e, c, err) != 0)
+		goto out;
+	myeng_param_str(&p, e->sql_mode);
 	sql_build(&b, SQL_MYSQL,
-		  "SET SESSION sql_mode = '" MYENG_SQL_MODE "', SESSION time_zone = '+00:00',"
-		  " SESSION lock_wait_timeout = %l, SESSION sql_quote_show_create = 1",
+		  "SET SESSION lock_wait_timeout = %l, SESSION sql_quote_show_create = 1",
 		  (long long)(e->opts->lock_timeout > 1 ? ceil(e->opts->lock_timeout) : 1));
-	if (myeng_exec(e, c, buf_str(&b), NULL, NULL, NULL, err) != 0 ||
+	if (myeng_exec(e, c, "SET SESSION sql_mode = ?", &p, NULL, NULL, err) != 0 ||
+	    myeng_exec(e, c, buf_str(&b), NULL, NULL, NULL, err) != 0 ||
 	    myeng_exec(e, c, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED", NULL, NULL,
 		       NULL, err) != 0)
 		goto out;
@@ -196,6 +243,7 @@ out:
 		explicit_bzero(typed, strlen(typed));
 		free(typed);
 	}
+	myeng_params_free(&p);
 	buf_free(&b);
 	return rc;
 }
@@ -268,6 +316,8 @@ myeng_conn_close(struct eng *e)
 		qname_free(&e->trg[i]);
 	free(e->seq);
 	free(e->display);
+	free(e->server_sql_mode);
+	free(e->sql_mode);
 	for (size_t i = 0; i < e->npk; i++)
 		myeng_key_free(&e->pk[i]);
 	free(e->pk);
@@ -275,6 +325,9 @@ myeng_conn_close(struct eng *e)
 	strlist_free(&e->shadow_pk);
 	strlist_free(&e->src);
 	strlist_free(&e->dst);
+	strlist_free(&e->fill);
+	strlist_free(&e->fill_values);
+	free(e->ai_col);
 	strlist_free(&e->deferred);
 	for (size_t i = 0; i < e->nutrg; i++) {
 		struct myeng_trigger *t = &e->utrg[i];

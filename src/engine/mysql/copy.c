@@ -50,8 +50,8 @@ myeng_copy_build_sql(struct eng *e)
 	 * "at row N" in an error names a row we can find again.
 	 */
 	for (int first = 1; first >= 0; first--) {
-		sql_build(&b, SQL_MYSQL, "INSERT INTO %Q (%L) SELECT %L FROM %Q FORCE INDEX (PRIMARY) WHERE ",
-			  &e->shadow, &e->dst, &e->src, &e->orig);
+		myeng_columns_insert(e, &b, false);
+		sql_build(&b, SQL_MYSQL, " FROM %Q FORCE INDEX (PRIMARY) WHERE ", &e->orig);
 		if (!first)
 			sql_build(&b, SQL_MYSQL, "%s AND ", buf_str(&gt));
 		sql_build(&b, SQL_MYSQL, "%s ORDER BY %s ON DUPLICATE KEY UPDATE %Q.%I = %Q.%I",

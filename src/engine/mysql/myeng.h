@@ -47,8 +47,16 @@
  * AUTO_INCREMENT column holds 0 is copied as 0, not given a new number.
  */
 #define MYENG_SQL_MODE \
-	"STRICT_ALL_TABLES,NO_ZERO_DATE,NO_ZERO_IN_DATE,ERROR_FOR_DIVISION_BY_ZERO," \
-	"NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO"
+	"STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO"
+/*
+ * What a date or time value is, the server's sql_mode says, and so the
+ * plain ALTER's: these of its flags shade's sessions keep (a zero date is
+ * a valid value unless the server's mode says NO_ZERO_DATE; fractional
+ * seconds are rounded or truncated as it says).
+ */
+#define MYENG_SQL_MODE_KEPT \
+	"NO_ZERO_DATE,NO_ZERO_IN_DATE,ALLOW_INVALID_DATES,TIME_ROUND_FRACTIONAL," \
+	"TIME_TRUNCATE_FRACTIONAL"
 
 /* Log rows per transaction while the swap drains the log under its lock. */
 #define MYENG_DRAIN_BATCH 10000
@@ -126,6 +134,10 @@ struct eng {
 	struct dsn dsn;    /* a copy, for the extra connections */
 	bool mariadb;
 	int lctn;          /* lower_case_table_names */
+	char *server_sql_mode; /* the sql_mode a session gets from the server:
+				  what the plain ALTER would run under */
+	char *sql_mode;    /* shade's sessions': MYENG_SQL_MODE and the
+			      server's MYENG_SQL_MODE_KEPT flags */
 
 	struct qname orig;      /* T, database-qualified */
 	struct qname shadow;    /* _T_new */
@@ -142,6 +154,11 @@ struct eng {
 	struct strlist shadow_pk;   /* their names on the shadow */
 	struct strlist src;         /* copy mapping: T's column ... */
 	struct strlist dst;         /* ... goes into the shadow's column */
+	struct strlist fill;        /* new NOT NULL columns without a DEFAULT ... */
+	struct strlist fill_values; /* ... and the constant the copy writes there */
+	char *ai_col;               /* the shadow's AUTO_INCREMENT column, or NULL */
+	bool ai_new;                /* no column of T fills it: the copy numbers it */
+	long long ai_start;         /* the shadow's AUTO_INCREMENT before the copy */
 	struct strlist deferred;    /* index definitions to add after the copy */
 	struct myeng_trigger *utrg; /* T's own triggers, in firing order */
 	size_t nutrg;
@@ -193,6 +210,7 @@ int myeng_query(struct eng *e, const char *sql, const struct myeng_params *p,
 void myeng_rollback(struct eng *e);
 
 /* conn.c: connections, open, close */
+bool myeng_sql_mode_has(const char *mode, const char *flag);
 int myeng_connect(struct eng *e, MYSQL **out, bool setup, struct shade_err *err) WARN_UNUSED;
 void myeng_disconnect(MYSQL **c);
 int myeng_conn_open(struct eng **out, const struct dsn *dsn, struct dbwait *w,
@@ -213,7 +231,12 @@ int myeng_key_bind_cmp(const struct eng *e, struct myeng_params *p, const struct
 void myeng_key_from_res(const struct myeng_res *res, size_t row, struct keyval *k);
 char *myeng_key_text(const struct eng *e, const struct keyval *k);
 
-/* shadow.c: the shadow, its column mapping and its deferred indexes */
+/* columns.c: the column mapping, the key check, the new columns' values */
+int myeng_columns_map(struct eng *e, const struct alter_info *alter, const struct strlist *checks,
+		      struct shade_err *err) WARN_UNUSED;
+void myeng_columns_insert(const struct eng *e, struct buf *b, bool qualify);
+
+/* shadow.c: the shadow and its deferred indexes */
 int myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 		       const struct alter_info *alter, struct shade_err *err) WARN_UNUSED;
 int myeng_shadow_create(struct eng *e, const char *alter_body, const struct alter_info *alter,

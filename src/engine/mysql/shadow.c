@@ -1,8 +1,11 @@
 /*
  * engine/mysql/shadow.c - the shadow table _T_new: created LIKE T, altered
- * with the ALTER-BODY and checked (storage engine, foreign keys, primary
- * key); its columns mapped to T's (colmap); its secondary indexes set aside
+ * with the ALTER-BODY and checked (storage engine, foreign keys; the
+ * columns and the key in columns.c); its secondary indexes set aside
  * during the copy and built once after it.
+ *
+ * The shadow is read with SHOW statements, not information_schema: the dry
+ * run's shadow is a TEMPORARY table, which information_schema does not show.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,100 +13,8 @@
 
 #include <mysqld_error.h>
 
-#include "colmap.h"
 #include "ident.h"
 #include "myeng.h"
-
-/*
- * The shadow is read with SHOW statements, not information_schema: the dry
- * run's shadow is a TEMPORARY table, which information_schema does not show.
- */
-
-/* SHOW FULL COLUMNS: column names, and which are generated. */
-static int WARN_UNUSED
-myeng_columns(struct eng *e, const struct qname *t, struct strlist *names,
-	      struct strlist *generated, char **auto_inc, struct shade_err *err)
-{
-	struct myeng_res res = {0};
-	struct buf b = {0};
-	int rc = -1;
-
-	sql_build(&b, SQL_MYSQL, "SHOW FULL COLUMNS FROM %Q", t);
-	if (myeng_query(e, buf_str(&b), NULL, &res, err) != 0)
-		goto out;
-	for (size_t i = 0; i < res.nrows && res.ncols >= 7; i++) {
-		const char *extra = myeng_text(&res, i, 6);
-
-		if (strstr(extra, "VIRTUAL") || strstr(extra, "STORED") ||
-		    strstr(extra, "PERSISTENT"))
-			strlist_push(generated, myeng_text(&res, i, 0));
-		else
-			strlist_push(names, myeng_text(&res, i, 0));
-		if (auto_inc && *auto_inc == NULL && strstr(extra, "auto_increment"))
-			*auto_inc = xstrdup(myeng_text(&res, i, 0));
-	}
-	rc = 0;
-out:
-	myeng_res_free(&res);
-	buf_free(&b);
-	return rc;
-}
-
-/*
- * After the ALTER: the column mapping (same name, or renamed by the ALTER;
- * generated columns compute themselves) and the check that the primary key
- * is still the same columns.
- */
-static int WARN_UNUSED
-myeng_map_columns(struct eng *e, const struct alter_info *alter, struct shade_err *err)
-{
-	struct myeng_res res = {0};
-	struct strlist orig_cols = {0}, orig_gen = {0}, cols = {0}, gen = {0}, key = {0};
-	struct buf b = {0};
-	int rc = -1;
-
-	if (myeng_columns(e, &e->orig, &orig_cols, &orig_gen, NULL, err) != 0 ||
-	    myeng_columns(e, &e->shadow, &cols, &gen, NULL, err) != 0)
-		goto out;
-	/* A column generated on T but stored on the shadow takes T's values. */
-	for (size_t i = 0; i < orig_gen.len; i++)
-		strlist_push(&orig_cols, orig_gen.items[i]);
-	colmap_build(&orig_cols, &cols, alter, true, &e->src, &e->dst);
-
-	/* The shadow's key must be T's key, column for column, no prefixes. */
-	sql_build(&b, SQL_MYSQL, "SHOW INDEX FROM %Q WHERE Key_name = 'PRIMARY'", &e->shadow);
-	if (myeng_query(e, buf_str(&b), NULL, &res, err) != 0)
-		goto out;
-	for (size_t i = 0; i < res.nrows && res.ncols >= 8; i++) {
-		if (strtoul(myeng_text(&res, i, 3), NULL, 10) != i + 1 ||
-		    myeng_cell(&res, i, 7) != NULL)
-			goto changed_key;
-		strlist_push(&key, myeng_text(&res, i, 4));
-	}
-	if (key.len != res.nrows || !colmap_same_key(&e->src, &e->dst, &e->pkcols, &key, true))
-		goto changed_key;
-	for (size_t i = 0; i < key.len; i++) {
-		const char *col = e->dst.items[colmap_find(&e->dst, key.items[i], true)];
-
-		strlist_push(&e->shadow_pk, col);
-		e->pk[i].shadow_name = xstrdup(col);
-	}
-	rc = 0;
-	goto out;
-changed_key:
-	err_set(err, SHADE_USAGE,
-		"the ALTER changes the primary key of %s, which shade cannot do online yet",
-		e->display);
-out:
-	myeng_res_free(&res);
-	strlist_free(&orig_cols);
-	strlist_free(&orig_gen);
-	strlist_free(&cols);
-	strlist_free(&gen);
-	strlist_free(&key);
-	buf_free(&b);
-	return rc;
-}
 
 /* The index name of a SHOW CREATE TABLE line "KEY `name` (...)". */
 static char *
@@ -114,14 +25,26 @@ myeng_shadow_index_name(const char *def)
 	return p ? ident_unquote(p, &p) : NULL;
 }
 
-/*
- * What SHOW CREATE TABLE says of the shadow: its storage engine, whether it
- * has foreign keys, and its secondary index definitions as the server
- * writes them ("KEY `a` (`b`)", "UNIQUE KEY ...", "FULLTEXT KEY ...").
- */
+/* What SHOW CREATE TABLE says of the shadow. */
+struct myeng_shadow_def {
+	char *engine;             /* its storage engine */
+	bool has_fk;              /* it has a foreign key */
+	struct strlist indexes;   /* its secondary indexes as the server writes
+				     them ("KEY `a` (`b`)", "UNIQUE KEY ...") */
+	struct strlist checks;    /* the lines that hold a CHECK constraint */
+	long long auto_increment; /* its AUTO_INCREMENT table option (1: none) */
+};
+
+static void
+myeng_shadow_def_free(struct myeng_shadow_def *d)
+{
+	free(d->engine);
+	strlist_free(&d->indexes);
+	strlist_free(&d->checks);
+}
+
 static int WARN_UNUSED
-myeng_read_shadow(struct eng *e, char **engine, bool *has_fk, struct strlist *indexes,
-		  struct shade_err *err)
+myeng_read_shadow(struct eng *e, struct myeng_shadow_def *def, struct shade_err *err)
 {
 	static const char *const kinds[] = {"  KEY ", "  UNIQUE KEY ", "  FULLTEXT KEY ",
 					    "  SPATIAL KEY "};
@@ -130,8 +53,6 @@ myeng_read_shadow(struct eng *e, char **engine, bool *has_fk, struct strlist *in
 	char *create = NULL, *line, *save = NULL;
 	int rc = -1;
 
-	*engine = NULL;
-	*has_fk = false;
 	sql_build(&b, SQL_MYSQL, "SHOW CREATE TABLE %Q", &e->shadow);
 	if (myeng_query(e, buf_str(&b), NULL, &res, err) != 0)
 		goto out;
@@ -145,19 +66,25 @@ myeng_read_shadow(struct eng *e, char **engine, bool *has_fk, struct strlist *in
 		size_t len = strlen(line);
 		const char *eng = strstr(line, " ENGINE=");
 
-		if (line[0] == ')' && eng && *engine == NULL) {
+		if (line[0] == ')' && eng && def->engine == NULL) {
 			eng += strlen(" ENGINE=");
-			*engine = xstrndup(eng, strcspn(eng, " "));
+			def->engine = xstrndup(eng, strcspn(eng, " "));
+			/* The server writes the counter right after the engine. */
+			eng += strcspn(eng, " ");
+			if (strncmp(eng, " AUTO_INCREMENT=", 16) == 0)
+				def->auto_increment = strtoll(eng + 16, NULL, 10);
 			continue;
 		}
 		if (strncmp(line, "  CONSTRAINT ", 13) == 0 && strstr(line, " FOREIGN KEY "))
-			*has_fk = true;
+			def->has_fk = true;
+		if (strstr(line, " CHECK ("))
+			strlist_push(&def->checks, line);
 		for (size_t i = 0; i < ARRAY_LEN(kinds); i++) {
 			if (strncmp(line, kinds[i], strlen(kinds[i])) != 0)
 				continue;
 			if (len > 0 && line[len - 1] == ',')
 				line[--len] = '\0';
-			strlist_push(indexes, line + 2);
+			strlist_push(&def->indexes, line + 2);
 			break;
 		}
 	}
@@ -179,21 +106,13 @@ out:
  * while the copy runs.
  */
 static int WARN_UNUSED
-myeng_defer_indexes(struct eng *e, struct strlist *indexes, struct shade_err *err)
+myeng_defer_indexes(struct eng *e, const struct strlist *indexes, struct shade_err *err)
 {
-	struct strlist cols = {0}, gen = {0};
 	struct buf b = {0}, stmt = {0};
-	char *ai_col = NULL;
 	int rc = -1;
 
 	if (indexes->len == 0)
 		return 0;
-	if (myeng_columns(e, &e->shadow, &cols, &gen, &ai_col, err) != 0)
-		goto out;
-	if (ai_col && strcasecmp(ai_col, e->shadow_pk.items[0]) == 0) {
-		free(ai_col);
-		ai_col = NULL;
-	}
 	for (size_t i = 0; i < indexes->len; i++) {
 		char *name = myeng_shadow_index_name(indexes->items[i]);
 
@@ -206,18 +125,74 @@ myeng_defer_indexes(struct eng *e, struct strlist *indexes, struct shade_err *er
 		free(name);
 		strlist_push(&e->deferred, indexes->items[i]);
 	}
-	if (ai_col) {
-		e->ai_key = sql_derived_name(SQL_MYSQL, ai_col, "_shade_ai");
-		sql_build(&b, SQL_MYSQL, ", ADD KEY %I (%I)", e->ai_key, ai_col);
+	if (e->ai_col && strcasecmp(e->ai_col, e->shadow_pk.items[0]) != 0) {
+		e->ai_key = sql_derived_name(SQL_MYSQL, e->ai_col, "_shade_ai");
+		sql_build(&b, SQL_MYSQL, ", ADD KEY %I (%I)", e->ai_key, e->ai_col);
 	}
 	sql_build(&stmt, SQL_MYSQL, "ALTER TABLE %Q %s", &e->shadow, buf_str(&b));
 	rc = myeng_run_buf(e, &stmt, err);
 out:
-	free(ai_col);
-	strlist_free(&cols);
-	strlist_free(&gen);
 	buf_free(&b);
 	buf_free(&stmt);
+	return rc;
+}
+
+/*
+ * shade finds the column renames in the ALTER-BODY itself (alter_parse)
+ * and reads "..." as a string and \ as an escape. Where the server's
+ * sql_mode, under which the ALTER runs (myeng_shadow_alter), reads them
+ * otherwise (ANSI_QUOTES: "a" is a name; NO_BACKSLASH_ESCAPES), a rename
+ * could go unseen and the renamed column be taken for a new one: such text
+ * is refused.
+ */
+static int WARN_UNUSED
+myeng_shadow_readable(const struct eng *e, const char *alter_body, struct shade_err *err)
+{
+	const char *what = NULL;
+
+	if (myeng_sql_mode_has(e->server_sql_mode, "ANSI_QUOTES") && strchr(alter_body, '"'))
+		what = "double quotes";
+	else if (myeng_sql_mode_has(e->server_sql_mode, "NO_BACKSLASH_ESCAPES") &&
+		 strchr(alter_body, '\\'))
+		what = "backslashes";
+	if (what == NULL)
+		return 0;
+	err_set(err, SHADE_USAGE,
+		"the server's sql_mode (%s) reads the ALTER's %s otherwise than shade, which "
+		"looks for renamed columns in it; refused (write names in backticks, strings "
+		"without backslashes)",
+		e->server_sql_mode, what);
+	return -1;
+}
+
+/*
+ * The ALTER-BODY on the shadow, under the sql_mode the server gives a
+ * session, which the plain ALTER would run under: the mode says how its
+ * text reads (PIPES_AS_CONCAT, REAL_AS_FLOAT, ORACLE, ...) and which
+ * defaults are valid. The shadow is empty: no row is converted under it.
+ * Then shade's mode again.
+ */
+static int WARN_UNUSED
+myeng_shadow_alter(struct eng *e, const char *alter_body, struct shade_err *err)
+{
+	struct myeng_params server = {0}, ours = {0};
+	struct shade_err ignored = {0};
+	struct buf b = {0};
+	int rc = -1;
+
+	myeng_param_str(&server, e->server_sql_mode);
+	myeng_param_str(&ours, e->sql_mode);
+	/* The ALTER-BODY is SQL by definition: it goes in as the user wrote it. */
+	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q %A", &e->shadow, alter_body);
+	if (myeng_query(e, "SET SESSION sql_mode = ?", &server, NULL, err) == 0 &&
+	    myeng_run_buf(e, &b, err) == 0)
+		rc = 0;
+	if (myeng_query(e, "SET SESSION sql_mode = ?", &ours, NULL, rc ? &ignored : err) != 0)
+		rc = -1;
+	err_clear(&ignored);
+	myeng_params_free(&server);
+	myeng_params_free(&ours);
+	buf_free(&b);
 	return rc;
 }
 
@@ -231,12 +206,12 @@ int WARN_UNUSED
 myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 		   const struct alter_info *alter, struct shade_err *err)
 {
-	struct strlist indexes = {0};
+	struct myeng_shadow_def def = {.auto_increment = 1};
 	struct buf b = {0};
-	char *engine = NULL;
-	bool has_fk;
 	int rc = -1;
 
+	if (myeng_shadow_readable(e, alter_body, err) != 0)
+		return -1;
 	/* LIKE keeps columns, indexes, AUTO_INCREMENT, options and partitions. */
 	sql_build(&b, SQL_MYSQL, "CREATE %sTABLE %Q LIKE %Q", temporary ? "TEMPORARY " : "",
 		  &e->shadow, &e->orig);
@@ -251,29 +226,29 @@ myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 	e->shadow_created = !temporary;
 	e->shadow_temporary = temporary;
 
-	/* The ALTER-BODY is SQL by definition: it goes in as the user wrote it. */
-	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q %A", &e->shadow, alter_body);
-	if (myeng_run_buf(e, &b, err) != 0) {
+	if (myeng_shadow_alter(e, alter_body, err) != 0) {
 		if (err->cancelled)
 			goto fail;
 		err_prefix(err, SHADE_USAGE, "the ALTER fails on a copy of %s: ", e->display);
 		err->retryable = false;
 		goto fail;
 	}
-	if (myeng_read_shadow(e, &engine, &has_fk, &indexes, err) != 0)
+	if (myeng_read_shadow(e, &def, err) != 0)
 		goto fail;
-	if (engine == NULL || strcasecmp(engine, "InnoDB") != 0) {
+	if (def.engine == NULL || strcasecmp(def.engine, "InnoDB") != 0) {
 		err_set(err, SHADE_USAGE,
 			"the ALTER makes %s use the %s storage engine: shade needs InnoDB",
-			e->display, engine ? engine : "?");
+			e->display, def.engine ? def.engine : "?");
 		goto fail;
 	}
-	if (has_fk) {
+	if (def.has_fk) {
 		err_set(err, SHADE_USAGE,
 			"the ALTER adds a foreign key, which shade cannot carry over yet");
 		goto fail;
 	}
-	if (myeng_map_columns(e, alter, err) != 0 || myeng_defer_indexes(e, &indexes, err) != 0)
+	e->ai_start = def.auto_increment;
+	if (myeng_columns_map(e, alter, &def.checks, err) != 0 ||
+	    myeng_defer_indexes(e, &def.indexes, err) != 0)
 		goto fail;
 	myeng_copy_build_sql(e);
 	rc = 0;
@@ -290,8 +265,7 @@ fail:
 		err_clear(&ignored);
 	}
 out:
-	free(engine);
-	strlist_free(&indexes);
+	myeng_shadow_def_free(&def);
 	buf_free(&b);
 	return rc;
 }
