@@ -58,6 +58,8 @@
 #	pg_no_sessions MSG    fail unless, within 10 s, no other session is
 #	                      connected to $PG_DB (shade left no backend behind
 #	                      still running a statement or holding a lock)
+#	pg_hold TABLE SECS    a background reader holds TABLE's ACCESS SHARE
+#	                      lock for SECS seconds (HOLD_PID)
 #	pg_leftovers TABLE    print shade's objects left for TABLE (the shadow,
 #	                      the change log, triggers on TABLE, functions outside
 #	                      the system schemas); empty when nothing is left
@@ -488,6 +490,25 @@ pg_no_sessions()
 			      AND pid <> pg_backend_pid()" | sed 's/^/#   /' >&2
 			fail "$1: $_n sessions still connected"
 		fi
+		sleep 0.1
+	done
+}
+
+# pg_hold TABLE SECONDS: a reader in the background keeps TABLE's ACCESS
+# SHARE lock that long (any lock stronger than a read waits for it); returns
+# once the lock is held, with its pid in HOLD_PID.
+pg_hold()
+{
+	pg_psql -c "BEGIN; SELECT count(*) FROM $1; SELECT pg_sleep($2); COMMIT" \
+	    >/dev/null 2>&1 &
+	HOLD_PID=$!
+	bg_track "$HOLD_PID"
+	_i=0
+	until [ "$(pg_val "SELECT count(*) FROM pg_locks l JOIN pg_class c
+	    ON c.oid = l.relation WHERE c.relname = '$1' AND l.granted
+	    AND l.pid <> pg_backend_pid()")" -gt 0 ]; do
+		_i=$((_i + 1))
+		[ "$_i" -lt 100 ] || fail "the reader did not get its lock on $1"
 		sleep 0.1
 	done
 }

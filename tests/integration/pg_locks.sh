@@ -22,27 +22,9 @@ mk()
 	    CREATE TABLE ${1}_snap AS SELECT * FROM $1"
 }
 
-# hold TABLE SECONDS: a reader keeps TABLE's ACCESS SHARE lock that long.
-hold()
-{
-	pg_psql -c "BEGIN; SELECT count(*) FROM $1; SELECT pg_sleep($2); COMMIT" \
-	    >/dev/null 2>&1 &
-	HOLD_PID=$!
-	bg_track "$HOLD_PID"
-	# Wait until the reader has its lock.
-	_i=0
-	until [ "$(pg_val "SELECT count(*) FROM pg_locks l JOIN pg_class c
-	    ON c.oid = l.relation WHERE c.relname = '$1' AND l.granted
-	    AND l.pid <> pg_backend_pid()")" -gt 0 ]; do
-		_i=$((_i + 1))
-		[ "$_i" -lt 100 ] || fail "the reader did not get its lock"
-		sleep 0.1
-	done
-}
-
 # 1. The reader goes away after 4 s; ten attempts outlast it.
 mk waits
-hold waits 4
+pg_hold waits 4
 run_shade --dsn "$PG_DSN" --table waits --execute --lock-timeout 0.2 \
     --alter 'ADD COLUMN flag int NOT NULL DEFAULT 0'
 wait "$HOLD_PID" || true
@@ -55,7 +37,7 @@ left=$(pg_leftovers waits)
 # 2. The reader stays 8 s; two attempts give up, undo waits for it.
 mk gives_up
 pg_fingerprint >"$T_TMP/before"
-hold gives_up 8
+pg_hold gives_up 8
 run_shade --dsn "$PG_DSN" --table gives_up --execute --lock-timeout 0.2 \
     --lock-retries 2 --alter 'ADD COLUMN flag int NOT NULL DEFAULT 0'
 wait "$HOLD_PID" || true

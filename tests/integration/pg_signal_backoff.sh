@@ -18,18 +18,7 @@ pg_sql "CREATE TABLE items (id bigserial PRIMARY KEY, sku text NOT NULL, qty int
     FROM generate_series(1, 5000) g"
 pg_fingerprint >"$T_TMP/before"
 
-pg_psql -c "BEGIN; SELECT count(*) FROM items; SELECT pg_sleep(120); COMMIT" \
-    >/dev/null 2>&1 &
-HOLD_PID=$!
-bg_track "$HOLD_PID"
-i=0
-until [ "$(pg_val "SELECT count(*) FROM pg_locks l JOIN pg_class c
-    ON c.oid = l.relation WHERE c.relname = 'items' AND l.granted
-    AND l.pid <> pg_backend_pid()")" -gt 0 ]; do
-	i=$((i + 1))
-	[ "$i" -lt 100 ] || fail "the reader did not get its lock"
-	sleep 0.1
-done
+pg_hold items 120
 
 start_shade --dsn "$PG_DSN" --table items --execute --lock-timeout 0.2 \
     --lock-retries 10 --alter 'ADD COLUMN flag int NOT NULL DEFAULT 0'
