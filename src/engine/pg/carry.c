@@ -40,7 +40,28 @@ out:
 	return rc;
 }
 
-/* Table privileges. */
+/*
+ * Table and column privileges, one GRANT per privilege and grantee. This
+ * runs before the ALTER, when the shadow's columns still have T's names:
+ * the ALTER renames or drops a column's privileges with the column.
+ */
+static const char sql_grants[] =
+	"SELECT a.privilege_type, NULL::pg_catalog.name, COALESCE(r.rolname, ''),"
+	"  a.grantee = 0, a.is_grantable, 0 AS attnum"
+	" FROM pg_catalog.pg_class c,"
+	"  pg_catalog.aclexplode(c.relacl) a"
+	"  LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee"
+	" WHERE c.oid = $1::pg_catalog.regclass AND a.grantee <> c.relowner"
+	" UNION ALL"
+	" SELECT x.privilege_type, a.attname, COALESCE(r.rolname, ''),"
+	"  x.grantee = 0, x.is_grantable, a.attnum"
+	" FROM pg_catalog.pg_attribute a,"
+	"  pg_catalog.aclexplode(a.attacl) x"
+	"  LEFT JOIN pg_catalog.pg_roles r ON r.oid = x.grantee"
+	" WHERE a.attrelid = $1::pg_catalog.regclass AND a.attnum > 0"
+	"   AND NOT a.attisdropped AND a.attacl IS NOT NULL"
+	" ORDER BY 6";
+
 static int WARN_UNUSED
 pgsql_carry_grants(struct eng *e, struct buf *b, struct shade_err *err)
 {
@@ -48,64 +69,18 @@ pgsql_carry_grants(struct eng *e, struct buf *b, struct shade_err *err)
 	PGresult *res = NULL;
 	int rc = -1;
 
-	if (pgsql_exec(e,
-		       "SELECT a.privilege_type, COALESCE(r.rolname, ''), a.grantee = 0,"
-		       "  a.is_grantable"
-		       " FROM pg_catalog.pg_class c,"
-		       "  pg_catalog.aclexplode(c.relacl) a"
-		       "  LEFT JOIN pg_catalog.pg_roles r ON r.oid = a.grantee"
-		       " WHERE c.oid = $1::pg_catalog.regclass AND a.grantee <> c.relowner",
-		       1, params, &res, err) != 0)
+	if (pgsql_exec(e, sql_grants, 1, params, &res, err) != 0)
 		goto out;
 	for (int i = 0; i < PQntuples(res); i++) {
 		/* privilege_type is a keyword the server wrote (SELECT, ...). */
-		if (PQgetvalue(res, i, 2)[0] == 't')
-			sql_build(b, SQL_PG, "GRANT %s ON %Q TO PUBLIC", PQgetvalue(res, i, 0),
-				  &e->shadow);
-		else
-			sql_build(b, SQL_PG, "GRANT %s ON %Q TO %I%s", PQgetvalue(res, i, 0),
-				  &e->shadow, PQgetvalue(res, i, 1),
-				  PQgetvalue(res, i, 3)[0] == 't' ? " WITH GRANT OPTION" : "");
-		if (pgsql_exec_run_buf(e, b, err) != 0)
-			goto out;
-	}
-	rc = 0;
-out:
-	PQclear(res);
-	return rc;
-}
-
-/*
- * Column privileges. This runs before the ALTER, when the shadow's columns
- * still have T's names: the ALTER renames or drops them with the column.
- */
-static int WARN_UNUSED
-pgsql_carry_column_grants(struct eng *e, struct buf *b, struct shade_err *err)
-{
-	const char *params[1] = {e->orig_text};
-	PGresult *res = NULL;
-	int rc = -1;
-
-	if (pgsql_exec(e,
-		       "SELECT a.attname, x.privilege_type, COALESCE(r.rolname, ''),"
-		       "  x.grantee = 0, x.is_grantable"
-		       " FROM pg_catalog.pg_attribute a,"
-		       "  pg_catalog.aclexplode(a.attacl) x"
-		       "  LEFT JOIN pg_catalog.pg_roles r ON r.oid = x.grantee"
-		       " WHERE a.attrelid = $1::pg_catalog.regclass AND a.attnum > 0"
-		       "   AND NOT a.attisdropped AND a.attacl IS NOT NULL"
-		       " ORDER BY a.attnum",
-		       1, params, &res, err) != 0)
-		goto out;
-	for (int i = 0; i < PQntuples(res); i++) {
-		const char *col = PQgetvalue(res, i, 0);
-
+		sql_build(b, SQL_PG, "GRANT %s", PQgetvalue(res, i, 0));
+		if (!PQgetisnull(res, i, 1))
+			sql_build(b, SQL_PG, " (%I)", PQgetvalue(res, i, 1));
+		sql_build(b, SQL_PG, " ON %Q TO ", &e->shadow);
 		if (PQgetvalue(res, i, 3)[0] == 't')
-			sql_build(b, SQL_PG, "GRANT %s (%I) ON %Q TO PUBLIC", PQgetvalue(res, i, 1),
-				  col, &e->shadow);
+			buf_append(b, "PUBLIC");
 		else
-			sql_build(b, SQL_PG, "GRANT %s (%I) ON %Q TO %I%s", PQgetvalue(res, i, 1),
-				  col, &e->shadow, PQgetvalue(res, i, 2),
+			sql_build(b, SQL_PG, "%I%s", PQgetvalue(res, i, 2),
 				  PQgetvalue(res, i, 4)[0] == 't' ? " WITH GRANT OPTION" : "");
 		if (pgsql_exec_run_buf(e, b, err) != 0)
 			goto out;
@@ -270,7 +245,7 @@ pgsql_carry_onto_shadow(struct eng *e, struct shade_err *err)
 	int rc = -1;
 
 	if (pgsql_carry_owner(e, &b, err) != 0 || pgsql_carry_grants(e, &b, err) != 0 ||
-	    pgsql_carry_column_grants(e, &b, err) != 0 || pgsql_carry_statistics(e, &b, err) != 0 ||
+	    pgsql_carry_statistics(e, &b, err) != 0 ||
 	    pgsql_carry_flags(e, &b, err) != 0)
 		goto out;
 	/* Storage parameters (fillfactor, autovacuum settings), as the server lists them. */
