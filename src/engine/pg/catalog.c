@@ -310,7 +310,7 @@ static int WARN_UNUSED
 pgsql_catalog_index_names(struct eng *e, struct shade_err *err)
 {
 	const char *params[2] = {e->orig_text, NULL};
-	PGresult *res = NULL, *hit = NULL;
+	PGresult *res = NULL;
 	int rc = -1;
 
 	if (pgsql_exec(e,
@@ -324,20 +324,12 @@ pgsql_catalog_index_names(struct eng *e, struct shade_err *err)
 
 		for (size_t k = 0; k < ARRAY_LEN(suffixes); k++) {
 			char *name = sql_derived_name(SQL_PG, PQgetvalue(res, i, 0), suffixes[k]);
-			const char *p2[2] = {e->orig.schema, name};
 			bool taken;
 
-			if (pgsql_exec(e,
-				       "SELECT 1 FROM pg_catalog.pg_class c"
-				       " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-				       " WHERE n.nspname = $1 AND c.relname = $2",
-				       2, p2, &hit, err) != 0) {
+			if (pgsql_names_taken(e, name, &taken, err) != 0) {
 				free(name);
 				goto out;
 			}
-			taken = PQntuples(hit) > 0;
-			PQclear(hit);
-			hit = NULL;
 			if (taken) {
 				err_set(err, SHADE_USAGE,
 					"%s.%s exists, and shade needs that name for index %s of %s.%s "
@@ -354,7 +346,6 @@ pgsql_catalog_index_names(struct eng *e, struct shade_err *err)
 	rc = 0;
 out:
 	PQclear(res);
-	PQclear(hit);
 	return rc;
 }
 

@@ -24,7 +24,7 @@ static const char sql_shadow_constraint_names[] =
 	" WHERE conrelid = $1::pg_catalog.regclass ORDER BY conname";
 
 /* Is there a relation called name in T's schema? */
-static int WARN_UNUSED
+int
 pgsql_names_taken(struct eng *e, const char *name, bool *taken, struct shade_err *err)
 {
 	const char *params[2] = {e->orig.schema, name};

@@ -167,6 +167,8 @@ void pgsql_triggers_alter_sql(struct eng *e, const struct alter_info *alter,
 char pgsql_triggers_state(const struct eng *e, const char *name, char state);
 
 /* names.c: T's prefix for the names the server gave after the shadow */
+int pgsql_names_taken(struct eng *e, const char *name, bool *taken,
+		      struct shade_err *err) WARN_UNUSED;
 int pgsql_names_constraints(struct eng *e, struct shade_err *err) WARN_UNUSED;
 int pgsql_names_swap(struct eng *e, struct strlist *out, struct shade_err *err) WARN_UNUSED;
 
