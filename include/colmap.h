@@ -2,13 +2,15 @@
  * colmap.h - which column of the original table fills which column of the
  * shadow, and whether the shadow's primary key is still the original's.
  *
- * Both engines read the two tables' columns from their catalogs and hand
- * them here; the rules live once. A shadow column is filled from the
- * original column of the same name, or from the column the ALTER renamed
- * to it; a column the ALTER renamed away or dropped is not refilled by a
- * new column that takes its name; a column with no source is new (its
- * default fills it). Names compare exactly (PostgreSQL) or without regard to case
- * (MySQL, whose column names are case-insensitive).
+ * By name (colmap_build), for a server with no stable column identity
+ * (MySQL): a shadow column is filled from the original column of the same
+ * name, or from the column the ALTER renamed to it; a column the ALTER
+ * renamed away or dropped is not refilled by a new column that takes its
+ * name; a column with no source is new (its default fills it). PostgreSQL
+ * maps by attribute number instead (src/engine/pg/columns.c), which needs
+ * no reading of the ALTER. Both engines check the key here
+ * (colmap_same_key). Names compare exactly (PostgreSQL) or without regard
+ * to case (MySQL, whose column names are case-insensitive).
  */
 #ifndef SHADE_COLMAP_H
 #define SHADE_COLMAP_H
