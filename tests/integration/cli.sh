@@ -76,13 +76,18 @@ my_sql "CREATE USER 'pw'@'localhost' IDENTIFIED BY 'secret';
     GRANT ALL ON \`$MY_DB\`.* TO 'pw'@'localhost'"
 pw_dsn=$(echo "$MY_DSN" | sed 's|mysql://root@|mysql://pw@|')
 my_fingerprint >"$T_TMP/before"
+# script(1) runs the command with $SHELL -c; exec makes shade the
+# terminal's foreground process itself, so the SIGINT the terminal sends
+# reaches shade alone (a dash in between would die of it first and take
+# the exit status with it), and script -e returns shade's own status.
+rc=0
 (sleep 2; printf '\003'; sleep 5) |
-    env -u MYSQL_PWD script -qec "$SHADE_BIN --dsn '$pw_dsn' --table items \
-        --alter 'ADD COLUMN flag int' --execute; echo \"shade-rc=\$?\"" \
-        /dev/null >"$T_TMP/prompt.out" 2>&1 || true
+    env -u MYSQL_PWD SHELL=/bin/sh script -qec "exec $SHADE_BIN --dsn '$pw_dsn' \
+        --table items --alter 'ADD COLUMN flag int' --execute" \
+        /dev/null >"$T_TMP/prompt.out" 2>&1 || rc=$?
 sed 's/^/# prompt: /' "$T_TMP/prompt.out" >&2
 grep -q "Password:" "$T_TMP/prompt.out" || fail "no password prompt"
-grep -q "shade-rc=3" "$T_TMP/prompt.out" || fail "Ctrl-C at the prompt did not exit 3"
+[ "$rc" = 3 ] || fail "Ctrl-C at the prompt exited $rc, not 3"
 grep -q "aborted" "$T_TMP/prompt.out" || fail "no word of the abort"
 my_fingerprint >"$T_TMP/after"
 assert_same_file "$T_TMP/before" "$T_TMP/after" "the prompt's abort changed the database"
