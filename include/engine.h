@@ -136,10 +136,31 @@ struct engine {
 			  long long *copied, bool *last, struct shade_err *err);
 
 	/*
+	 * Optional (NULL: the engine applies the log between chunks). Between
+	 * chunks, instead of the apply: delete the log rows of keys in
+	 * (after, max], which the copy has yet to pass: its chunk will read
+	 * them at a later snapshot than the log row's. The other log rows
+	 * wait for build_key. *dropped: log rows deleted.
+	 */
+	int (*copy_trim)(struct eng *e, const struct keyval *after, const struct keyval *max,
+			 long long *dropped, struct shade_err *err);
+
+	/*
+	 * Optional (NULL: the shadow keeps its key through the copy). After
+	 * the copy, before the first apply: build the shadow's primary key,
+	 * which the apply finds its rows by.
+	 */
+	int (*build_key)(struct eng *e, struct shade_err *err);
+
+	/*
 	 * Consume up to limit committed change-log rows in one transaction:
 	 * re-copy the current state of their keys (or delete the keys that
 	 * are gone), then delete exactly the log rows read. *applied is the
-	 * number of log rows consumed (< limit: the log was drained).
+	 * number of log rows consumed (< limit: the log was drained). A
+	 * unique value another row of the shadow holds is taken from it when
+	 * that row's own change is still in the log (it was stale); only a
+	 * value two of T's rows hold at once fails, with the server's
+	 * message.
 	 */
 	int (*apply)(struct eng *e, long limit, long long *applied,
 		     struct shade_err *err);
@@ -147,7 +168,11 @@ struct engine {
 	/* Change-log rows waiting (an estimate is fine). */
 	int (*backlog)(struct eng *e, long long *rows, struct shade_err *err);
 
-	/* Build the secondary indexes set aside, refresh statistics. */
+	/*
+	 * Build the indexes set aside, refresh statistics. A unique index is
+	 * built only where it cannot fail for shade's own race: a duplicate
+	 * it finds is one T held at one snapshot.
+	 */
 	int (*build_indexes)(struct eng *e, struct shade_err *err);
 
 	/*

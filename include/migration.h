@@ -30,8 +30,10 @@ struct mig_opts {
 	double lock_timeout;     /* seconds, per attempt */
 	int lock_retries;
 	double connect_timeout;  /* seconds per connection attempt */
-	long apply_batch;        /* change-log rows per apply transaction */
-	long long max_backlog;   /* catch-up goal before the swap */
+	double apply_time;       /* target seconds per apply batch */
+	double swap_drain;       /* catch-up ends when the backlog would drain
+				    in this many seconds at the measured apply
+				    rate: the swap's drain under its lock */
 	double progress_interval;
 };
 

@@ -1,7 +1,8 @@
 /*
  * progress.h - telling the operator where the migration is, on stderr: a
  * line when a phase starts, and during the copy a line per interval with
- * rows copied / total, rows per second, the change-log backlog and an ETA.
+ * rows copied / total, rows per second, the change-log backlog and an ETA;
+ * while the log is applied, a line per interval with its backlog and rate.
  */
 #ifndef SHADE_PROGRESS_H
 #define SHADE_PROGRESS_H
@@ -16,6 +17,7 @@ struct progress {
 	long long total;      /* estimated rows to copy */
 	long long copied;
 	long long applied;
+	long long trimmed;    /* log rows the copy made needless (PostgreSQL) */
 	long long backlog;
 	bool paused;
 	bool quiet;
@@ -25,6 +27,12 @@ void progress_init(struct progress *p, double interval, bool quiet);
 void progress_phase(struct progress *p, const char *phase, const char *detail);
 /* Print a copy line if the interval has passed (or force). */
 void progress_tick(struct progress *p, bool force);
+/*
+ * Print an apply line for phase (apply, catch-up) if the interval has
+ * passed (or force): log rows applied, the backlog, the apply rate and
+ * how long the backlog would take to drain at it.
+ */
+void progress_apply_tick(struct progress *p, const char *phase, double rate, bool force);
 /* Print an informational line: "shade: ..." */
 void progress_note(struct progress *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

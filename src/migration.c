@@ -1,8 +1,8 @@
 /*
  * migration.c - the engine-agnostic state machine of one online ALTER.
  *
- *   preflight -> shadow -> capture -> copy <-> apply -> indexes -> catch-up
- *             -> swap -> cleanup
+ *   preflight -> shadow -> capture -> copy <-> apply (or trim) -> key
+ *             -> apply -> indexes -> catch-up -> swap -> cleanup
  *
  * An ev_idle watcher calls migration_step(), which does one bounded unit of
  * work for the current phase and returns to the loop. Between steps the
@@ -10,12 +10,14 @@
  * undoes what was built (before the swap) and ends with status 3. Statements
  * themselves wait through dbwait, so signals are served while they run.
  *
- * Why no write is lost (DESIGN.md): capture starts before the first chunk;
- * copy and apply alternate on one connection, each statement on a fresh READ
- * COMMITTED snapshot; a chunk never overwrites a row an apply wrote (conflict
- * -> do nothing) and an apply corrects a chunk copied before it; the swap
- * drains the log under a lock no writer can pass. This file keeps that order
- * and never lets two of those steps overlap.
+ * Why no write is lost (README.md, "Why no write is lost"): capture starts
+ * before the first chunk; copy and apply alternate on one connection, each
+ * statement on a fresh snapshot; a chunk never overwrites a row an apply
+ * wrote (MySQL: the key keeps it; PostgreSQL: no apply runs before the copy
+ * ends, between chunks the engine only trims log rows the copy has yet to
+ * read) and an apply corrects a chunk copied before it; the swap drains the
+ * log under a lock no writer can pass. This file keeps that order and never
+ * lets two of those steps overlap.
  */
 #include "migration.h"
 
@@ -38,6 +40,8 @@ enum mig_phase {
 	PHASE_SHADOW,
 	PHASE_CAPTURE,
 	PHASE_COPY,
+	PHASE_KEY,
+	PHASE_APPLY,
 	PHASE_INDEXES,
 	PHASE_CATCHUP,
 	PHASE_SWAP,
@@ -50,6 +54,8 @@ static const char *const phase_names[] = {
 	[PHASE_SHADOW] = "shadow",
 	[PHASE_CAPTURE] = "capture",
 	[PHASE_COPY] = "copy",
+	[PHASE_KEY] = "key",
+	[PHASE_APPLY] = "apply",
 	[PHASE_INDEXES] = "indexes",
 	[PHASE_CATCHUP] = "catch-up",
 	[PHASE_SWAP] = "swap",
@@ -74,6 +80,8 @@ struct migration {
 	struct dbwait wait;
 	struct progress prog;
 	struct chunk_ctl chunk;
+	struct chunk_ctl apply_size;  /* log rows per apply batch, sized by time */
+	double apply_rate;     /* log rows applied per second, smoothed */
 
 	enum mig_phase phase;
 	bool built;            /* shadow/capture may exist: undo on failure */
@@ -102,8 +110,8 @@ migration_defaults(struct mig_opts *o)
 	o->lock_timeout = 1.0;
 	o->lock_retries = 10;
 	o->connect_timeout = 10;
-	o->apply_batch = 1000;
-	o->max_backlog = 1000;
+	o->apply_time = 0.2;
+	o->swap_drain = 0.1;
 	o->progress_interval = 5;
 }
 
@@ -238,34 +246,96 @@ migration_with_lock(struct migration *m, int (*op)(struct eng *, struct shade_er
 		if (m->phase == PHASE_SWAP) {
 			long long applied;
 
+			long limit = m->apply_size.size;
+
 			do {
 				err_clear(m->err);
-				if (m->engine->apply(m->eng, m->o->apply_batch, &applied, m->err) != 0)
+				if (m->engine->apply(m->eng, limit, &applied, m->err) != 0)
 					return -1;
-			} while (applied >= m->o->apply_batch);
+			} while (applied >= limit);
 		}
 	}
 }
 
-/* Apply change-log batches for at most budget seconds, or until drained. */
+/*
+ * Apply change-log batches for at most budget seconds, or until drained.
+ * A batch is sized by time, as a chunk is: a full one teaches the size
+ * controller the apply's rate; every batch feeds the rate that decides
+ * when catch-up may end.
+ */
 static int
 migration_apply_for(struct migration *m, double budget, bool *drained)
 {
 	double start = now_seconds();
-	long long applied;
+	long long applied, total = 0;
 
 	*drained = false;
 	do {
-		if (m->engine->apply(m->eng, m->o->apply_batch, &applied, m->err) != 0)
+		long limit = m->apply_size.size;
+		double t0 = now_seconds();
+
+		if (m->engine->apply(m->eng, limit, &applied, m->err) != 0)
 			return -1;
+		if (applied >= limit)
+			chunk_update(&m->apply_size, (long)applied, now_seconds() - t0);
 		m->prog.applied += applied;
-		if (applied < m->o->apply_batch) {
+		total += applied;
+		if (applied < limit) {
 			*drained = true;
 			m->prog.backlog = 0;
 			break;
 		}
 	} while (now_seconds() - start < budget && !ctl_abort_wanted(&m->ctl) &&
 		 !m->ctl.paused);
+	if (total > 0 && now_seconds() > start) {
+		double inst = (double)total / (now_seconds() - start);
+
+		m->apply_rate = m->apply_rate > 0 ? 0.7 * m->apply_rate + 0.3 * inst : inst;
+	}
+	return 0;
+}
+
+/* Seconds the backlog would take to drain at the measured apply rate. */
+static double
+migration_drain_seconds(const struct migration *m)
+{
+	if (m->prog.backlog <= 0)
+		return 0;
+	return m->apply_rate > 0 ? (double)m->prog.backlog / m->apply_rate : 1e9;
+}
+
+/*
+ * Between chunks: apply the log (or, where the engine has no key on the
+ * shadow yet, trim what the copy will read anyway), and now and then say
+ * where the copy is.
+ */
+static int
+migration_between_chunks(struct migration *m)
+{
+	bool drained = false;
+
+	if (m->engine->copy_trim) {
+		long long dropped;
+
+		if (m->engine->copy_trim(m->eng, &m->cursor, &m->max, &dropped, m->err) != 0)
+			return -1;
+		m->prog.trimmed += dropped;
+	} else if (migration_apply_for(m, m->chunk.target * 4 > 1.0 ? m->chunk.target * 4 : 1.0,
+				       &drained) != 0) {
+		/*
+		 * Apply between chunks until the log is drained, as gh-ost
+		 * favours its binlog stream over the copy: a backlog only
+		 * grows the final catch-up and the swap's drain. The bound
+		 * keeps the copy moving when writers outpace the apply.
+		 */
+		return -1;
+	}
+	if (now_seconds() - m->last_backlog_check >= m->prog.interval) {
+		m->last_backlog_check = now_seconds();
+		if (!drained && m->engine->backlog(m->eng, &m->prog.backlog, m->err) != 0)
+			return -1;
+		progress_tick(&m->prog, true);
+	}
 	return 0;
 }
 
@@ -274,7 +344,7 @@ migration_copy_step(struct migration *m)
 {
 	struct keyval upper = {0};
 	long long copied = 0;
-	bool last = false, drained;
+	bool last = false;
 	double t0;
 	int rc = -1;
 
@@ -285,7 +355,7 @@ migration_copy_step(struct migration *m)
 		m->prog.copy_started = now_seconds();
 		if (m->copy_empty) {
 			progress_note(&m->prog, "copy: the table is empty");
-			migration_set_phase(m, PHASE_INDEXES, NULL);
+			migration_set_phase(m, PHASE_KEY, NULL);
 			return 0;
 		}
 	}
@@ -297,27 +367,16 @@ migration_copy_step(struct migration *m)
 	keyval_copy(&m->cursor, &upper);
 	m->have_cursor = true;
 	m->prog.copied += copied;
-
-	/*
-	 * Apply between chunks until the log is drained, as gh-ost favours
-	 * its binlog stream over the copy: a backlog only grows the final
-	 * catch-up and the swap's drain. The bound keeps the copy moving when
-	 * writers outpace the apply.
-	 */
-	if (migration_apply_for(m, m->chunk.target * 4 > 1.0 ? m->chunk.target * 4 : 1.0,
-				&drained) != 0)
+	if (migration_between_chunks(m) != 0)
 		goto out;
-	if (now_seconds() - m->last_backlog_check >= m->prog.interval) {
-		m->last_backlog_check = now_seconds();
-		if (!drained && m->engine->backlog(m->eng, &m->prog.backlog, m->err) != 0)
-			goto out;
-		progress_tick(&m->prog, true);
-	}
 	if (last) {
 		if (m->prog.total < m->prog.copied)
 			m->prog.total = m->prog.copied;
 		progress_tick(&m->prog, true);
-		migration_set_phase(m, PHASE_INDEXES, "building the secondary indexes");
+		if (m->prog.trimmed > 0)
+			progress_note(&m->prog, "copy: %lld log rows dropped as the copy read their "
+				      "rows anyway", m->prog.trimmed);
+		migration_set_phase(m, PHASE_KEY, NULL);
 	}
 	rc = 0;
 out:
@@ -431,6 +490,57 @@ migration_dry_run(struct migration *m)
 }
 
 /*
+ * The phases between the copy and the swap, a bounded unit each:
+ *   key       the shadow's primary key, where the engine left it off
+ *             for the copy (PostgreSQL);
+ *   apply     the log written during the copy, until drained once;
+ *   indexes   the other indexes (the engine builds the unique ones where
+ *             they cannot fail for shade's own race);
+ *   catch-up  the log again, until what is left would drain within
+ *             swap_drain seconds at the measured apply rate: the swap
+ *             drains it under its lock, so that is how long writers wait.
+ */
+static int
+migration_apply_step(struct migration *m)
+{
+	bool drained;
+
+	switch (m->phase) {
+	case PHASE_KEY:
+		if (m->engine->build_key && m->engine->build_key(m->eng, m->err) != 0)
+			return -1;
+		migration_set_phase(m, PHASE_APPLY, "applying the changes logged during the copy");
+		return 0;
+	case PHASE_APPLY:
+		if (migration_apply_for(m, 1.0, &drained) != 0)
+			return -1;
+		if (!drained && m->engine->backlog(m->eng, &m->prog.backlog, m->err) != 0)
+			return -1;
+		progress_apply_tick(&m->prog, "apply", m->apply_rate, drained);
+		if (drained)
+			migration_set_phase(m, PHASE_INDEXES, "building the other indexes");
+		return 0;
+	case PHASE_INDEXES:
+		if (m->engine->build_indexes(m->eng, m->err) != 0)
+			return -1;
+		migration_set_phase(m, PHASE_CATCHUP, "applying the change log");
+		return 0;
+	default:
+		break;
+	}
+	if (migration_apply_for(m, 1.0, &drained) != 0 ||
+	    m->engine->backlog(m->eng, &m->prog.backlog, m->err) != 0)
+		return -1;
+	if (migration_drain_seconds(m) <= m->o->swap_drain) {
+		progress_apply_tick(&m->prog, "catch-up", m->apply_rate, true);
+		migration_set_phase(m, PHASE_SWAP, "locking briefly to swap the tables");
+	} else {
+		progress_apply_tick(&m->prog, "catch-up", m->apply_rate, false);
+	}
+	return 0;
+}
+
+/*
  * Is the operator holding the copy? Only the copy pauses: the phases after
  * it are short, and a paused swap would hold nothing anyway. Says so once
  * when a pause starts and when it ends.
@@ -450,8 +560,6 @@ migration_pausing(struct migration *m)
 static void
 migration_step(struct migration *m)
 {
-	bool drained;
-
 	if (m->finished)
 		return;
 	if (ctl_abort_wanted(&m->ctl) && !m->swapped) {
@@ -496,20 +604,12 @@ migration_step(struct migration *m)
 		if (migration_copy_step(m) != 0)
 			goto fail;
 		break;
+	case PHASE_KEY:
+	case PHASE_APPLY:
 	case PHASE_INDEXES:
-		if (m->engine->build_indexes(m->eng, m->err) != 0)
-			goto fail;
-		migration_set_phase(m, PHASE_CATCHUP, "applying the change log");
-		break;
 	case PHASE_CATCHUP:
-		if (migration_apply_for(m, 1.0, &drained) != 0)
+		if (migration_apply_step(m) != 0)
 			goto fail;
-		if (drained) {
-			if (m->engine->backlog(m->eng, &m->prog.backlog, m->err) != 0)
-				goto fail;
-			if (m->prog.backlog <= m->o->max_backlog)
-				migration_set_phase(m, PHASE_SWAP, "locking briefly to swap the tables");
-		}
 		break;
 	case PHASE_SWAP:
 		if (migration_with_lock(m, m->engine->swap) != 0)
@@ -595,6 +695,7 @@ migration_run(const struct mig_opts *o, struct shade_err *err)
 		die("cannot initialise the event loop");
 	progress_init(&m->prog, o->progress_interval, o->quiet);
 	chunk_init(&m->chunk, o->chunk_time, o->chunk_rows, 100, 1000000);
+	chunk_init(&m->apply_size, o->apply_time, 1000, 100, 200000);
 	ctl_init(&m->ctl, m->loop);
 	m->ctl.on_change = migration_ctl_changed;
 	m->ctl.arg = m;

@@ -69,6 +69,24 @@ progress_tick(struct progress *p, bool force)
 }
 
 void
+progress_apply_tick(struct progress *p, const char *phase, double rate, bool force)
+{
+	double now = now_seconds();
+	char el[32], drain[32] = "?";
+
+	if (p->quiet || (!force && now - p->last_report < p->interval))
+		return;
+	p->last_report = now;
+	if (rate > 0 || p->backlog == 0)
+		snprintf(drain, sizeof(drain), "%.1f s",
+			 p->backlog > 0 ? (double)p->backlog / rate : 0.0);
+	progress_elapsed(el, sizeof(el), now - p->started);
+	fprintf(stderr,
+		"shade: [%s] %s: applied %lld, backlog %lld, %.0f rows/s, drains in %s\n",
+		el, phase, p->applied, p->backlog, rate, drain);
+}
+
+void
 progress_note(struct progress *p, const char *fmt, ...)
 {
 	va_list ap;

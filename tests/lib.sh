@@ -420,10 +420,13 @@ WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r', 'p', 'v', 'm', 
 UNION ALL
 SELECT 'con ' || co.conrelid::regclass || ' ' || quote_ident(co.conname) || ' '
     || pg_get_constraintdef(co.oid) || ' validated=' || co.convalidated
+    || ' comment=' || coalesce(obj_description(co.oid, 'pg_constraint'), '-')
 FROM pg_constraint co JOIN ns ON ns.oid = co.connamespace
 UNION ALL
 SELECT 'idx ' || i.indexrelid::regclass || ' ' || pg_get_indexdef(i.indexrelid)
-    || ' valid=' || i.indisvalid
+    || ' valid=' || i.indisvalid || ' clustered=' || i.indisclustered
+    || ' replident=' || i.indisreplident
+    || ' comment=' || coalesce(obj_description(i.indexrelid, 'pg_class'), '-')
 FROM pg_index i JOIN rels c ON c.oid = i.indrelid
 UNION ALL
 SELECT 'trg ' || t.tgrelid::regclass || ' ' || quote_ident(t.tgname) || ' '

@@ -1,16 +1,31 @@
 /*
  * engine/pg/apply.c - replaying the change log onto the shadow.
  *
- * Between chunks, consume the committed log rows in batches: for the
- * batch's distinct keys, delete those keys from the shadow and re-insert
- * the original's current rows, in one transaction. The log rows taken are
- * deleted by id, never by a high-water mark. The swap (swap.c) drains the
- * log with the same batch under its lock.
+ * Once the shadow has its primary key (indexes.c), consume the committed
+ * log rows in batches: for the batch's distinct keys, delete those keys
+ * from the shadow and re-insert the original's current rows, in one
+ * REPEATABLE READ transaction, so that every statement of the batch sees
+ * one snapshot S. The log rows taken are deleted by id, never by a
+ * high-water mark. The swap (swap.c) drains the log with the same batch
+ * under its lock.
+ *
+ * Unique values move between T's rows while shade runs, so the shadow may
+ * hold a stale row whose unique value a re-inserted row now needs. Such a
+ * holder is stale for a reason the log knows: T enforced the constraint at
+ * S, and every change is logged in its own transaction, so the holder's
+ * change committed before S with a log row visible at S, not consumed yet.
+ * When the insert meets a unique or exclusion violation, the batch rolls
+ * back to before it, releases every row whose key has a log row waiting
+ * (deletes it from the shadow; its log row brings it back later), and
+ * inserts again. Every row left in the shadow then equals T's row at S, so
+ * a second violation is a duplicate T itself held at S (a new unique key
+ * over duplicate data): it fails with the server's message.
  */
 #include "pgsql.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* Build the apply statements once the mapping is known. */
 void
@@ -49,10 +64,93 @@ pgsql_apply_statements(struct eng *e)
 		  &e->shadow, &e->dst, e->select_list, &e->orig, &e->pk, e->key_ops, &e->pk, &e->keys);
 	e->sql_apply_insert = buf_take(&b);
 
+	/* The release: the shadow's rows whose keys have a log row waiting. */
+	buf_reset(&cond);
+	for (size_t i = 0; i < n; i++)
+		sql_build(&cond, SQL_PG, "%ss.%I OPERATOR(%I.=) l.%I", i ? " AND " : "",
+			  e->shadow_pk.items[i], e->key_ops, e->pk.items[i]);
+	sql_build(&b, SQL_PG, "DELETE FROM %Q s USING %Q l WHERE %s", &e->shadow, &e->log,
+		  buf_str(&cond));
+	e->sql_release = buf_take(&b);
 	buf_free(&cond);
 }
 
-/* One batch inside the caller's transaction. */
+/*
+ * Release the rows of the shadow whose keys have a log row waiting: each
+ * was read before its key's last change and comes back with that log row.
+ */
+int
+pgsql_apply_release(struct eng *e, long long *released, struct shade_err *err)
+{
+	PGresult *res = NULL;
+
+	if (pgsql_exec(e, e->sql_release, 0, NULL, &res, err) != 0)
+		return -1;
+	*released = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+/* The re-insert of the batch's keys, with the user's path for USING. */
+static int WARN_UNUSED
+pgsql_apply_insert(struct eng *e, struct shade_err *err)
+{
+	/*
+	 * The operator's USING expressions run with the user's search_path,
+	 * and only they: shade's own comes back at once, since the swap runs
+	 * its DDL in the same transaction after the drain.
+	 */
+	if (e->select_has_usings && pgsql_exec_user_path(e, err) != 0)
+		return -1;
+	if (pgsql_exec_run(e, e->sql_apply_insert, err) != 0)
+		return -1;
+	if (e->select_has_usings && pgsql_exec_pinned_path(e, err) != 0)
+		return -1;
+	return 0;
+}
+
+/* A violation a stale holder may explain: unique or exclusion. */
+static bool
+pgsql_apply_holder_conflict(const struct shade_err *err)
+{
+	return strcmp(err->sqlstate, "23505") == 0 || strcmp(err->sqlstate, "23P01") == 0;
+}
+
+/*
+ * The insert, and when a unique value is held by a stale row, the release
+ * and the insert again (see the top of this file).
+ */
+static int WARN_UNUSED
+pgsql_apply_insert_releasing(struct eng *e, struct shade_err *err)
+{
+	long long released;
+
+	if (!e->unique_built)
+		return pgsql_apply_insert(e, err);
+	if (pgsql_exec_run(e, "SAVEPOINT shade_apply", err) != 0)
+		return -1;
+	if (pgsql_apply_insert(e, err) == 0)
+		return pgsql_exec_run(e, "RELEASE SAVEPOINT shade_apply", err);
+	if (!pgsql_apply_holder_conflict(err))
+		return -1;
+	err_clear(err);
+	if (pgsql_exec_run(e, "ROLLBACK TO SAVEPOINT shade_apply", err) != 0 ||
+	    (e->select_has_usings && pgsql_exec_pinned_path(e, err) != 0) ||
+	    pgsql_apply_release(e, &released, err) != 0)
+		return -1;
+	if (pgsql_apply_insert(e, err) != 0) {
+		if (pgsql_apply_holder_conflict(err))
+			err_prefix(err, SHADE_FAILED, "%s.%s holds rows the new schema rejects: ",
+				   e->orig.schema, e->orig.name);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One batch inside the caller's transaction, which sees one snapshot
+ * (REPEATABLE READ, or the swap's lock on T).
+ */
 int
 pgsql_apply_in_txn(struct eng *e, long limit, long long *applied, struct shade_err *err)
 {
@@ -70,24 +168,19 @@ pgsql_apply_in_txn(struct eng *e, long limit, long long *applied, struct shade_e
 		return 0;
 	if (pgsql_exec_run(e, e->sql_apply_delete, err) != 0)
 		return -1;
-	/*
-	 * The operator's USING expressions run with the user's search_path,
-	 * and only they: shade's own comes back at once, since the swap runs
-	 * its DDL in the same transaction after the drain.
-	 */
-	if (e->select_has_usings && pgsql_exec_user_path(e, err) != 0)
-		return -1;
-	if (pgsql_exec_run(e, e->sql_apply_insert, err) != 0)
-		return -1;
-	if (e->select_has_usings && pgsql_exec_pinned_path(e, err) != 0)
-		return -1;
-	return 0;
+	return pgsql_apply_insert_releasing(e, err);
 }
 
 int
 pgsql_apply(struct eng *e, long limit, long long *applied, struct shade_err *err)
 {
-	if (pgsql_exec_run(e, "BEGIN", err) != 0 || pgsql_apply_in_txn(e, limit, applied, err) != 0 ||
+	/*
+	 * One snapshot for the batch; a deferrable unique constraint checked
+	 * at each statement, where the release can answer it.
+	 */
+	if (pgsql_exec_run(e, "BEGIN ISOLATION LEVEL REPEATABLE READ", err) != 0 ||
+	    pgsql_exec_run(e, "SET CONSTRAINTS ALL IMMEDIATE", err) != 0 ||
+	    pgsql_apply_in_txn(e, limit, applied, err) != 0 ||
 	    pgsql_exec_run(e, "COMMIT", err) != 0) {
 		pgsql_exec_reset_txn(e);
 		return -1;

@@ -617,12 +617,6 @@ pgsql_carry_swap_statements(struct eng *e, struct strlist *out, struct shade_err
 	int rc = -1;
 
 	strlist_free(&e->post_swap);
-	if (e->key_arbiter) {
-		struct buf b = {0};
-
-		sql_build(&b, SQL_PG, "ALTER TABLE %Q DROP CONSTRAINT %I", &e->shadow, e->key_arbiter);
-		strlist_push_take(out, buf_take(&b));
-	}
 	if (pgsql_carry_triggers(e, out, &after, err) != 0 ||
 	    pgsql_carry_fk_in(e, out, &after, err) != 0 ||
 	    pgsql_carry_publications(e, out, &after, err) != 0 ||

@@ -206,9 +206,7 @@ pgsql_conn_close(struct eng *e)
 	free(e->key_ops);
 	strlist_free(&e->src);
 	strlist_free(&e->dst);
-	strlist_free(&e->deferred);
-	free(e->replident_index);
-	free(e->key_arbiter);
+	pgsql_indexes_free(e);
 	strlist_free(&e->identity);
 	strlist_free(&e->t_fks);
 	strlist_free(&e->t_fks_valid);
@@ -229,5 +227,7 @@ pgsql_conn_close(struct eng *e)
 	free(e->sql_take_keys);
 	free(e->sql_apply_delete);
 	free(e->sql_apply_insert);
+	free(e->sql_release);
+	free(e->sql_trim);
 	free(e);
 }

@@ -8,7 +8,7 @@
 /*
  * Everything a run would do, in a transaction that is rolled back: the
  * shadow and the ALTER for real (so the server checks them), a sample copy
- * timed on it, the deferred indexes built on the sample. What would lock T
+ * timed on it, the indexes built on the sample as a run builds them. What would lock T
  * (the triggers, the swap) is only listed, never run.
  */
 int
@@ -31,11 +31,9 @@ pgsql_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alt
 	pgsql_exec_plan_list(e, &trg);
 	strlist_push(e->plan, e->sql_probe_first);
 	strlist_push(e->plan, e->sql_copy_first);
+	strlist_push(e->plan, e->sql_trim);
 	strlist_push(e->plan, e->sql_probe_next);
 	strlist_push(e->plan, e->sql_copy_next);
-	strlist_push(e->plan, e->sql_take_keys);
-	strlist_push(e->plan, e->sql_apply_delete);
-	strlist_push(e->plan, e->sql_apply_insert);
 
 	/*
 	 * With foreign keys the transaction holds a lock on the referenced
@@ -54,10 +52,20 @@ pgsql_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alt
 			goto out;
 		out->sample_seconds = now_seconds() - t0;
 	}
+	/* The key, the apply, then the other indexes (indexes.c). */
+	if (out->sample_skipped)
+		pgsql_indexes_plan(e, 'p');
+	else if (pgsql_indexes_build_key(e, err) != 0)
+		goto out;
+	strlist_push(e->plan, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+	strlist_push(e->plan, e->sql_take_keys);
+	strlist_push(e->plan, e->sql_apply_delete);
+	strlist_push(e->plan, e->sql_apply_insert);
+	strlist_push(e->plan, "COMMIT");
 	if (out->sample_skipped) {
-		for (size_t i = 0; i < e->deferred.len; i++)
-			strlist_push(e->plan, e->deferred.items[i]);
-	} else if (pgsql_shadow_build_indexes(e, err) != 0) {
+		pgsql_indexes_plan(e, 'u');
+		pgsql_indexes_plan(e, 'i');
+	} else if (pgsql_indexes_build_rest(e, err) != 0) {
 		goto out;
 	}
 	pgsql_swap_lock_statement(e, &b);

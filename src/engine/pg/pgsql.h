@@ -57,6 +57,18 @@ struct index_pair {
 	char *shadow;  /* its twin's name on the shadow */
 };
 
+/* An index of the shadow, off it for the copy (indexes.c). */
+struct aside_index {
+	char *name;         /* its name on the shadow */
+	char *create;       /* the statement that builds it again */
+	char *comment;      /* COMMENT ON INDEX ..., or NULL */
+	char *con_comment;  /* COMMENT ON CONSTRAINT ..., or NULL */
+	char kind;          /* 'p' the primary key, 'u' unique or exclusion,
+			       'i' any other */
+	bool clustered;     /* CLUSTER ON it */
+	bool replident;     /* the replica identity */
+};
+
 struct eng {
 	PGconn *conn;
 	struct dbwait *w;
@@ -86,15 +98,15 @@ struct eng {
 
 	struct strlist pk;          /* T's primary-key columns, in order */
 	struct strlist shadow_pk;   /* the same columns' names on the shadow */
-	char *key_arbiter;          /* the copy's ON CONFLICT constraint when the
-				       key is DEFERRABLE (copy.c), or NULL */
 	char *key_ops;              /* the schema of the operators that order
 				       the key (catalog.c), e.g. pg_catalog */
 	struct strlist src;         /* copy mapping: T's column ... */
 	struct strlist dst;         /* ... goes into the shadow's column */
-	struct strlist deferred;    /* CREATE INDEX statements for after the copy */
-	char *replident_index;      /* of those, the replica identity (its name
-				       on the shadow), or NULL */
+	struct aside_index *aside;  /* the shadow's indexes, off for the copy */
+	size_t naside;
+	bool key_built;             /* the shadow has its primary key again */
+	bool unique_built;          /* ... and its unique indexes: the apply may
+				       meet a stale holder of a value */
 	struct index_pair *ipairs;  /* T's indexes and their shadow twins */
 	size_t nipairs;
 	struct strlist identity;    /* shadow identity columns (their T names) */
@@ -128,6 +140,8 @@ struct eng {
 	char *sql_take_keys;
 	char *sql_apply_delete;
 	char *sql_apply_insert;
+	char *sql_release;
+	char *sql_trim;
 };
 
 /* exec.c: running statements */
@@ -177,12 +191,18 @@ int pgsql_constraints_before(struct eng *e, struct shade_err *err) WARN_UNUSED;
 int pgsql_constraints_set_aside(struct eng *e, struct shade_err *err) WARN_UNUSED;
 void pgsql_constraints_swap_statements(struct eng *e, struct strlist *after);
 
-/* shadow.c: the shadow table and its deferred indexes */
+/* shadow.c: the shadow table */
 int pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_info *alter,
 		       struct shade_err *err) WARN_UNUSED;
 int pgsql_shadow_create(struct eng *e, const char *alter_body, const struct alter_info *alter,
 			struct shade_err *err);
-int pgsql_shadow_build_indexes(struct eng *e, struct shade_err *err);
+
+/* indexes.c: the shadow's indexes, off for the copy, built after it */
+int pgsql_indexes_set_aside(struct eng *e, struct shade_err *err) WARN_UNUSED;
+void pgsql_indexes_free(struct eng *e);
+int pgsql_indexes_build_key(struct eng *e, struct shade_err *err);
+int pgsql_indexes_build_rest(struct eng *e, struct shade_err *err);
+void pgsql_indexes_plan(struct eng *e, char kind);
 
 /* carry.c: what belongs to T and moves to the new table */
 extern const char pgsql_carry_setval_sql[];
@@ -200,17 +220,20 @@ int pgsql_capture_statements(struct eng *e, struct strlist *pre, struct strlist 
 int pgsql_capture_create(struct eng *e, struct shade_err *err);
 
 /* copy.c: the chunked copy */
-int pgsql_copy_arbiter(struct eng *e, struct shade_err *err) WARN_UNUSED;
 void pgsql_copy_statements(struct eng *e);
 int pgsql_copy_bounds(struct eng *e, struct keyval *max, bool *empty, struct shade_err *err);
 int pgsql_copy_chunk(struct eng *e, const struct keyval *after, const struct keyval *max,
 		     long rows, struct keyval *upper, long long *copied, bool *last,
 		     struct shade_err *err);
+int pgsql_copy_trim(struct eng *e, const struct keyval *after, const struct keyval *max,
+		    long long *dropped, struct shade_err *err);
 
 /* apply.c: replaying the change log */
 void pgsql_apply_statements(struct eng *e);
 int pgsql_apply_in_txn(struct eng *e, long limit, long long *applied,
 		       struct shade_err *err) WARN_UNUSED;
+int pgsql_apply_release(struct eng *e, long long *released,
+			struct shade_err *err) WARN_UNUSED;
 int pgsql_apply(struct eng *e, long limit, long long *applied, struct shade_err *err);
 int pgsql_apply_backlog(struct eng *e, long long *rows, struct shade_err *err);
 

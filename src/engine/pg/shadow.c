@@ -5,8 +5,9 @@
  * indexes paired with T's and renamed so the swap finds them again, T's
  * constraints put on it in T's state (constraints.c) and what LIKE does
  * not copy (carry.c), the ALTER-BODY applied, the column mapping derived
- * (columns.c); then its secondary indexes come off it for the copy (built
- * once afterwards), and so do the constraints the copy must not check.
+ * (columns.c); then all its indexes come off it for the copy (indexes.c
+ * builds them once afterwards), and so do the constraints the copy must
+ * not check (constraints.c).
  */
 #include "pgsql.h"
 
@@ -83,36 +84,47 @@ out:
 }
 
 /*
- * Set the secondary indexes aside: remember their definitions as the server
- * writes them and drop them, to build each once after the copy instead of
- * maintaining it row by row. Indexes behind constraints stay.
+ * What LIKE does not copy of T's indexes: the CLUSTER ON mark and the
+ * comments on the constraints behind them. Put on the twins before the
+ * ALTER, so that what the ALTER does to them (SET WITHOUT CLUSTER, DROP
+ * CONSTRAINT) means what it means on T, and the index build after the
+ * copy keeps what the ALTER left (indexes.c).
  */
+static const char sql_index_marks[] =
+	"SELECT ci.relname, i.indisclustered, CASE WHEN d.description IS NOT NULL THEN"
+	"    pg_catalog.format('COMMENT ON CONSTRAINT %I ON %s IS %L',"
+	"      $2::pg_catalog.text, $3::pg_catalog.regclass, d.description) END"
+	" FROM pg_catalog.pg_index i"
+	" JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid"
+	" LEFT JOIN pg_catalog.pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid"
+	" LEFT JOIN pg_catalog.pg_description d ON d.objoid = c.oid"
+	"   AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass"
+	" WHERE i.indrelid = $1::pg_catalog.regclass AND ci.relname = $4"
+	"   AND (i.indisclustered OR d.description IS NOT NULL)";
+
 static int WARN_UNUSED
-pgsql_shadow_defer_indexes(struct eng *e, struct shade_err *err)
+pgsql_shadow_index_marks(struct eng *e, struct shade_err *err)
 {
-	const char *params[1] = {e->shadow_text};
 	PGresult *res = NULL;
 	struct buf b = {0};
 	int rc = -1;
 
-	if (pgsql_exec(e,
-		       "SELECT ci.relname, pg_catalog.pg_get_indexdef(i.indexrelid), i.indisreplident"
-		       " FROM pg_catalog.pg_index i"
-		       " JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid"
-		       " WHERE i.indrelid = $1::pg_catalog.regclass AND NOT i.indisprimary"
-		       "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c"
-		       "                   WHERE c.conindid = i.indexrelid)"
-		       " ORDER BY ci.relname",
-		       1, params, &res, err) != 0)
-		goto out;
-	for (int i = 0; i < PQntuples(res); i++) {
-		struct qname ix = {e->shadow.schema, PQgetvalue(res, i, 0)};
+	for (size_t i = 0; i < e->nipairs; i++) {
+		const char *params[4] = {e->orig_text, e->ipairs[i].shadow, e->shadow_text,
+					 e->ipairs[i].orig};
 
-		strlist_push(&e->deferred, PQgetvalue(res, i, 1));
-		if (PQgetvalue(res, i, 2)[0] == 't')
-			e->replident_index = xstrdup(PQgetvalue(res, i, 0));
-		sql_build(&b, SQL_PG, "DROP INDEX %Q", &ix);
-		if (pgsql_exec_run_buf(e, &b, err) != 0)
+		PQclear(res);
+		if (pgsql_exec(e, sql_index_marks, 4, params, &res, err) != 0)
+			goto out;
+		if (PQntuples(res) != 1)
+			continue;
+		if (PQgetvalue(res, 0, 1)[0] == 't') {
+			sql_build(&b, SQL_PG, "ALTER TABLE %Q CLUSTER ON %I", &e->shadow,
+				  e->ipairs[i].shadow);
+			if (pgsql_exec_run_buf(e, &b, err) != 0)
+				goto out;
+		}
+		if (!PQgetisnull(res, 0, 2) && pgsql_exec_run(e, PQgetvalue(res, 0, 2), err) != 0)
 			goto out;
 	}
 	rc = 0;
@@ -170,6 +182,7 @@ pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_inf
 	sql_build(&b, SQL_PG, "CREATE %sTABLE %Q (LIKE %Q INCLUDING ALL)",
 		  e->unlogged ? "UNLOGGED " : "", &e->shadow, &e->orig);
 	if (pgsql_exec_run_buf(e, &b, err) != 0 || pgsql_shadow_pair_indexes(e, err) != 0 ||
+	    pgsql_shadow_index_marks(e, err) != 0 ||
 	    pgsql_constraints_before(e, err) != 0 || pgsql_carry_onto_shadow(e, err) != 0)
 		goto out;
 
@@ -193,8 +206,7 @@ pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_inf
 	}
 	if (pgsql_exec_pinned_path(e, err) != 0 ||
 	    pgsql_names_constraints(e, err) != 0 ||
-	    pgsql_columns_map(e, alter, err) != 0 || pgsql_copy_arbiter(e, err) != 0 ||
-	    pgsql_shadow_defer_indexes(e, err) != 0 ||
+	    pgsql_columns_map(e, alter, err) != 0 || pgsql_indexes_set_aside(e, err) != 0 ||
 	    pgsql_constraints_set_aside(e, err) != 0 || pgsql_carry_unforce(e, err) != 0)
 		goto out;
 	pgsql_copy_statements(e);
@@ -221,32 +233,4 @@ pgsql_shadow_create(struct eng *e, const char *alter_body, const struct alter_in
 		return -1;
 	}
 	return 0;
-}
-
-/* Build the deferred indexes after the copy. */
-int
-pgsql_shadow_build_indexes(struct eng *e, struct shade_err *err)
-{
-	struct buf b = {0};
-	int rc = -1;
-
-	/* Server-written definitions, naming the shadow and its own names. */
-	for (size_t i = 0; i < e->deferred.len; i++)
-		if (pgsql_exec_run(e, e->deferred.items[i], err) != 0)
-			goto out;
-	/* An index that was the replica identity is again, built. */
-	if (e->replident_index) {
-		sql_build(&b, SQL_PG, "ALTER TABLE %Q REPLICA IDENTITY USING INDEX %I", &e->shadow,
-			  e->replident_index);
-		if (pgsql_exec_run_buf(e, &b, err) != 0)
-			goto out;
-	}
-	/* A new table has no statistics: the planner needs them at once. */
-	sql_build(&b, SQL_PG, "ANALYZE %Q", &e->shadow);
-	if (pgsql_exec_run_buf(e, &b, err) != 0)
-		goto out;
-	rc = 0;
-out:
-	buf_free(&b);
-	return rc;
 }

@@ -68,12 +68,15 @@ pgsql_swap(struct eng *e, struct shade_err *err)
 	if (pgsql_carry_fingerprint(e, &before, err) != 0 ||
 	    pgsql_carry_swap_statements(e, &tail, err) != 0)
 		goto fail;
-	if (pgsql_exec_run(e, "BEGIN", err) != 0 || pgsql_exec_set_lock_timeout(e, err) != 0)
+	if (pgsql_exec_run(e, "BEGIN", err) != 0 || pgsql_exec_set_lock_timeout(e, err) != 0 ||
+	    pgsql_exec_run(e, "SET CONSTRAINTS ALL IMMEDIATE", err) != 0)
 		goto fail;
 	/*
 	 * From here no writer can touch T, and every writer that did has
 	 * committed (it held a lock we waited for): draining the log now
-	 * leaves shadow = transform(T) for every key.
+	 * leaves shadow = transform(T) for every key. T and its log stand
+	 * still, so each statement sees the one state the apply's release
+	 * argument needs (apply.c).
 	 */
 	pgsql_swap_lock_statement(e, &b);
 	if (pgsql_exec_run_buf(e, &b, err) != 0 || pgsql_swap_check_catalog(e, before, err) != 0)

@@ -1,0 +1,238 @@
+/*
+ * engine/pg/indexes.c - the shadow's indexes: all of them off for the
+ * copy, built once after it, each at the one point where it cannot fail
+ * for shade's own race.
+ *
+ * After the ALTER, every index of the shadow comes off, the primary key
+ * and the unique and exclusion constraints included: the copy is a plain
+ * INSERT ... SELECT into a table with no index at all, several times
+ * faster than into one whose key is maintained row by row (DESIGN.md).
+ * Each index is remembered as the statement that builds it again, with its
+ * comments, its CLUSTER mark and whether it is the replica identity.
+ *
+ *   1. build_key, right after the copy: the primary key. The copy wrote
+ *      each key at most once (disjoint ranges, no apply yet), so it cannot
+ *      fail. The apply finds its rows by it from now on.
+ *   2. build_indexes, after the log written during the copy is applied:
+ *      the unique and exclusion indexes in one REPEATABLE READ transaction
+ *      that first releases every stale row (apply.c's release: the rows
+ *      whose keys still have a log row waiting). At that snapshot S every
+ *      row left in the shadow equals T's row at S, so a duplicate the build
+ *      finds is one T held at S: a real violation, never shade's race. Then
+ *      the other indexes, which cannot fail on a duplicate at all.
+ */
+#include "pgsql.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Every index of the shadow: its name, the statement that builds it again
+ * (the constraint for an index behind one), the statement that drops it,
+ * its kind, CLUSTER mark, replica identity, and the comments to put back
+ * (the index's and the constraint's), written by the server.
+ */
+static const char sql_shadow_indexes[] =
+	"SELECT ci.relname,"
+	"  CASE WHEN c.oid IS NULL THEN pg_catalog.pg_get_indexdef(i.indexrelid)"
+	"    ELSE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s', i.indrelid::pg_catalog.regclass,"
+	"      c.conname, pg_catalog.pg_get_constraintdef(c.oid)) END,"
+	"  CASE WHEN c.oid IS NULL THEN pg_catalog.format('DROP INDEX %I.%I', n.nspname, ci.relname)"
+	"    ELSE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', i.indrelid::pg_catalog.regclass,"
+	"      c.conname) END,"
+	"  CASE WHEN i.indisprimary THEN 'p' WHEN i.indisunique OR i.indisexclusion THEN 'u'"
+	"    ELSE 'i' END,"
+	"  i.indisclustered, i.indisreplident,"
+	"  (SELECT pg_catalog.format('COMMENT ON INDEX %I.%I IS %L', n.nspname, ci.relname, d.description)"
+	"     FROM pg_catalog.pg_description d WHERE d.objoid = i.indexrelid"
+	"      AND d.classoid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0),"
+	"  (SELECT pg_catalog.format('COMMENT ON CONSTRAINT %I ON %s IS %L', c.conname,"
+	"       i.indrelid::pg_catalog.regclass, d.description)"
+	"     FROM pg_catalog.pg_description d WHERE d.objoid = c.oid"
+	"      AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass)"
+	" FROM pg_catalog.pg_index i"
+	" JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid"
+	" JOIN pg_catalog.pg_namespace n ON n.oid = ci.relnamespace"
+	" LEFT JOIN pg_catalog.pg_constraint c ON c.conindid = i.indexrelid"
+	"   AND c.conrelid = i.indrelid AND c.contype IN ('p', 'u', 'x')"
+	" WHERE i.indrelid = $1::pg_catalog.regclass"
+	" ORDER BY ci.relname";
+
+static char *
+pgsql_indexes_value(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : xstrdup(PQgetvalue(res, row, col));
+}
+
+/* Take every index off the shadow, remembering how to build it again. */
+int
+pgsql_indexes_set_aside(struct eng *e, struct shade_err *err)
+{
+	const char *params[1] = {e->shadow_text};
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (pgsql_exec(e, sql_shadow_indexes, 1, params, &res, err) != 0)
+		goto out;
+	e->naside = (size_t)PQntuples(res);
+	e->aside = xcalloc(e->naside ? e->naside : 1, sizeof(*e->aside));
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct aside_index *x = &e->aside[i];
+
+		x->name = xstrdup(PQgetvalue(res, i, 0));
+		x->create = xstrdup(PQgetvalue(res, i, 1));
+		x->kind = PQgetvalue(res, i, 3)[0];
+		x->clustered = PQgetvalue(res, i, 4)[0] == 't';
+		x->replident = PQgetvalue(res, i, 5)[0] == 't';
+		x->comment = pgsql_indexes_value(res, i, 6);
+		x->con_comment = pgsql_indexes_value(res, i, 7);
+		if (pgsql_exec_run(e, PQgetvalue(res, i, 2), err) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
+}
+
+void
+pgsql_indexes_free(struct eng *e)
+{
+	for (size_t i = 0; i < e->naside; i++) {
+		free(e->aside[i].name);
+		free(e->aside[i].create);
+		free(e->aside[i].comment);
+		free(e->aside[i].con_comment);
+	}
+	free(e->aside);
+	e->aside = NULL;
+	e->naside = 0;
+}
+
+/* Build the indexes of one kind again, with what belongs to each. */
+static int WARN_UNUSED
+pgsql_indexes_build_kind(struct eng *e, char kind, struct shade_err *err)
+{
+	struct buf b = {0};
+	int rc = -1;
+
+	for (size_t i = 0; i < e->naside; i++) {
+		const struct aside_index *x = &e->aside[i];
+
+		if (x->kind != kind)
+			continue;
+		if (pgsql_exec_run(e, x->create, err) != 0)
+			goto out;
+		if ((x->comment && pgsql_exec_run(e, x->comment, err) != 0) ||
+		    (x->con_comment && pgsql_exec_run(e, x->con_comment, err) != 0))
+			goto out;
+		if (x->replident)
+			sql_build(&b, SQL_PG, "ALTER TABLE %Q REPLICA IDENTITY USING INDEX %I",
+				  &e->shadow, x->name);
+		if (x->replident && pgsql_exec_run_buf(e, &b, err) != 0)
+			goto out;
+		if (x->clustered)
+			sql_build(&b, SQL_PG, "ALTER TABLE %Q CLUSTER ON %I", &e->shadow, x->name);
+		if (x->clustered && pgsql_exec_run_buf(e, &b, err) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&b);
+	return rc;
+}
+
+static bool
+pgsql_indexes_have(const struct eng *e, char kind)
+{
+	for (size_t i = 0; i < e->naside; i++)
+		if (e->aside[i].kind == kind)
+			return true;
+	return false;
+}
+
+/* After the copy: the primary key, which the apply needs. */
+int
+pgsql_indexes_build_key(struct eng *e, struct shade_err *err)
+{
+	if (pgsql_indexes_build_kind(e, 'p', err) != 0) {
+		err_prefix(err, SHADE_FAILED, "building the primary key of %s: ", e->shadow.name);
+		return -1;
+	}
+	e->key_built = true;
+	return 0;
+}
+
+/*
+ * The unique and exclusion indexes, after a release at the transaction's
+ * one snapshot (see the top of this file): what they find is T's.
+ */
+static int WARN_UNUSED
+pgsql_indexes_build_unique(struct eng *e, struct shade_err *err)
+{
+	long long released;
+
+	if (!pgsql_indexes_have(e, 'u'))
+		return 0;
+	if (e->plan) {
+		/* The dry run: inside its own transaction, with no log yet. */
+		strlist_push(e->plan, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+		strlist_push(e->plan, e->sql_release);
+		if (pgsql_indexes_build_kind(e, 'u', err) != 0)
+			return -1;
+		strlist_push(e->plan, "COMMIT");
+		return 0;
+	}
+	if (pgsql_exec_run(e, "BEGIN ISOLATION LEVEL REPEATABLE READ", err) != 0 ||
+	    pgsql_apply_release(e, &released, err) != 0)
+		goto fail;
+	if (pgsql_indexes_build_kind(e, 'u', err) != 0) {
+		if (strncmp(err->sqlstate, "23", 2) == 0)
+			err_prefix(err, SHADE_FAILED, "%s.%s holds rows the new schema rejects: ",
+				   e->orig.schema, e->orig.name);
+		goto fail;
+	}
+	if (pgsql_exec_run(e, "COMMIT", err) != 0)
+		goto fail;
+	e->unique_built = true;
+	return 0;
+fail:
+	pgsql_exec_reset_txn(e);
+	return -1;
+}
+
+/* After the log of the copy is applied: every other index, statistics. */
+int
+pgsql_indexes_build_rest(struct eng *e, struct shade_err *err)
+{
+	struct buf b = {0};
+	int rc = -1;
+
+	if (pgsql_indexes_build_unique(e, err) != 0 || pgsql_indexes_build_kind(e, 'i', err) != 0)
+		goto out;
+	/* A new table has no statistics: the planner needs them at once. */
+	sql_build(&b, SQL_PG, "ANALYZE %Q", &e->shadow);
+	if (pgsql_exec_run_buf(e, &b, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	buf_free(&b);
+	return rc;
+}
+
+/* The dry run: what the builds run, in order. */
+void
+pgsql_indexes_plan(struct eng *e, char kind)
+{
+	for (size_t i = 0; i < e->naside; i++) {
+		const struct aside_index *x = &e->aside[i];
+
+		if (x->kind != kind)
+			continue;
+		strlist_push(e->plan, x->create);
+		if (x->comment)
+			strlist_push(e->plan, x->comment);
+		if (x->con_comment)
+			strlist_push(e->plan, x->con_comment);
+	}
+}
