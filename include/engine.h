@@ -77,6 +77,12 @@ struct eng;  /* an engine's connection and everything it knows of the table */
 struct engine {
 	const char *name;
 	enum sql_dialect dialect;
+	/*
+	 * The shadow has no key during the copy (PostgreSQL): no apply runs
+	 * until build_key, and copy_chunk's cursor is the engine's own (a
+	 * block number), not a key.
+	 */
+	bool keyless_copy;
 
 	/*
 	 * Connect, within opts->connect_timeout. The engine keeps pointers to
@@ -118,9 +124,10 @@ struct engine {
 	int (*create_capture)(struct eng *e, struct shade_err *err);
 
 	/*
-	 * The largest key now in the table (*empty when there is none). Rows
-	 * with larger keys are newer than the capture and reach the shadow
-	 * through the change log, so the copy stops here.
+	 * Where the copy ends (*empty when there is nothing to copy): the
+	 * largest key now in the table, or with keyless_copy the engine's own
+	 * end (PostgreSQL: T's size in blocks). Rows written past it are
+	 * newer than the capture and reach the shadow through the change log.
 	 */
 	int (*copy_bounds)(struct eng *e, struct keyval *max, bool *empty,
 			   struct shade_err *err);
@@ -128,22 +135,14 @@ struct engine {
 	/*
 	 * Copy the rows with after < key <= upper into the shadow (after NULL:
 	 * from the start), where upper is found by a keyset probe of at most
-	 * `rows` rows and never passes max. Sets upper, *copied (rows inserted)
-	 * and *last (upper == max).
+	 * `rows` rows and never passes max (keyless_copy: the rows of the next
+	 * range of the engine's own, about `rows` of them). Sets upper,
+	 * *copied (rows inserted) and *last (upper == max).
 	 */
 	int (*copy_chunk)(struct eng *e, const struct keyval *after,
 			  const struct keyval *max, long rows, struct keyval *upper,
 			  long long *copied, bool *last, struct shade_err *err);
 
-	/*
-	 * Optional (NULL: the engine applies the log between chunks). Between
-	 * chunks, instead of the apply: delete the log rows of keys in
-	 * (after, max], which the copy has yet to pass: its chunk will read
-	 * them at a later snapshot than the log row's. The other log rows
-	 * wait for build_key. *dropped: log rows deleted.
-	 */
-	int (*copy_trim)(struct eng *e, const struct keyval *after, const struct keyval *max,
-			 long long *dropped, struct shade_err *err);
 
 	/*
 	 * Optional (NULL: the shadow keeps its key through the copy). After

@@ -17,7 +17,6 @@ struct progress {
 	long long total;      /* estimated rows to copy */
 	long long copied;
 	long long applied;
-	long long trimmed;    /* log rows the copy made needless (PostgreSQL) */
 	long long backlog;
 	bool paused;
 	bool quiet;

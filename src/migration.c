@@ -1,7 +1,7 @@
 /*
  * migration.c - the engine-agnostic state machine of one online ALTER.
  *
- *   preflight -> shadow -> capture -> copy <-> apply (or trim) -> key
+ *   preflight -> shadow -> capture -> copy <-> apply (MySQL) -> key
  *             -> apply -> indexes -> catch-up -> swap -> cleanup
  *
  * An ev_idle watcher calls migration_step(), which does one bounded unit of
@@ -14,8 +14,7 @@
  * before the first chunk; copy and apply alternate on one connection, each
  * statement on a fresh snapshot; a chunk never overwrites a row an apply
  * wrote (MySQL: the key keeps it; PostgreSQL: no apply runs before the copy
- * ends, between chunks the engine only trims log rows the copy has yet to
- * read) and an apply corrects a chunk copied before it; the swap drains the
+ * ends and the key is built) and an apply corrects a chunk copied before it; the swap drains the
  * log under a lock no writer can pass. This file keeps that order and never
  * lets two of those steps overlap.
  */
@@ -305,21 +304,16 @@ migration_drain_seconds(const struct migration *m)
 }
 
 /*
- * Between chunks: apply the log (or, where the engine has no key on the
- * shadow yet, trim what the copy will read anyway), and now and then say
- * where the copy is.
+ * Between chunks: apply the log (unless the shadow has no key yet), and
+ * now and then say where the copy is and how long the log has grown.
  */
 static int
 migration_between_chunks(struct migration *m)
 {
 	bool drained = false;
 
-	if (m->engine->copy_trim) {
-		long long dropped;
-
-		if (m->engine->copy_trim(m->eng, &m->cursor, &m->max, &dropped, m->err) != 0)
-			return -1;
-		m->prog.trimmed += dropped;
+	if (m->engine->keyless_copy) {
+		/* The shadow has no key to apply by: the log waits for it. */
 	} else if (migration_apply_for(m, m->chunk.target * 4 > 1.0 ? m->chunk.target * 4 : 1.0,
 				       &drained) != 0) {
 		/*
@@ -373,9 +367,6 @@ migration_copy_step(struct migration *m)
 		if (m->prog.total < m->prog.copied)
 			m->prog.total = m->prog.copied;
 		progress_tick(&m->prog, true);
-		if (m->prog.trimmed > 0)
-			progress_note(&m->prog, "copy: %lld log rows dropped as the copy read their "
-				      "rows anyway", m->prog.trimmed);
 		migration_set_phase(m, PHASE_KEY, NULL);
 	}
 	rc = 0;

@@ -220,14 +220,11 @@ pgsql_conn_close(struct eng *e)
 	}
 	free(e->ipairs);
 	free(e->select_list);
-	free(e->sql_probe_first);
-	free(e->sql_probe_next);
-	free(e->sql_copy_first);
-	free(e->sql_copy_next);
+	free(e->sql_copy);
+	free(e->copy_filenode);
 	free(e->sql_take_keys);
 	free(e->sql_apply_delete);
 	free(e->sql_apply_insert);
 	free(e->sql_release);
-	free(e->sql_trim);
 	free(e);
 }

@@ -29,11 +29,7 @@ pgsql_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alt
 		goto out;
 	pgsql_exec_plan_list(e, &pre);
 	pgsql_exec_plan_list(e, &trg);
-	strlist_push(e->plan, e->sql_probe_first);
-	strlist_push(e->plan, e->sql_copy_first);
-	strlist_push(e->plan, e->sql_trim);
-	strlist_push(e->plan, e->sql_probe_next);
-	strlist_push(e->plan, e->sql_copy_next);
+	strlist_push(e->plan, e->sql_copy);
 
 	/*
 	 * With foreign keys the transaction holds a lock on the referenced

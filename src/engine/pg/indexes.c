@@ -10,9 +10,10 @@
  * Each index is remembered as the statement that builds it again, with its
  * comments, its CLUSTER mark and whether it is the replica identity.
  *
- *   1. build_key, right after the copy: the primary key. The copy wrote
- *      each key at most once (disjoint ranges, no apply yet), so it cannot
- *      fail. The apply finds its rows by it from now on.
+ *   1. build_key, right after the copy: the primary key, after a release
+ *      of the rows whose keys have a log row waiting, which removes every
+ *      key the copy met twice (copy.c), so it cannot fail. The apply finds
+ *      its rows by it from now on.
  *   2. build_indexes, after the log written during the copy is applied:
  *      the unique and exclusion indexes in one REPEATABLE READ transaction
  *      that first releases every stale row (apply.c's release: the rows
@@ -151,12 +152,35 @@ pgsql_indexes_have(const struct eng *e, char kind)
 	return false;
 }
 
-/* After the copy: the primary key, which the apply needs. */
+/*
+ * After the copy: the primary key, which the apply needs. First the
+ * release: a key the copy met twice (its row moved to a block still to
+ * come) has a log row waiting, so does every stale row (copy.c); they go,
+ * and the apply brings them back from T. The shadow has no index yet, so
+ * the release must be a hash join, never a nested loop over it.
+ */
 int
 pgsql_indexes_build_key(struct eng *e, struct shade_err *err)
 {
-	if (pgsql_indexes_build_kind(e, 'p', err) != 0) {
-		err_prefix(err, SHADE_FAILED, "building the primary key of %s: ", e->shadow.name);
+	long long released = 0;
+
+	if (e->plan) {
+		/* The dry run: inside its own transaction, with no log yet. */
+		strlist_push(e->plan, "SET LOCAL enable_nestloop = off");
+		strlist_push(e->plan, e->sql_release);
+		if (pgsql_indexes_build_kind(e, 'p', err) != 0)
+			return -1;
+		e->key_built = true;
+		return 0;
+	}
+	if (pgsql_exec_run(e, "BEGIN", err) != 0 ||
+	    pgsql_exec_run(e, "SET LOCAL enable_nestloop = off", err) != 0 ||
+	    pgsql_apply_release(e, &released, err) != 0 ||
+	    pgsql_indexes_build_kind(e, 'p', err) != 0 || pgsql_exec_run(e, "COMMIT", err) != 0) {
+		if (!err->cancelled)
+			err_prefix(err, SHADE_FAILED, "building the primary key of %s: ",
+				   e->shadow.name);
+		pgsql_exec_reset_txn(e);
 		return -1;
 	}
 	e->key_built = true;

@@ -133,15 +133,14 @@ struct eng {
 				       set again at the swap */
 
 	/* Statements built once after the shadow exists. */
-	char *sql_probe_first;
-	char *sql_probe_next;
-	char *sql_copy_first;
-	char *sql_copy_next;
+	char *sql_copy;
 	char *sql_take_keys;
 	char *sql_apply_delete;
 	char *sql_apply_insert;
 	char *sql_release;
-	char *sql_trim;
+
+	char *copy_filenode;        /* T's file when the copy began */
+	double rows_per_block;      /* T's, as last analyzed: sizes a chunk */
 };
 
 /* exec.c: running statements */
@@ -225,8 +224,6 @@ int pgsql_copy_bounds(struct eng *e, struct keyval *max, bool *empty, struct sha
 int pgsql_copy_chunk(struct eng *e, const struct keyval *after, const struct keyval *max,
 		     long rows, struct keyval *upper, long long *copied, bool *last,
 		     struct shade_err *err);
-int pgsql_copy_trim(struct eng *e, const struct keyval *after, const struct keyval *max,
-		    long long *dropped, struct shade_err *err);
 
 /* apply.c: replaying the change log */
 void pgsql_apply_statements(struct eng *e);
