@@ -78,6 +78,12 @@ $(BUILD)/tools/%: tests/tools/%.c $(PURE_OBJS) $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< $(PURE_OBJS) $(LDFLAGS) $(LDLIBS_ALL)
 
+# The writer's other files live in tests/tools/writer/ (its server side).
+WRITER_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard tests/tools/writer/*.c))
+$(BUILD)/tools/writer: tests/tools/writer.c $(WRITER_OBJS) $(PURE_OBJS) $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< $(WRITER_OBJS) $(PURE_OBJS) $(LDFLAGS) $(LDLIBS_ALL)
+
 deps:
 	@sh scripts/deps.sh
 
@@ -101,9 +107,10 @@ check-banned:
 	@sh scripts/check-banned.sh
 
 format:
-	clang-format -i src/*.c src/engine/*/*.c src/engine/*/*.h include/*.h tests/unit/*.c tests/tools/*.c
+	clang-format -i src/*.c src/engine/*/*.c src/engine/*/*.h include/*.h tests/unit/*.c tests/tools/*.c \
+	  tests/tools/*/*.c tests/tools/*/*.h
 
 clean:
 	rm -rf $(BUILD)
 
--include $(OBJS:.o=.d) $(UNIT_BINS:%=%.d) $(TOOL_BINS:%=%.d)
+-include $(OBJS:.o=.d) $(UNIT_BINS:%=%.d) $(TOOL_BINS:%=%.d) $(WRITER_OBJS:.o=.d)

@@ -38,12 +38,38 @@
  *   note text  (NULL, quotes,           note TEXT  (utf8mb4)
  *     backslashes, unicode, emoji)
  *   updated_at timestamp NOT NULL       updated_at DATETIME(6) NOT NULL
+ *   (--unique-churn: u int UNIQUE       (--unique-churn: u INT, UNIQUE KEY (u)
+ *    NULL allowed)                       NULL allowed)
+ *
+ * --unique-churn: besides that mix, half of the transactions move
+ * values of u between rows, as an application renumbering positions or
+ * handing an e-mail address on would:
+ *   swap      two rows trade their values through a temporary one
+ *             (A -> temp, B -> A's old, A -> B's old)
+ *   rotate    the same around 3 to 6 rows (A -> temp, B -> A's, C -> B's,
+ *             ..., A -> the last one's): a transaction whose log rows span
+ *             more of the log
+ *   handover  A gives its value to B and gets a fresh one or NULL
+ *   free      A gets a fresh value or NULL; its old one is left free ...
+ *   take      ... for a later transaction of any worker, which gives it to
+ *             a row (free, handover and take share the freed values
+ *             through a ring in shared memory)
+ * A move reads the rows' u (FOR UPDATE) from both tables first, and they
+ * must agree. Inserts give u a fresh value (a range per worker below zero
+ * and below the smallest u at the start, so the table's own values, e.g.
+ * u = id, and an earlier run's stay apart), NULL, or a freed one. Half of
+ * the moves pick among WRITER_HOT rows at the start of the key range. A
+ * unique violation (23505 / 1062) on the table is an ordinary race between
+ * workers (a freed value taken twice): the transaction is rolled back and
+ * counted as a conflict, and the worker goes on with new choices. The same
+ * violation on the mirror when the table took the value means they have
+ * diverged: an error.
  *
  * Usage:
  *   writer --dsn DSN --table T --mirror M [--engine pg|mysql]
  *          [--workers N] [--seconds S] [--until-file PATH] [--seed N]
  *          [--composite] [--rollback-pct P] [--rate TPS]
- *          [--renamed-key NAME]
+ *          [--renamed-key NAME] [--unique-churn]
  *
  * --renamed-key NAME: the migration under test renames T's key column id
  * to NAME. A worker whose statement on T finds no column id (the swap has
@@ -64,85 +90,45 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <libpq-fe.h>
-#include <mysql.h>
-
 #include "dsn.h"
-#include "ident.h"
-#include "sql.h"
-#include "util.h"
+#include "writer/writer.h"
 
 #define WRITER_MAX_WORKERS 64
 #define WRITER_STRIDE 10000000LL /* fresh keys per worker */
 #define WRITER_FRESH_B 4         /* --composite: b of fresh rows is 1..4 */
-#define WRITER_MAX_PARAMS 8
 #define WRITER_MAX_RETRIES 200
-#define WRITER_MAX_ERRORS_SHOWN 5
+#define WRITER_RING 1024         /* --unique-churn: freed values kept */
+#define WRITER_HOT 256           /* --unique-churn: rows most moves pick */
 
-enum writer_op {
-	OP_INSERT,
-	OP_UPDATE,   /* all non-key columns */
-	OP_BUMP,     /* qty = qty + d (counted as an update) */
-	OP_PKUPDATE,
-	OP_DELETE,
-	OP_COUNT
-};
-
-struct writer_opts {
-	enum sql_dialect dialect;
-	bool engine_given;
-	const char *dsn;
-	const char *table;
-	const char *mirror;
-	int workers;
-	double seconds;
-	const char *until_file;
-	unsigned long long seed;
-	bool composite;
-	int rollback_pct;
-	double rate;  /* transactions per second per worker, 0: no limit */
-	const char *renamed_key;  /* T's key column after the swap (not id) */
-};
-
-/* What a worker reports to the parent through a pipe when it ends. */
-struct writer_counts {
-	long long commits[OP_COUNT];
-	long long rollbacks;
-	long long retries;
-	long long errors;
-	long long mismatches;
-	int fatal;  /* the worker could not go on (connection lost, ...) */
-};
-
-/* The key range the table had at the start. */
-struct writer_range {
-	bool empty;
-	long long min[2];
-	long long max[2];
-};
-
-struct writer {
-	const struct writer_opts *o;
-	int id;
-	struct writer_range r;
-	uint64_t rng;
-	long long fresh_base;  /* first fresh key (a for --composite) */
-	long long fresh_next;
-	char *sql[2][OP_COUNT];  /* [0] the table, [1] the mirror */
-	const struct qname *table;
-	bool renamed;            /* sql[0] names the key renamed_key */
-	PGconn *pg;
-	MYSQL *my;
-	struct writer_counts c;
-	int errors_shown;
+/* --unique-churn: the transactions that move values of u. */
+enum writer_move {
+	MOVE_SWAP,
+	MOVE_ROTATE,
+	MOVE_HANDOVER,
+	MOVE_FREE,
+	MOVE_TAKE,
+	MOVE_COUNT
 };
 
 /* Set by SIGTERM/SIGINT in a worker: finish the transaction and stop. */
 static volatile sig_atomic_t writer_stop;
+
+/*
+ * --unique-churn: values of u that transactions freed, for later ones of
+ * any worker to take; 0 is an empty slot. Shared memory, mapped before the
+ * fork, written without a lock: a torn or stale value is only a value that
+ * someone holds, which the table refuses (a conflict, as between workers).
+ */
+struct writer_ring {
+	volatile long long v[WRITER_RING];
+	volatile unsigned long head;
+};
+static struct writer_ring *writer_freed;
 
 static const char *const writer_notes[] = {
 	"plain note",
@@ -164,7 +150,7 @@ writer_usage(void)
 	    "              [--workers N] [--seconds S] [--until-file PATH]\n"
 	    "              [--seed N] [--composite] [--rollback-pct P]"
 	    " [--rate TPS]\n"
-	    "              [--renamed-key NAME]\n");
+	    "              [--renamed-key NAME] [--unique-churn]\n");
 	exit(1);
 }
 
@@ -233,7 +219,10 @@ writer_where_key(struct buf *b, const struct writer_opts *o, const char *key, in
  *   BUMP      delta, key...
  *   PKUPDATE  new key..., old key...
  *   DELETE    key...
- * key: the key column's name (not --composite).
+ *   USET      u, key...
+ *   UGET      key...
+ * (--unique-churn: INSERT ends with u.) key: the key column's name (not
+ * --composite).
  */
 static char *
 writer_stmt(const struct writer_opts *o, const struct qname *t, enum writer_op op,
@@ -249,8 +238,9 @@ writer_stmt(const struct writer_opts *o, const struct qname *t, enum writer_op o
 			sql_build(&b, d, "INSERT INTO %Q (a, b", t);
 		else
 			sql_build(&b, d, "INSERT INTO %Q (%I", t, key);
-		buf_append(&b, ", sku, qty, price, note, updated_at) VALUES (");
-		for (int i = 0; i < (o->composite ? 7 : 6); i++) {
+		buf_append(&b, ", sku, qty, price, note, updated_at");
+		buf_append(&b, o->churn ? ", u) VALUES (" : ") VALUES (");
+		for (int i = 0; i < (o->composite ? 7 : 6) + o->churn; i++) {
 			if (i > 0)
 				buf_append(&b, ", ");
 			writer_ph(&b, d, n++);
@@ -292,260 +282,20 @@ writer_stmt(const struct writer_opts *o, const struct qname *t, enum writer_op o
 		sql_build(&b, d, "DELETE FROM %Q", t);
 		writer_where_key(&b, o, key, &n);
 		break;
+	case OP_USET:
+		sql_build(&b, d, "UPDATE %Q SET u = ", t);
+		writer_ph(&b, d, n++);
+		writer_where_key(&b, o, key, &n);
+		break;
+	case OP_UGET:
+		sql_build(&b, d, "SELECT u FROM %Q", t);
+		writer_where_key(&b, o, key, &n);
+		buf_append(&b, " FOR UPDATE");
+		break;
 	default:
 		die("writer: bad op");
 	}
 	return buf_take(&b);
-}
-
-/* -- talking to the server -------------------------------------------- */
-
-enum writer_res {
-	WRES_OK,
-	WRES_RETRY,  /* deadlock, serialization failure, lock timeout */
-	WRES_ERROR,  /* the statement failed; the connection is fine */
-	WRES_FATAL,  /* the connection is gone */
-	WRES_RENAMED,  /* no column id: --renamed-key's swap has happened */
-};
-
-static void
-writer_report(struct writer *w, const char *what, const char *sql)
-{
-	if (w->errors_shown++ >= WRITER_MAX_ERRORS_SHOWN)
-		return;
-	fprintf(stderr, "writer[%d]: %s%s%s\n", w->id, what,
-	    sql ? " in: " : "", sql ? sql : "");
-}
-
-static enum writer_res
-writer_pg_result(struct writer *w, PGresult *res, const char *sql,
-		 long long *affected)
-{
-	ExecStatusType st = PQresultStatus(res);
-	const char *state;
-	enum writer_res r;
-
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-		if (affected)
-			*affected = strtoll(PQcmdTuples(res), NULL, 10);
-		PQclear(res);
-		return WRES_OK;
-	}
-	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-	if (state && strcmp(state, "42703") == 0 && w->o->renamed_key && !w->renamed) {
-		PQclear(res);
-		return WRES_RENAMED;  /* undefined_column */
-	}
-	if (PQstatus(w->pg) != CONNECTION_OK)
-		r = WRES_FATAL;
-	else if (state && (strcmp(state, "40P01") == 0 ||
-	    strcmp(state, "40001") == 0 || strcmp(state, "55P03") == 0))
-		r = WRES_RETRY;
-	else
-		r = WRES_ERROR;
-	if (r != WRES_RETRY) {
-		char msg[600];
-
-		snprintf(msg, sizeof(msg), "%s (SQLSTATE %s)",
-		    res ? PQresultErrorMessage(res) : PQerrorMessage(w->pg),
-		    state ? state : "none");
-		msg[strcspn(msg, "\n")] = '\0';
-		writer_report(w, msg, sql);
-	}
-	PQclear(res);
-	return r;
-}
-
-static bool
-writer_my_retryable(unsigned e)
-{
-	/* deadlock, lock wait timeout, record changed since last read */
-	return e == 1213 || e == 1205 || e == 1020;
-}
-
-static bool
-writer_my_fatal(unsigned e)
-{
-	/* server gone, lost connection, can't connect */
-	return e == 2006 || e == 2013 || e == 2002 || e == 2003 || e == 2055;
-}
-
-static enum writer_res
-writer_my_error(struct writer *w, unsigned e, const char *msg, const char *sql)
-{
-	char line[600];
-
-	if (writer_my_retryable(e))
-		return WRES_RETRY;
-	if (e == 1054 && w->o->renamed_key && !w->renamed)
-		return WRES_RENAMED;  /* unknown column */
-	snprintf(line, sizeof(line), "%s (errno %u)", msg, e);
-	writer_report(w, line, sql);
-	return writer_my_fatal(e) ? WRES_FATAL : WRES_ERROR;
-}
-
-/* Run a statement without parameters (BEGIN, COMMIT, ROLLBACK). */
-static enum writer_res
-writer_simple(struct writer *w, const char *sql)
-{
-	if (w->pg)
-		return writer_pg_result(w, PQexec(w->pg, sql), sql, NULL);
-	if (mysql_query(w->my, sql) != 0)
-		return writer_my_error(w, mysql_errno(w->my), mysql_error(w->my),
-		    sql);
-	return WRES_OK;
-}
-
-/* Run sql with text parameters (NULL: SQL NULL); *affected rows. */
-static enum writer_res
-writer_exec(struct writer *w, const char *sql, int n, const char *const *params,
-	    long long *affected)
-{
-	MYSQL_STMT *st;
-	MYSQL_BIND bind[WRITER_MAX_PARAMS];
-	unsigned long lens[WRITER_MAX_PARAMS];
-	my_bool nulls[WRITER_MAX_PARAMS];
-	enum writer_res r = WRES_OK;
-
-	if (w->pg)
-		return writer_pg_result(w, PQexecParams(w->pg, sql, n, NULL,
-		    params, NULL, NULL, 0), sql, affected);
-
-	/*
-	 * Prepared afresh each time: the table may have been swapped under
-	 * its name since the last statement.
-	 */
-	st = mysql_stmt_init(w->my);
-	if (st == NULL)
-		return writer_my_error(w, mysql_errno(w->my), mysql_error(w->my),
-		    sql);
-	memset(bind, 0, sizeof(bind));
-	for (int i = 0; i < n; i++) {
-		lens[i] = params[i] ? (unsigned long)strlen(params[i]) : 0;
-		nulls[i] = params[i] == NULL;
-		bind[i].buffer_type = MYSQL_TYPE_STRING;
-		bind[i].buffer = (void *)(uintptr_t)(params[i] ? params[i] : "");
-		bind[i].buffer_length = lens[i];
-		bind[i].length = &lens[i];
-		bind[i].is_null = &nulls[i];
-	}
-	if (mysql_stmt_prepare(st, sql, (unsigned long)strlen(sql)) != 0 ||
-	    mysql_stmt_bind_param(st, bind) != 0 ||
-	    mysql_stmt_execute(st) != 0) {
-		r = writer_my_error(w, mysql_stmt_errno(st), mysql_stmt_error(st),
-		    sql);
-		goto out;
-	}
-	*affected = (long long)mysql_stmt_affected_rows(st);
-out:
-	mysql_stmt_close(st);
-	return r;
-}
-
-static int
-writer_connect(struct writer *w, struct shade_err *err)
-{
-	const struct writer_opts *o = w->o;
-
-	if (o->dialect == SQL_PG) {
-		const char *keys[] = {"dbname", "application_name",
-		    "client_encoding", NULL};
-		const char *vals[] = {o->dsn, "shade-writer", "UTF8", NULL};
-
-		w->pg = PQconnectdbParams(keys, vals, 1);
-		if (PQstatus(w->pg) != CONNECTION_OK) {
-			err_set(err, SHADE_FAILED, "cannot connect: %s",
-			    PQerrorMessage(w->pg));
-			return -1;
-		}
-		return 0;
-	} else {
-		struct dsn d = {0};
-		int rc = -1;
-
-		if (dsn_parse(o->dsn, &d, err) != 0)
-			return -1;
-		w->my = mysql_init(NULL);
-		if (w->my == NULL) {
-			err_set(err, SHADE_FAILED, "mysql_init failed");
-			goto out;
-		}
-		mysql_options(w->my, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-		if (mysql_real_connect(w->my, d.host, d.user, d.password,
-		    d.database, d.port, d.socket, CLIENT_FOUND_ROWS) == NULL) {
-			err_set(err, SHADE_FAILED, "cannot connect: %s",
-			    mysql_error(w->my));
-			goto out;
-		}
-		rc = 0;
-	out:
-		dsn_free(&d);
-		return rc;
-	}
-}
-
-static void
-writer_disconnect(struct writer *w)
-{
-	if (w->pg)
-		PQfinish(w->pg);
-	if (w->my)
-		mysql_close(w->my);
-	w->pg = NULL;
-	w->my = NULL;
-}
-
-/* Read the key range of the table (before forking). */
-static int
-writer_read_range(struct writer *w, const struct qname *t, struct shade_err *err)
-{
-	struct buf b = {0};
-	const char *cols = w->o->composite ?
-	    "min(a), max(a), min(b), max(b)" : "min(id), max(id)";
-	int ncols = w->o->composite ? 4 : 2;
-	char *v[4] = {NULL, NULL, NULL, NULL};
-	int rc = -1;
-
-	sql_build(&b, w->o->dialect, "SELECT %s FROM %Q", cols, t);
-	if (w->pg) {
-		PGresult *res = PQexec(w->pg, buf_str(&b));
-
-		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-			err_set(err, SHADE_FAILED, "%s", PQresultErrorMessage(res));
-			PQclear(res);
-			goto out;
-		}
-		for (int i = 0; i < ncols; i++)
-			if (!PQgetisnull(res, 0, i))
-				v[i] = xstrdup(PQgetvalue(res, 0, i));
-		PQclear(res);
-	} else {
-		MYSQL_RES *res;
-		MYSQL_ROW row;
-
-		if (mysql_query(w->my, buf_str(&b)) != 0 ||
-		    (res = mysql_store_result(w->my)) == NULL) {
-			err_set(err, SHADE_FAILED, "%s", mysql_error(w->my));
-			goto out;
-		}
-		row = mysql_fetch_row(res);
-		for (int i = 0; row && i < ncols; i++)
-			if (row[i])
-				v[i] = xstrdup(row[i]);
-		mysql_free_result(res);
-	}
-	w->r.empty = v[0] == NULL;
-	for (int i = 0; i < ncols / 2; i++) {
-		w->r.min[i] = v[2 * i] ? strtoll(v[2 * i], NULL, 10) : 1;
-		w->r.max[i] = v[2 * i + 1] ?
-		    strtoll(v[2 * i + 1], NULL, 10) : 0;
-	}
-	rc = 0;
-out:
-	for (int i = 0; i < 4; i++)
-		free(v[i]);
-	buf_free(&b);
-	return rc;
 }
 
 /* -- one transaction --------------------------------------------------- */
@@ -560,10 +310,12 @@ struct writer_vals {
 	char ts[40];
 	const char *note;
 	char notebuf[160];
+	const char *u;  /* --unique-churn: the new row's u (NULL: SQL NULL) */
+	char ubuf[24];
 };
 
 static void
-writer_pick_existing(struct writer *w, struct writer_vals *v)
+writer_pick_existing(struct writer *w, char key[2][24])
 {
 	long long a, b;
 	bool own = w->fresh_next > w->fresh_base &&
@@ -576,8 +328,60 @@ writer_pick_existing(struct writer *w, struct writer_vals *v)
 		a = w->r.min[0] + writer_below(w, w->r.max[0] - w->r.min[0] + 1);
 		b = w->r.min[1] + writer_below(w, w->r.max[1] - w->r.min[1] + 1);
 	}
-	snprintf(v->key[0], sizeof(v->key[0]), "%lld", a);
-	snprintf(v->key[1], sizeof(v->key[1]), "%lld", b);
+	snprintf(key[0], sizeof(key[0]), "%lld", a);
+	snprintf(key[1], sizeof(key[1]), "%lld", b);
+}
+
+/*
+ * --unique-churn: a row for a move: half the time one of the few "hot"
+ * rows at the start of the table's key range, which every worker keeps
+ * moving values between (as an application does with its busiest rows), so
+ * that the moves meet each other and the rows shade is re-copying.
+ */
+static void
+writer_pick_move(struct writer *w, char key[2][24])
+{
+	long long n = w->r.max[0] - w->r.min[0] + 1;
+
+	if (w->r.empty || writer_below(w, 2) == 0) {
+		writer_pick_existing(w, key);
+		return;
+	}
+	snprintf(key[0], 24, "%lld", w->r.min[0] + writer_below(w, n < WRITER_HOT ? n : WRITER_HOT));
+	snprintf(key[1], 24, "%lld",
+	    w->r.min[1] + writer_below(w, w->r.max[1] - w->r.min[1] + 1));
+}
+
+/* --unique-churn: a value of u no row has held, this worker's own. */
+static void
+writer_fresh_u(struct writer *w, char u[24])
+{
+	snprintf(u, 24, "%lld", w->fresh_u--);
+}
+
+/* --unique-churn: leave the value a row held (if any) for others to take. */
+static void
+writer_ring_put(const struct writer_cell *old)
+{
+	long long x;
+
+	if (!old->found || old->null || (x = strtoll(old->v, NULL, 10)) == 0)
+		return;
+	writer_freed->v[writer_freed->head++ % WRITER_RING] = x;
+}
+
+/* --unique-churn: a value some transaction freed, maybe taken since. */
+static bool
+writer_ring_take(struct writer *w, char u[24])
+{
+	long long i = writer_below(w, WRITER_RING);
+	long long x = writer_freed->v[i];
+
+	writer_freed->v[i] = 0;
+	if (x == 0)
+		return false;
+	snprintf(u, 24, "%lld", x);
+	return true;
 }
 
 static void
@@ -628,6 +432,8 @@ writer_params(const struct writer *w, enum writer_op op,
 		p[n++] = v->price;
 		p[n++] = v->note;
 		p[n++] = v->ts;
+		if (w->o->churn)
+			p[n++] = v->u;
 		break;
 	case OP_UPDATE:
 		p[n++] = v->sku;
@@ -671,6 +477,54 @@ writer_rename_key(struct writer *w)
 	w->renamed = true;
 }
 
+static void
+writer_diverged(struct writer *w, const char *what, const char *sql)
+{
+	char msg[200];
+
+	w->c.mismatches++;
+	snprintf(msg, sizeof(msg), "the table and the mirror diverged: %s", what);
+	writer_report(w, msg, sql);
+}
+
+/*
+ * Statement op on the table, then on the mirror; affected[t] the rows each
+ * affected. The mirror refusing a value of u the table took is no race:
+ * the transaction did the same to the table first, so they have diverged.
+ */
+static enum writer_res
+writer_both(struct writer *w, enum writer_op op, int n, const char *const *params,
+	    long long affected[2])
+{
+	for (int t = 0; t < 2; t++) {
+		enum writer_res r = writer_exec(w, w->sql[t][op], n, params, &affected[t], NULL);
+
+		if (r == WRES_DUP && t == 1) {
+			writer_diverged(w, "the mirror refused a value of u", w->sql[1][op]);
+			return WRES_ERROR;
+		}
+		if (r != WRES_OK)
+			return r;
+	}
+	return WRES_OK;
+}
+
+/*
+ * End a transaction that failed with r: roll it back; when the table's key
+ * has its new name (--renamed-key), it is to be retried with it.
+ */
+static enum writer_res
+writer_abandon(struct writer *w, enum writer_res r)
+{
+	if (r != WRES_FATAL && writer_simple(w, "ROLLBACK") == WRES_FATAL)
+		r = WRES_FATAL;
+	if (r == WRES_RENAMED) {
+		writer_rename_key(w);
+		r = WRES_RETRY;
+	}
+	return r;
+}
+
 /*
  * One attempt: BEGIN, the statement on the table, the same on the mirror,
  * COMMIT or ROLLBACK. On failure the transaction is rolled back; when the
@@ -688,31 +542,168 @@ writer_txn(struct writer *w, enum writer_op op, const struct writer_vals *v,
 	r = writer_simple(w, w->pg ? "BEGIN" : "START TRANSACTION");
 	if (r != WRES_OK)
 		return r;
-	for (int t = 0; t < 2; t++) {
-		r = writer_exec(w, w->sql[t][op], n, params, &affected[t]);
-		if (r != WRES_OK)
-			goto fail;
-	}
-	r = writer_simple(w, rollback ? "ROLLBACK" : "COMMIT");
+	r = writer_both(w, op, n, params, affected);
+	if (r == WRES_OK)
+		r = writer_simple(w, rollback ? "ROLLBACK" : "COMMIT");
 	if (r != WRES_OK)
-		goto fail;
+		return writer_abandon(w, r);
 	if (affected[0] != affected[1]) {
-		char msg[200];
+		char msg[120];
 
-		w->c.mismatches++;
-		snprintf(msg, sizeof(msg), "the table and the mirror diverged: "
-		    "%lld vs %lld rows affected", affected[0], affected[1]);
-		writer_report(w, msg, w->sql[0][op]);
+		snprintf(msg, sizeof(msg), "%lld vs %lld rows affected", affected[0],
+		    affected[1]);
+		writer_diverged(w, msg, w->sql[0][op]);
 	}
 	return WRES_OK;
-fail:
-	if (r != WRES_FATAL && writer_simple(w, "ROLLBACK") == WRES_FATAL)
-		r = WRES_FATAL;
-	if (r == WRES_RENAMED) {
-		writer_rename_key(w);
-		r = WRES_RETRY;
+}
+
+/* --unique-churn: u of row key, locked, read from both tables, which agree. */
+static enum writer_res
+writer_uget(struct writer *w, char key[2][24], struct writer_cell *out)
+{
+	const char *p[2] = {key[0], key[1]};
+	struct writer_cell c[2];
+	long long n;
+
+	for (int t = 0; t < 2; t++) {
+		enum writer_res r = writer_exec(w, w->sql[t][OP_UGET], w->o->composite ? 2 : 1,
+		    p, &n, &c[t]);
+
+		if (r != WRES_OK)
+			return r;
+	}
+	if (c[0].found != c[1].found || c[0].null != c[1].null || strcmp(c[0].v, c[1].v) != 0) {
+		writer_diverged(w, "u differs", w->sql[0][OP_UGET]);
+		return WRES_ERROR;
+	}
+	*out = c[0];
+	return WRES_OK;
+}
+
+/* --unique-churn: u = val (NULL: SQL NULL) in row key of both tables. */
+static enum writer_res
+writer_uset(struct writer *w, char key[2][24], const char *val)
+{
+	const char *p[3] = {val, key[0], key[1]};
+	long long affected[2] = {0, 0};
+	enum writer_res r = writer_both(w, OP_USET, w->o->composite ? 3 : 2, p, affected);
+
+	if (r == WRES_OK && affected[0] != affected[1]) {
+		writer_diverged(w, "a different number of rows got u", w->sql[0][OP_USET]);
+		return WRES_ERROR;
 	}
 	return r;
+}
+
+static const char *
+writer_cell_val(const struct writer_cell *c)
+{
+	return c->null ? NULL : c->v;
+}
+
+/* Rows a move involves: two for a swap or a handover, up to this many for a rotation. */
+#define WRITER_MOVE_ROWS 6
+
+/*
+ * --unique-churn: pick the n distinct rows of a move into key; returns how
+ * many it found distinct (at least 1).
+ */
+static int
+writer_pick_rows(struct writer *w, char key[][2][24], int n)
+{
+	for (int i = 0; i < n; i++) {
+		bool dup = true;
+
+		for (int tries = 0; dup && tries < 3; tries++) {
+			writer_pick_move(w, key[i]);
+			dup = false;
+			for (int j = 0; j < i && !dup; j++)
+				dup = strcmp(key[i][0], key[j][0]) == 0 && strcmp(key[i][1], key[j][1]) == 0;
+		}
+		if (dup)
+			return i;
+	}
+	return n;
+}
+
+/*
+ * --unique-churn: the rows of a swap or a rotation pass their values on:
+ * row 0 to a temporary value, row i takes row i-1's, row 0 takes the last
+ * one's. A swap is the rotation of two rows.
+ */
+static enum writer_res
+writer_rotate(struct writer *w, char key[][2][24], const struct writer_cell *u, int n,
+	      const char *temp)
+{
+	enum writer_res r = writer_uset(w, key[0], temp);
+
+	for (int i = 1; i < n && r == WRES_OK; i++)
+		r = writer_uset(w, key[i], writer_cell_val(&u[i - 1]));
+	if (r == WRES_OK)
+		r = writer_uset(w, key[0], writer_cell_val(&u[n - 1]));
+	return r;
+}
+
+/*
+ * --unique-churn: one attempt at a move of values of u (see the top of the
+ * file), with rows picked afresh: they are read and locked first, and a row
+ * gone leaves nothing to do. A value left free goes to the ring once the
+ * transaction has committed.
+ */
+static enum writer_res
+writer_move(struct writer *w, enum writer_move kind, bool rollback)
+{
+	char key[WRITER_MOVE_ROWS][2][24], fresh[24], temp[24], taken[24];
+	struct writer_cell u[WRITER_MOVE_ROWS], *freed = NULL;
+	int n = kind == MOVE_ROTATE ? 3 + (int)writer_below(w, WRITER_MOVE_ROWS - 2) :
+		kind == MOVE_SWAP || kind == MOVE_HANDOVER ? 2 : 1;
+	const char *give;
+	enum writer_res r;
+
+	n = writer_pick_rows(w, key, n);
+	writer_fresh_u(w, fresh);
+	writer_fresh_u(w, temp);
+	give = writer_below(w, 4) == 0 ? NULL : fresh;
+	r = writer_simple(w, w->pg ? "BEGIN" : "START TRANSACTION");
+	if (r != WRES_OK)
+		return r;
+	for (int i = 0; i < n && r == WRES_OK; i++) {
+		r = writer_uget(w, key[i], &u[i]);
+		if (r == WRES_OK && !u[i].found)
+			goto end;
+	}
+	if (r != WRES_OK)
+		goto end;
+	switch (kind) {
+	case MOVE_SWAP:
+	case MOVE_ROTATE:
+		if (n > 1)
+			r = writer_rotate(w, key, u, n, temp);
+		break;
+	case MOVE_HANDOVER:
+		if (n > 1 && (r = writer_uset(w, key[0], give)) == WRES_OK)
+			r = writer_uset(w, key[1], writer_cell_val(&u[0]));
+		freed = n > 1 ? &u[1] : NULL;
+		break;
+	case MOVE_FREE:
+		r = writer_uset(w, key[0], give);
+		freed = &u[0];
+		break;
+	default:
+		if (writer_ring_take(w, taken)) {
+			r = writer_uset(w, key[0], taken);
+			freed = &u[0];
+		}
+		break;
+	}
+end:
+	if (r == WRES_OK)
+		r = writer_simple(w, rollback ? "ROLLBACK" : "COMMIT");
+	if (r != WRES_OK)
+		return writer_abandon(w, r);
+	if (freed && !rollback)
+		writer_ring_put(freed);
+	return WRES_OK;
 }
 
 static void
@@ -733,6 +724,44 @@ writer_on_signal(int sig)
 {
 	(void)sig;
 	writer_stop = 1;
+}
+
+/* The transaction of the mix that dice (0 to 99) picks, and its values. */
+static enum writer_op
+writer_pick_op(struct writer *w, struct writer_vals *v, long long dice, bool have_rows)
+{
+	enum writer_op op;
+
+	memset(v, 0, sizeof(*v));
+	if (dice < 25 || !have_rows)
+		op = OP_INSERT;
+	else if (dice < 45)
+		op = OP_UPDATE;
+	else if (dice < 60)
+		op = OP_BUMP;
+	else if (dice < 78)
+		op = OP_PKUPDATE;
+	else
+		op = OP_DELETE;
+	if ((op == OP_INSERT || op == OP_PKUPDATE) &&
+	    w->fresh_next >= w->fresh_base + WRITER_STRIDE)
+		op = OP_UPDATE;  /* out of fresh keys */
+	writer_make_values(w, v);
+	if (op == OP_BUMP)
+		snprintf(v->qty, sizeof(v->qty), "%lld",
+		    writer_below(w, 21) - 10);
+	if (op == OP_INSERT || op == OP_PKUPDATE)
+		writer_pick_fresh(w, v->newkey);
+	if (op != OP_INSERT)
+		writer_pick_existing(w, v->key);
+	if (op == OP_INSERT && w->o->churn) {
+		/* A fresh value, NULL, or one that another transaction freed. */
+		dice = writer_below(w, 8);
+		v->u = dice == 0 ? NULL : v->ubuf;
+		if (dice > 0 && (dice > 2 || !writer_ring_take(w, v->ubuf)))
+			writer_fresh_u(w, v->ubuf);
+	}
+	return op;
 }
 
 /* A worker's life: connect, write until time is up, report, exit. */
@@ -757,42 +786,31 @@ writer_work(struct writer *w, int report_fd, double started)
 		long long dice = writer_below(w, 100);
 		bool rollback = writer_below(w, 100) < w->o->rollback_pct;
 		bool have_rows = !w->r.empty || w->fresh_next > w->fresh_base;
+		/* --unique-churn: half of the transactions move values of u. */
+		bool move = w->o->churn && have_rows && writer_below(w, 2) == 0;
+		enum writer_move kind = MOVE_SWAP;
 		enum writer_op op;
 		enum writer_res r;
 		double t0 = now_seconds();
 		int attempt;
 
-		memset(&v, 0, sizeof(v));
-		if (dice < 25 || !have_rows)
-			op = OP_INSERT;
-		else if (dice < 45)
-			op = OP_UPDATE;
-		else if (dice < 60)
-			op = OP_BUMP;
-		else if (dice < 78)
-			op = OP_PKUPDATE;
-		else
-			op = OP_DELETE;
-		if ((op == OP_INSERT || op == OP_PKUPDATE) &&
-		    w->fresh_next >= w->fresh_base + WRITER_STRIDE)
-			op = OP_UPDATE;  /* out of fresh keys */
-		writer_make_values(w, &v);
-		if (op == OP_BUMP)
-			snprintf(v.qty, sizeof(v.qty), "%lld",
-			    writer_below(w, 21) - 10);
-		if (op == OP_INSERT || op == OP_PKUPDATE)
-			writer_pick_fresh(w, v.newkey);
-		if (op != OP_INSERT)
-			writer_pick_existing(w, &v);
-
+		if (move) {
+			op = OP_USET;
+			kind = (enum writer_move)writer_below(w, MOVE_COUNT);
+		} else {
+			op = writer_pick_op(w, &v, dice, have_rows);
+		}
 		for (attempt = 0;; attempt++) {
-			r = writer_txn(w, op, &v, rollback);
+			/* A move picks its rows afresh on every attempt. */
+			r = move ? writer_move(w, kind, rollback) : writer_txn(w, op, &v, rollback);
 			if (r != WRES_RETRY || attempt >= WRITER_MAX_RETRIES)
 				break;
 			w->c.retries++;
 			writer_sleep(0.001 * (double)(1 + writer_below(w, 20)));
 		}
-		if (r == WRES_RETRY) {
+		if (r == WRES_DUP) {
+			w->c.conflicts++;
+		} else if (r == WRES_RETRY) {
 			writer_report(w, "gave up retrying", w->sql[0][op]);
 			w->c.errors++;
 		} else if (r == WRES_FATAL) {
@@ -860,6 +878,7 @@ writer_parse_args(int argc, char **argv, struct writer_opts *o)
 		{"rollback-pct", required_argument, NULL, 'r'},
 		{"rate", required_argument, NULL, 'R'},
 		{"renamed-key", required_argument, NULL, 'K'},
+		{"unique-churn", no_argument, NULL, 'U'},
 		{NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -913,6 +932,9 @@ writer_parse_args(int argc, char **argv, struct writer_opts *o)
 		case 'K':
 			o->renamed_key = optarg;
 			break;
+		case 'U':
+			o->churn = true;
+			break;
 		default:
 			writer_usage();
 		}
@@ -957,6 +979,7 @@ writer_collect(int fd, struct writer_counts *total)
 		total->retries += c.retries;
 		total->errors += c.errors;
 		total->mismatches += c.mismatches;
+		total->conflicts += c.conflicts;
 		total->fatal += c.fatal;
 	}
 	close(fd);
@@ -987,6 +1010,9 @@ writer_summary(const struct writer_opts *o, const struct writer_counts *total, d
 	    total->commits[OP_PKUPDATE], total->commits[OP_DELETE],
 	    total->rollbacks, total->retries, total->errors,
 	    total->mismatches, total->fatal);
+	if (o->churn)
+		printf("writer: unique churn: %lld moves of u, %lld unique conflicts rolled back\n",
+		    total->commits[OP_USET], total->conflicts);
 }
 
 int
@@ -1025,6 +1051,10 @@ main(int argc, char **argv)
 	}
 	writer_disconnect(&w);  /* never share a connection across fork() */
 
+	writer_freed = mmap(NULL, sizeof(*writer_freed), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (writer_freed == MAP_FAILED)
+		die("writer: mmap: %s", strerror(errno));
 	if (pipe(fds) != 0)
 		die("writer: pipe: %s", strerror(errno));
 	fflush(NULL);
@@ -1041,6 +1071,7 @@ main(int argc, char **argv)
 			    1ULL;
 			w.fresh_base = w.r.max[0] + 1 + (long long)i * WRITER_STRIDE;
 			w.fresh_next = w.fresh_base;
+			w.fresh_u = w.r.umin - 1 - (long long)i * WRITER_STRIDE;
 			writer_work(&w, fds[1], started);
 			status = w.c.fatal ? 1 : 0;
 			goto out;
