@@ -259,6 +259,10 @@ void myeng_copy_plan(struct eng *e, bool sampled);
 int myeng_apply(struct eng *e, long limit, long long *applied, struct shade_err *err);
 int myeng_apply_backlog(struct eng *e, long long *rows, struct shade_err *err);
 void myeng_apply_plan(struct eng *e, const char *comment);
+/* Delete from the shadow the keys of every pending log row (they stay logged). */
+int myeng_apply_release(struct eng *e, unsigned long long *released, struct shade_err *err)
+	WARN_UNUSED;
+void myeng_apply_release_plan(struct eng *e, const char *comment);
 
 /* swap.c: the cut-over */
 int myeng_swap(struct eng *e, struct shade_err *err);

@@ -293,6 +293,40 @@ myeng_shadow_index_sql(const struct eng *e)
 	return buf_take(&b);
 }
 
+/*
+ * Before a unique index is built, the shadow must hold only rows that T
+ * held together. The copy and the apply re-copy each key at its own moment,
+ * so a row of the shadow may be stale, and values move between T's rows: a
+ * stale row may hold a value another row now holds too, and the build
+ * would fail on a duplicate T never had. So every key with a pending log
+ * row leaves the shadow first (myeng_apply_release; the log keeps them for
+ * the catch-up). The pending rows are read at one snapshot S. A key with
+ * none at S has had every write before S consumed, and consuming re-copies
+ * the key after its write committed: its shadow row equals T's row at S.
+ * The other keys are absent, and nobody else writes the shadow. So the
+ * shadow is part of T at S, and a duplicate the build finds is a duplicate
+ * in T at S, a real one: it fails with the server's message, as the plain
+ * ALTER would. The dry run lists the release (there is no change log).
+ */
+static int WARN_UNUSED
+myeng_shadow_release(struct eng *e, struct shade_err *err)
+{
+	unsigned long long released;
+	bool unique = false;
+
+	for (size_t i = 0; i < e->deferred.len; i++)
+		if (strncmp(e->deferred.items[i], "UNIQUE ", 7) == 0)
+			unique = true;
+	if (!unique)
+		return 0;
+	if (e->plan) {
+		myeng_apply_release_plan(e, "before a unique index: the keys the change log "
+					    "holds leave the shadow, for the catch-up to re-copy");
+		return 0;
+	}
+	return myeng_apply_release(e, &released, err);
+}
+
 int
 myeng_shadow_build_indexes(struct eng *e, struct shade_err *err)
 {
@@ -303,8 +337,11 @@ myeng_shadow_build_indexes(struct eng *e, struct shade_err *err)
 
 	/* One ALTER builds them all in one pass, under their own names. */
 	if (sql != NULL) {
+		if (myeng_shadow_release(e, err) != 0)
+			goto out;
 		if (myeng_run(e, sql, err) != 0) {
-			if (!err->cancelled && err->server_errno == ER_DUP_ENTRY)
+			if (!err->cancelled && (err->server_errno == ER_DUP_ENTRY ||
+						err->server_errno == ER_DUP_ENTRY_WITH_KEY_NAME))
 				err_prefix(err, SHADE_FAILED,
 					   "the rows of %s do not fit a unique key of the new schema: ",
 					   e->display);
