@@ -5,7 +5,7 @@
 #   make test         install what is missing, build with sanitizers, run
 #                     unit and integration tests against real servers
 #   make demo         install what is missing, alter a busy table, show it
-#   make bench        compare shade with INSERT ... SELECT and pt-osc
+#   make bench        shade next to pg_repack, pt-osc and the bare copy, under load
 #   make clean
 
 CC      ?= cc
