@@ -153,6 +153,43 @@ pgsql_indexes_have(const struct eng *e, char kind)
 }
 
 /*
+ * Release the rows whose keys have a log row waiting, then build the
+ * indexes of kind, in one transaction opened by the statements of open.
+ * The dry run lists the transaction (there is no log to release from) and
+ * builds inside its own.
+ */
+static int WARN_UNUSED
+pgsql_indexes_release_build(struct eng *e, char kind, const char *const *open, size_t nopen,
+			    struct shade_err *err)
+{
+	long long released;
+
+	if (e->plan) {
+		/* As pgsql_exec_run records: a plain BEGIN and its COMMIT are not. */
+		bool plain = strcmp(open[0], "BEGIN") == 0;
+
+		for (size_t i = plain ? 1 : 0; i < nopen; i++)
+			strlist_push(e->plan, open[i]);
+		strlist_push(e->plan, e->sql_release);
+		if (pgsql_indexes_build_kind(e, kind, err) != 0)
+			return -1;
+		if (!plain)
+			strlist_push(e->plan, "COMMIT");
+		return 0;
+	}
+	for (size_t i = 0; i < nopen; i++)
+		if (pgsql_exec_run(e, open[i], err) != 0)
+			goto fail;
+	if (pgsql_apply_release(e, &released, err) != 0 ||
+	    pgsql_indexes_build_kind(e, kind, err) != 0 || pgsql_exec_run(e, "COMMIT", err) != 0)
+		goto fail;
+	return 0;
+fail:
+	pgsql_exec_reset_txn(e);
+	return -1;
+}
+
+/*
  * After the copy: the primary key, which the apply needs. First the
  * release: a key the copy met twice (its row moved to a block still to
  * come) has a log row waiting, so does every stale row (copy.c); they go,
@@ -162,28 +199,14 @@ pgsql_indexes_have(const struct eng *e, char kind)
 int
 pgsql_indexes_build_key(struct eng *e, struct shade_err *err)
 {
-	long long released = 0;
+	static const char *const open[] = {"BEGIN", "SET LOCAL enable_nestloop = off"};
 
-	if (e->plan) {
-		/* The dry run: inside its own transaction, with no log yet. */
-		strlist_push(e->plan, "SET LOCAL enable_nestloop = off");
-		strlist_push(e->plan, e->sql_release);
-		if (pgsql_indexes_build_kind(e, 'p', err) != 0)
-			return -1;
-		e->key_built = true;
-		return 0;
-	}
-	if (pgsql_exec_run(e, "BEGIN", err) != 0 ||
-	    pgsql_exec_run(e, "SET LOCAL enable_nestloop = off", err) != 0 ||
-	    pgsql_apply_release(e, &released, err) != 0 ||
-	    pgsql_indexes_build_kind(e, 'p', err) != 0 || pgsql_exec_run(e, "COMMIT", err) != 0) {
+	if (pgsql_indexes_release_build(e, 'p', open, ARRAY_LEN(open), err) != 0) {
 		if (!err->cancelled)
 			err_prefix(err, SHADE_FAILED, "building the primary key of %s: ",
 				   e->shadow.name);
-		pgsql_exec_reset_txn(e);
 		return -1;
 	}
-	e->key_built = true;
 	return 0;
 }
 
@@ -194,35 +217,19 @@ pgsql_indexes_build_key(struct eng *e, struct shade_err *err)
 static int WARN_UNUSED
 pgsql_indexes_build_unique(struct eng *e, struct shade_err *err)
 {
-	long long released;
+	static const char *const open[] = {"BEGIN ISOLATION LEVEL REPEATABLE READ"};
 
 	if (!pgsql_indexes_have(e, 'u'))
 		return 0;
-	if (e->plan) {
-		/* The dry run: inside its own transaction, with no log yet. */
-		strlist_push(e->plan, "BEGIN ISOLATION LEVEL REPEATABLE READ");
-		strlist_push(e->plan, e->sql_release);
-		if (pgsql_indexes_build_kind(e, 'u', err) != 0)
-			return -1;
-		strlist_push(e->plan, "COMMIT");
-		return 0;
-	}
-	if (pgsql_exec_run(e, "BEGIN ISOLATION LEVEL REPEATABLE READ", err) != 0 ||
-	    pgsql_apply_release(e, &released, err) != 0)
-		goto fail;
-	if (pgsql_indexes_build_kind(e, 'u', err) != 0) {
+	if (pgsql_indexes_release_build(e, 'u', open, ARRAY_LEN(open), err) != 0) {
 		if (strncmp(err->sqlstate, "23", 2) == 0)
 			err_prefix(err, SHADE_FAILED, "%s.%s holds rows the new schema rejects: ",
 				   e->orig.schema, e->orig.name);
-		goto fail;
+		return -1;
 	}
-	if (pgsql_exec_run(e, "COMMIT", err) != 0)
-		goto fail;
-	e->unique_built = true;
+	if (e->plan == NULL)
+		e->unique_built = true;
 	return 0;
-fail:
-	pgsql_exec_reset_txn(e);
-	return -1;
 }
 
 /* After the log of the copy is applied: every other index, statistics. */

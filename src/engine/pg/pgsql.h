@@ -104,9 +104,8 @@ struct eng {
 	struct strlist dst;         /* ... goes into the shadow's column */
 	struct aside_index *aside;  /* the shadow's indexes, off for the copy */
 	size_t naside;
-	bool key_built;             /* the shadow has its primary key again */
-	bool unique_built;          /* ... and its unique indexes: the apply may
-				       meet a stale holder of a value */
+	bool unique_built;          /* the shadow has its unique indexes again:
+				       the apply may meet a stale holder */
 	struct index_pair *ipairs;  /* T's indexes and their shadow twins */
 	size_t nipairs;
 	struct strlist identity;    /* shadow identity columns (their T names) */
