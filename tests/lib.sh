@@ -35,7 +35,9 @@
 #
 # PostgreSQL:
 #	pg_start              start (or reuse) the server; sets PG_SOCKDIR,
-#	                      PG_PORT, PG_USER and exports PGHOST/PGPORT/PGUSER
+#	                      PG_PORT, PG_USER and exports PGHOST/PGPORT/PGUSER;
+#	                      PG_SERVER_CONF, when set, is appended to its
+#	                      postgresql.conf (the benchmark sizes its server)
 #	pg_newdb [NAME]       drop and create database NAME (default: $T_NAME);
 #	                      sets PG_DB, PG_DSN (key=value conninfo) and
 #	                      PG_URI (postgres:// form); exports PGDATABASE
@@ -65,7 +67,9 @@
 #	                      the system schemas); empty when nothing is left
 #
 # MariaDB:
-#	my_start              start (or reuse) the server; sets MY_SOCK
+#	my_start              start (or reuse) the server; sets MY_SOCK;
+#	                      MY_SERVER_OPTS, when set, are added to mariadbd's
+#	                      options (the benchmark sizes its server)
 #	my_newdb [NAME]       drop and create database NAME (default: $T_NAME,
 #	                      utf8mb4); sets MY_DB and MY_DSN
 #	                      (mysql://root@/NAME?socket=...)
@@ -321,6 +325,7 @@ checkpoint_timeout = 30min
 autovacuum = off
 log_min_messages = warning
 log_min_error_statement = panic
+${PG_SERVER_CONF:-}
 EOF
 	if ! pg_as_user "$PG_BINDIR/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" \
 	    -w -t 60 start >"$PG_DIR/pg_ctl.log" 2>&1; then
@@ -561,7 +566,7 @@ my_start()
 	    --skip-name-resolve --skip-log-bin \
 	    --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0 \
 	    --innodb-buffer-pool-size=256M --innodb-log-file-size=128M \
-	    --sync-binlog=0 --max-connections=200 --performance-schema=ON \
+	    --sync-binlog=0 --max-connections=200 --performance-schema=ON ${MY_SERVER_OPTS:-} \
 	    </dev/null >"$MY_DIR/stdout.log" 2>&1 &
 	MY_PID=$!
 	MY_OWN=1
