@@ -15,5 +15,12 @@ struct keyval {
 void keyval_free(struct keyval *k);
 /* dst becomes a copy of src (dst's old values are freed). */
 void keyval_copy(struct keyval *dst, const struct keyval *src);
+/*
+ * As one string, for the state an interrupted run leaves in the database
+ * (malloc'd), and back: decode replaces *out and returns 0, or -1 for text
+ * encode did not write.
+ */
+char *keyval_encode(const struct keyval *k);
+int keyval_decode(const char *text, struct keyval *out);
 
 #endif
