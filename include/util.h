@@ -41,6 +41,13 @@ struct shade_err {
 	char *stmt;             /* the statement that failed, or NULL; owned */
 };
 
+/*
+ * A retryable lock timeout's message may go on with who holds the lock,
+ * from this mark on ("; blocked by pid 12 (user app, transaction open 8 s):
+ * UPDATE ..."): the engine appends it, the retry note repeats it.
+ */
+#define ERR_BLOCKED_BY "; blocked by"
+
 void err_clear(struct shade_err *e);
 void err_set(struct shade_err *e, enum shade_status st, const char *fmt, ...)
 	PRINTF_LIKE(3, 4);

@@ -219,6 +219,7 @@ migration_with_lock(struct migration *m, int (*op)(struct eng *, struct shade_er
 
 	backoff_init(&bo, 0.5, 16, m->o->lock_retries);
 	for (;;) {
+		const char *blockers;
 		double pause;
 
 		err_clear(m->err);
@@ -232,10 +233,12 @@ migration_with_lock(struct migration *m, int (*op)(struct eng *, struct shade_er
 			m->err->status = SHADE_FAILED;
 			return -1;
 		}
+		/* Who holds the lock, when the engine could tell (util.h). */
+		blockers = strstr(m->err->msg, ERR_BLOCKED_BY);
 		progress_note(&m->prog,
-			      "%s: could not lock %s within %.1fs (attempt %d of %d); retrying in %.1fs",
+			      "%s: could not lock %s within %.1fs (attempt %d of %d); retrying in %.1fs%s",
 			      phase_names[m->phase], m->summary.display, m->o->lock_timeout,
-			      bo.attempt, bo.tries, pause);
+			      bo.attempt, bo.tries, pause, blockers ? blockers : "");
 		/* An abort ends the pause at once: the back-off may be 16 s. */
 		if (dbwait_sleep(&m->wait, pause) || ctl_abort_wanted(&m->ctl)) {
 			err_set(m->err, SHADE_ABORTED, "aborted");
