@@ -56,9 +56,28 @@ struct table_summary {
 				 "the change log public._items_log and ..." */
 	long long bytes;      /* table + indexes, >= 0 */
 	size_t npk;           /* primary-key columns */
+	bool resumable;       /* an interrupted run of this table left its
+				 state: read it with state_read */
 };
 
 void engine_summary_free(struct table_summary *t);
+
+/*
+ * What a run keeps in the database, in its state table, for a later run
+ * to take it up after a crash or a lost connection: who it is (shade's
+ * version, the ALTER-BODY) and how far it got. The copy position commits
+ * with each chunk, the phase as each begins.
+ */
+struct run_state {
+	char *version;        /* SHADE_VERSION of the run that wrote it */
+	char *alter;          /* its ALTER-BODY, as given */
+	char *phase;          /* the phase it had reached ("copy", ...) */
+	struct keyval cursor; /* the copy's position (n == 0: no chunk yet) */
+	struct keyval max;    /* where the copy ends (n == 0: not known yet) */
+	long long copied;     /* rows copied so far */
+};
+
+void run_state_free(struct run_state *s);
 
 /* What a dry run found out, without changing anything. */
 struct dry_run_report {
@@ -120,14 +139,35 @@ struct engine {
 	int (*dry_run)(struct eng *e, const char *alter_body, const struct alter_info *alter,
 		       long sample_rows, struct dry_run_report *out, struct shade_err *err);
 
-	/* Create the change log and the capture triggers on the original. */
+	/*
+	 * Create the change log and the capture triggers on the original,
+	 * and the state table (phase "copy"), which exists only once the
+	 * triggers do.
+	 */
 	int (*create_capture)(struct eng *e, struct shade_err *err);
+
+	/* Read the state table preflight found (summary.resumable). */
+	int (*state_read)(struct eng *e, struct run_state *out, struct shade_err *err);
+
+	/*
+	 * Instead of create_shadow and create_capture: take up the run whose
+	 * state st is. Derive again all that create_shadow derived, without
+	 * changing the shadow; check that the triggers and the log are there;
+	 * restore what the session needs. From here on, copy_chunk counts on
+	 * from st->copied, and undo removes what the interrupted run built.
+	 */
+	int (*resume)(struct eng *e, const char *alter_body, const struct alter_info *alter,
+		      const struct run_state *st, struct shade_err *err);
+
+	/* Record, on its own, that the run has reached phase. */
+	int (*state_phase)(struct eng *e, const char *phase, struct shade_err *err);
 
 	/*
 	 * Where the copy ends (*empty when there is nothing to copy): the
 	 * largest key now in the table, or with keyless_copy the engine's own
 	 * end (PostgreSQL: T's size in blocks). Rows written past it are
 	 * newer than the capture and reach the shadow through the change log.
+	 * Recorded in the state table.
 	 */
 	int (*copy_bounds)(struct eng *e, struct keyval *max, bool *empty,
 			   struct shade_err *err);
@@ -137,7 +177,9 @@ struct engine {
 	 * from the start), where upper is found by a keyset probe of at most
 	 * `rows` rows and never passes max (keyless_copy: the rows of the next
 	 * range of the engine's own, about `rows` of them). Sets upper,
-	 * *copied (rows inserted) and *last (upper == max).
+	 * *copied (rows inserted) and *last (upper == max). upper and the
+	 * running count of rows copied go into the state table in the
+	 * chunk's own transaction: a chunk is copied once, resumed or not.
 	 */
 	int (*copy_chunk)(struct eng *e, const struct keyval *after,
 			  const struct keyval *max, long rows, struct keyval *upper,

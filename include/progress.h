@@ -16,6 +16,7 @@ struct progress {
 	double interval;      /* seconds between copy lines */
 	long long total;      /* estimated rows to copy */
 	long long copied;
+	long long copied_before;  /* by an interrupted run this one took up */
 	long long applied;
 	long long backlog;
 	bool paused;

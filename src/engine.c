@@ -24,3 +24,14 @@ engine_report_free(struct dry_run_report *r)
 	free(r->sample_note);
 	*r = (struct dry_run_report){0};
 }
+
+void
+run_state_free(struct run_state *s)
+{
+	free(s->version);
+	free(s->alter);
+	free(s->phase);
+	keyval_free(&s->cursor);
+	keyval_free(&s->max);
+	*s = (struct run_state){0};
+}

@@ -94,6 +94,9 @@ struct migration {
 	struct keyval max;     /* the copy stops here */
 	double last_backlog_check;
 	char preflight_note[256];  /* what preflight found, said once it passed */
+	bool resuming;         /* taking up an interrupted run (rstate) */
+	struct run_state rstate;
+	enum mig_phase saved_phase;  /* the last phase the state table holds */
 
 	enum shade_status result;
 	bool finished;
@@ -378,6 +381,102 @@ out:
 	return rc;
 }
 
+/* The phase a state table names (PHASE_PREFLIGHT: none of ours). */
+static enum mig_phase
+migration_phase_named(const char *name)
+{
+	for (int ph = PHASE_COPY; ph <= PHASE_CATCHUP; ph++)
+		if (name && strcmp(name, phase_names[ph]) == 0)
+			return (enum mig_phase)ph;
+	return PHASE_PREFLIGHT;
+}
+
+/*
+ * An interrupted run of this table left its state: take it up if it is
+ * this same migration (same ALTER-BODY, same shade), else refuse and say
+ * what to do. A dry run only says what it found.
+ */
+static int
+migration_read_state(struct migration *m)
+{
+	struct run_state *st = &m->rstate;
+	const char *what = NULL;
+
+	if (m->engine->state_read(m->eng, st, m->err) != 0)
+		return -1;
+	if (!m->o->execute) {
+		err_set(m->err, SHADE_USAGE,
+			"an interrupted run (--alter '%s') waits on %s at its %s phase, %lld rows "
+			"copied: run it again with --execute to resume it, or remove it with "
+			"shade --cleanup --dsn ... --table %s",
+			st->alter ? st->alter : "?", m->summary.display, st->phase ? st->phase : "?",
+			st->copied, m->o->table);
+		return -1;
+	}
+	if (st->version == NULL || strcmp(st->version, SHADE_VERSION) != 0)
+		what = "shade's version";
+	else if (st->alter == NULL || strcmp(st->alter, m->o->alter) != 0)
+		what = "the ALTER";
+	else if (migration_phase_named(st->phase) == PHASE_PREFLIGHT)
+		what = "the phase it names";
+	if (what != NULL) {
+		err_set(m->err, SHADE_USAGE,
+			"an interrupted run (shade %s, --alter '%s') left its state on %s, and %s "
+			"differs: run that same command again to resume it, or remove it with "
+			"shade --cleanup --dsn ... --table %s",
+			st->version ? st->version : "?", st->alter ? st->alter : "?",
+			m->summary.display, what, m->o->table);
+		return -1;
+	}
+	m->resuming = true;
+	return 0;
+}
+
+/*
+ * Take up the interrupted run where its state says it was: the shadow,
+ * the triggers and the log are there (the triggers never stopped, so the
+ * log holds every write since), the copy goes on after its last chunk.
+ */
+static int
+migration_resume(struct migration *m)
+{
+	struct run_state *st = &m->rstate;
+	enum mig_phase ph = migration_phase_named(st->phase);
+
+	if (m->engine->resume(m->eng, m->o->alter, &m->alter, st, m->err) != 0)
+		return -1;
+	m->built = true;
+	m->saved_phase = ph;
+	m->prog.copied = m->prog.copied_before = st->copied;
+	if (st->max.n > 0) {
+		keyval_copy(&m->max, &st->max);
+		m->have_bounds = true;
+		m->prog.copy_started = now_seconds();
+	}
+	if (st->cursor.n > 0) {
+		keyval_copy(&m->cursor, &st->cursor);
+		m->have_cursor = true;
+	}
+	progress_phase(&m->prog, "preflight", m->preflight_note);
+	if (ph == PHASE_COPY && m->have_cursor) {
+		char *at = keyval_encode(&m->cursor);
+
+		progress_note(&m->prog,
+			      "resuming the interrupted run: copy from %s %s (%lld of about %lld rows "
+			      "copied); the triggers kept logging every write meanwhile",
+			      m->engine->keyless_copy ? "block" : "the key after",
+			      m->cursor.n == 1 ? m->cursor.vals[0] : at, st->copied, m->prog.total);
+		free(at);
+	} else {
+		progress_note(&m->prog,
+			      "resuming the interrupted run at its %s phase (%lld rows copied); the "
+			      "triggers kept logging every write meanwhile",
+			      phase_names[ph], st->copied);
+	}
+	migration_set_phase(m, ph, NULL);
+	return 0;
+}
+
 static int
 migration_preflight(struct migration *m)
 {
@@ -402,6 +501,8 @@ migration_preflight(struct migration *m)
 	if (m->engine->preflight(m->eng, &m->table, &m->alter, &m->summary, m->err) != 0)
 		return -1;
 	m->prog.total = m->summary.est_rows > 0 ? m->summary.est_rows : 0;
+	if (m->summary.resumable && migration_read_state(m) != 0)
+		return -1;
 	if (m->summary.est_rows >= 0)
 		snprintf(m->preflight_note, sizeof(m->preflight_note),
 			 "%s on %s: about %lld rows, %lld MB", m->summary.display,
@@ -551,6 +652,19 @@ migration_pausing(struct migration *m)
 	return pause;
 }
 
+/* A phase a later run could take up begins: record it in the state table. */
+static int
+migration_save_phase(struct migration *m)
+{
+	if (m->finished || !m->built || m->swapped || m->engine->state_phase == NULL ||
+	    m->phase == m->saved_phase || m->phase < PHASE_COPY || m->phase > PHASE_CATCHUP)
+		return 0;
+	if (m->engine->state_phase(m->eng, phase_names[m->phase], m->err) != 0)
+		return -1;
+	m->saved_phase = m->phase;
+	return 0;
+}
+
 static void
 migration_step(struct migration *m)
 {
@@ -582,6 +696,11 @@ migration_step(struct migration *m)
 			migration_finish(m, SHADE_OK);
 			break;
 		}
+		if (m->resuming) {
+			if (migration_resume(m) != 0)
+				goto fail;
+			break;
+		}
 		if (m->engine->create_shadow(m->eng, m->o->alter, &m->alter, m->err) != 0)
 			goto fail;
 		m->built = true;
@@ -592,6 +711,7 @@ migration_step(struct migration *m)
 	case PHASE_CAPTURE:
 		if (migration_with_lock(m, m->engine->create_capture) != 0)
 			goto fail;
+		m->saved_phase = PHASE_COPY;  /* the state table starts there */
 		migration_set_phase(m, PHASE_COPY, NULL);
 		break;
 	case PHASE_COPY:
@@ -623,6 +743,8 @@ migration_step(struct migration *m)
 	case PHASE_DONE:
 		break;
 	}
+	if (migration_save_phase(m) != 0)
+		goto fail;
 	return;
 fail:
 	migration_fail(m);
@@ -724,6 +846,7 @@ migration_run(const struct mig_opts *o, struct shade_err *err)
 	ctl_stop(&m->ctl);
 	keyval_free(&m->cursor);
 	keyval_free(&m->max);
+	run_state_free(&m->rstate);
 	engine_summary_free(&m->summary);
 	alter_info_free(&m->alter);
 	qname_free(&m->table);

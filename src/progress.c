@@ -44,7 +44,7 @@ progress_tick(struct progress *p, bool force)
 {
 	double now = now_seconds();
 	double secs = now - p->copy_started;
-	double rate = secs > 0 ? (double)p->copied / secs : 0;
+	double rate = secs > 0 ? (double)(p->copied - p->copied_before) / secs : 0;
 	char el[32], eta[32] = "--:--:--";
 	double pct = 0;
 

@@ -528,7 +528,7 @@ pg_leftovers()
 SELECT 'relation ' || c.oid::regclass FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
-  AND c.relname IN ('_${_t}_new', '_${_t}_log')
+  AND c.relname IN ('_${_t}_new', '_${_t}_log', '_${_t}_state')
 UNION ALL
 SELECT 'trigger ' || quote_ident(t.tgname) || ' on ' || t.tgrelid::regclass
 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
@@ -741,7 +741,7 @@ my_leftovers()
 	_t=$(echo "$1" | sed "s/'/''/g")
 	my_sql "
 SELECT CONCAT('table ', table_name) FROM information_schema.tables
-WHERE table_schema = DATABASE() AND table_name IN ('_${_t}_new', '_${_t}_log')
+WHERE table_schema = DATABASE() AND table_name IN ('_${_t}_new', '_${_t}_log', '_${_t}_state')
 UNION ALL
 SELECT CONCAT('trigger ', trigger_name) FROM information_schema.triggers
 WHERE trigger_schema = DATABASE() AND event_object_table = '$_t'

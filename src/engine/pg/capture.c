@@ -101,7 +101,8 @@ pgsql_capture_create(struct eng *e, struct shade_err *err)
 	 * lock_timeout, retried by the caller.
 	 */
 	if (pgsql_exec_run(e, "BEGIN", err) != 0 || pgsql_exec_set_lock_timeout(e, err) != 0 ||
-	    pgsql_exec_run_list(e, &trg, err) != 0 || pgsql_exec_run(e, "COMMIT", err) != 0) {
+	    pgsql_exec_run_list(e, &trg, err) != 0 || pgsql_state_create(e, err) != 0 ||
+	    pgsql_exec_run(e, "COMMIT", err) != 0) {
 		pgsql_exec_reset_txn(e);
 		goto out;
 	}

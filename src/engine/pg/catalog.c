@@ -128,6 +128,7 @@ pgsql_catalog_name_objects(struct eng *e, struct table_summary *out)
 	pgsql_catalog_name_in_schema(&e->old, schema, sql_derived_name(SQL_PG, e->orig.name, "_old"));
 	out->old_display = xasprintf("%s.%s", schema, e->old.name);
 	pgsql_catalog_name_in_schema(&e->fn, schema, sql_derived_name(SQL_PG, e->orig.name, "_shade_fn"));
+	pgsql_catalog_name_in_schema(&e->state, schema, sql_derived_name(SQL_PG, e->orig.name, "_state"));
 	out->leftovers = xasprintf("the change log %s.%s and the trigger function %s.%s()", schema,
 				   e->log.name, schema, e->fn.name);
 	e->trg = sql_derived_name(SQL_PG, e->orig.name, "_shade_trg");
@@ -249,20 +250,28 @@ out:
 
 /* Leftovers of an earlier run. */
 static int WARN_UNUSED
-pgsql_catalog_leftovers(struct eng *e, const char *display, struct shade_err *err)
+pgsql_catalog_leftovers(struct eng *e, const char *display, bool *resumable,
+			struct shade_err *err)
 {
 	const char *schema = e->orig.schema;
-	const char *params[4] = {schema, e->shadow.name, e->log.name, e->old.name};
+	const char *params[5] = {schema, e->shadow.name, e->log.name, e->old.name, e->state.name};
 	PGresult *res = NULL;
 	int rc = -1;
 
+	/* The old table first: it blocks even a resume. */
 	if (pgsql_exec(e,
 		       "SELECT c.relname FROM pg_catalog.pg_class c"
 		       " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-		       " WHERE n.nspname = $1 AND c.relname IN ($2, $3, $4)"
-		       " ORDER BY c.relname",
-		       4, params, &res, err) != 0)
+		       " WHERE n.nspname = $1 AND c.relname IN ($2, $3, $4, $5)"
+		       " ORDER BY c.relname = $4 DESC, c.relname = $5 DESC, c.relname",
+		       5, params, &res, err) != 0)
 		goto out;
+	if (PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), e->state.name) == 0) {
+		/* An interrupted run left its state: the migration may take it up. */
+		*resumable = true;
+		rc = 0;
+		goto out;
+	}
 	if (PQntuples(res) > 0) {
 		const char *name = PQgetvalue(res, 0, 0);
 
@@ -272,10 +281,9 @@ pgsql_catalog_leftovers(struct eng *e, const char *display, struct shade_err *er
 				schema, name);
 		else
 			err_set(err, SHADE_USAGE,
-				"leftovers of an earlier run: %s.%s exists; if no shade is running on %s, "
-				"remove them (DROP TABLE %s.%s; DROP FUNCTION IF EXISTS %s.%s() CASCADE) "
-				"and run again (resuming is not supported yet)",
-				schema, name, display, schema, name, schema, e->fn.name);
+				"leftovers of an earlier run that cannot be resumed: %s.%s exists; "
+				"remove them with shade --cleanup --dsn ... --table %s and run again",
+				schema, name, display);
 		goto out;
 	}
 	PQclear(res);
@@ -289,9 +297,9 @@ pgsql_catalog_leftovers(struct eng *e, const char *display, struct shade_err *er
 		goto out;
 	if (PQntuples(res) > 0) {
 		err_set(err, SHADE_USAGE,
-			"leftovers of an earlier run: function %s.%s exists; if no shade is running on %s, "
-			"remove it (DROP FUNCTION %s.%s() CASCADE) and run again",
-			schema, e->fn.name, display, schema, e->fn.name);
+			"leftovers of an earlier run that cannot be resumed: function %s.%s exists; "
+			"remove them with shade --cleanup --dsn ... --table %s and run again",
+			schema, e->fn.name, display);
 		goto out;
 	}
 	rc = 0;
@@ -363,8 +371,8 @@ pgsql_catalog_preflight(struct eng *e, const struct qname *table, const struct a
 	if (pgsql_catalog_primary_key(e, oid, out, err) != 0 ||
 	    pgsql_catalog_key_operators(e, oid, out->display, err) != 0 ||
 	    pgsql_catalog_unsupported(e, oid, out->display, err) != 0 ||
-	    pgsql_catalog_leftovers(e, out->display, err) != 0 ||
-	    pgsql_catalog_index_names(e, err) != 0)
+	    pgsql_catalog_leftovers(e, out->display, &out->resumable, err) != 0 ||
+	    (!out->resumable && pgsql_catalog_index_names(e, err) != 0))
 		return -1;
 	return 0;
 }

@@ -72,6 +72,10 @@ pgsql_cleanup_undo(struct eng *e, struct shade_err *err)
 		goto out;
 	}
 	pgsql_exec_reset_txn(e);
+	/* The state first: half a clean-up must never look resumable. */
+	sql_build(&b, SQL_PG, "DROP TABLE IF EXISTS %Q", &e->state);
+	if (pgsql_exec_run_buf(e, &b, err) != 0)
+		goto out;
 	/*
 	 * Dropping the triggers locks T, each attempt bounded by lock_timeout
 	 * so the application never queues behind us for long. Undo is more

@@ -203,6 +203,8 @@ pgsql_conn_close(struct eng *e)
 	qname_free(&e->log);
 	qname_free(&e->old);
 	qname_free(&e->fn);
+	qname_free(&e->state);
+	free(e->alter_body);
 	qname_free(&e->keys);
 	free(e->trg);
 	free(e->trg_trunc);

@@ -86,7 +86,43 @@ pgsql_copy_bounds(struct eng *e, struct keyval *max, bool *empty, struct shade_e
 	max->vals = xcalloc(1, sizeof(char *));
 	max->vals[0] = xstrdup(PQgetvalue(res, 0, 1));
 	PQclear(res);
+	if (e->plan == NULL) {
+		const char *kv[] = {"max", max->vals[0], "filenode", e->copy_filenode};
+
+		return pgsql_state_put(e, 2, kv, err);
+	}
 	return 0;
+}
+
+/*
+ * Taking up an interrupted copy: T's file must be the one it began with
+ * (a rewrite while shade was away moved rows no trigger saw), and the
+ * chunks are sized by T's statistics as they are now.
+ */
+int
+pgsql_copy_resume(struct eng *e, struct shade_err *err)
+{
+	const char *params[1] = {e->orig_text};
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (pgsql_exec(e, sql_heap, 1, params, &res, err) != 0)
+		return -1;
+	if (e->copy_filenode == NULL || strcmp(PQgetvalue(res, 0, 0), e->copy_filenode) != 0) {
+		err_set(err, SHADE_FAILED,
+			"%s.%s was rewritten since the interrupted run began its copy (VACUUM FULL, "
+			"CLUSTER or a rewriting ALTER TABLE moved its rows): it cannot be resumed; "
+			"remove it with shade --cleanup and run again",
+			e->orig.schema, e->orig.name);
+		goto out;
+	}
+	e->rows_per_block = strtod(PQgetvalue(res, 0, 2), NULL);
+	if (!(e->rows_per_block >= 1))
+		e->rows_per_block = 50;
+	rc = 0;
+out:
+	PQclear(res);
+	return rc;
 }
 
 /* Has T been rewritten since the copy began? Its rows moved if so. */
@@ -142,6 +178,48 @@ fail:
 	return -1;
 }
 
+static void
+pgsql_copy_upper(struct keyval *upper, long long to)
+{
+	keyval_free(upper);
+	upper->n = 1;
+	upper->vals = xcalloc(1, sizeof(char *));
+	upper->vals[0] = xasprintf("%lld", to);
+}
+
+/* The copy's position and count, in the chunk's transaction. */
+static int WARN_UNUSED
+pgsql_copy_save(struct eng *e, long long to, long long total, struct shade_err *err)
+{
+	char at[32], n[32];
+	const char *kv[] = {"cursor", at, "copied", n};
+
+	snprintf(at, sizeof(at), "%lld", to);
+	snprintf(n, sizeof(n), "%lld", total);
+	return pgsql_state_put(e, 2, kv, err);
+}
+
+/* The dry run's sample chunk, inside the dry run's own transaction. */
+static int WARN_UNUSED
+pgsql_copy_sample(struct eng *e, const char *const *params, long long to, long long end,
+		  struct keyval *upper, long long *copied, bool *last, struct shade_err *err)
+{
+	PGresult *res = NULL;
+
+	if (pgsql_copy_insert(e, params, &res, err) != 0) {
+		if (!err->cancelled)
+			err_prefix(err, SHADE_FAILED,
+				   "a row does not fit the new schema: copying the sample of %s.%s failed: ",
+				   e->orig.schema, e->orig.name);
+		return -1;
+	}
+	*copied = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	pgsql_copy_upper(upper, to);
+	*last = to >= end;
+	return 0;
+}
+
 /*
  * Copy the blocks [after, upper) into the shadow, where upper is after
  * plus as many blocks as hold about `rows` rows, never past max.
@@ -161,22 +239,30 @@ pgsql_copy_chunk(struct eng *e, const struct keyval *after, const struct keyval 
 
 	snprintf(lo, sizeof(lo), "(%lld,0)", from);
 	snprintf(hi, sizeof(hi), "(%lld,0)", to);
+	/* The dry run's sample is one chunk in its transaction: nothing moves. */
+	if (e->plan != NULL)
+		return pgsql_copy_sample(e, params, to, end, upper, copied, last, err);
+	/* A chunk and the position after it commit together (state.c). */
+	if (pgsql_exec_run(e, "BEGIN", err) != 0)
+		goto fail;
 	if (pgsql_copy_insert(e, params, &res, err) != 0) {
 		if (!err->cancelled)
 			err_prefix(err, SHADE_FAILED,
 				   "a row does not fit the new schema: copying blocks %lld to %lld "
 				   "of %s.%s failed: ", from, to, e->orig.schema, e->orig.name);
-		return -1;
+		goto fail;
 	}
 	*copied = strtoll(PQcmdTuples(res), NULL, 10);
 	PQclear(res);
-	/* The dry run's sample is one chunk in a transaction: nothing moves. */
-	if (e->plan == NULL && pgsql_copy_check_file(e, err) != 0)
-		return -1;
-	keyval_free(upper);
-	upper->n = 1;
-	upper->vals = xcalloc(1, sizeof(char *));
-	upper->vals[0] = xasprintf("%lld", to);
+	if (pgsql_copy_check_file(e, err) != 0 ||
+	    pgsql_copy_save(e, to, e->copied_total + *copied, err) != 0 ||
+	    pgsql_exec_run(e, "COMMIT", err) != 0)
+		goto fail;
+	e->copied_total += *copied;
+	pgsql_copy_upper(upper, to);
 	*last = to >= end;
 	return 0;
+fail:
+	pgsql_exec_reset_txn(e);
+	return -1;
 }

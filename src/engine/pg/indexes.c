@@ -115,13 +115,24 @@ static int WARN_UNUSED
 pgsql_indexes_build_kind(struct eng *e, char kind, struct shade_err *err)
 {
 	struct buf b = {0};
+	bool own = false;
 	int rc = -1;
 
 	for (size_t i = 0; i < e->naside; i++) {
 		const struct aside_index *x = &e->aside[i];
+		bool built = false;
 
 		if (x->kind != kind)
 			continue;
+		/* An interrupted run may have built it: each build commits whole. */
+		if (e->resumed && pgsql_names_taken(e, x->name, &built, err) != 0)
+			goto out;
+		if (built)
+			continue;
+		/* An index and what belongs to it commit together. */
+		own = e->plan == NULL && PQtransactionStatus(e->conn) == PQTRANS_IDLE;
+		if (own && pgsql_exec_run(e, "BEGIN", err) != 0)
+			goto out;
 		if (pgsql_exec_run(e, x->create, err) != 0)
 			goto out;
 		if ((x->comment && pgsql_exec_run(e, x->comment, err) != 0) ||
@@ -136,11 +147,37 @@ pgsql_indexes_build_kind(struct eng *e, char kind, struct shade_err *err)
 			sql_build(&b, SQL_PG, "ALTER TABLE %Q CLUSTER ON %I", &e->shadow, x->name);
 		if (x->clustered && pgsql_exec_run_buf(e, &b, err) != 0)
 			goto out;
+		if (own && pgsql_exec_run(e, "COMMIT", err) != 0)
+			goto out;
+		own = false;
 	}
 	rc = 0;
 out:
+	if (own)
+		pgsql_exec_reset_txn(e);
 	buf_free(&b);
 	return rc;
+}
+
+/*
+ * Taking up an interrupted run: the unique indexes it built (in one
+ * transaction: all or none) make the apply meet stale holders again.
+ */
+int
+pgsql_indexes_resume(struct eng *e, const char *phase, struct shade_err *err)
+{
+	(void)phase;
+	for (size_t i = 0; i < e->naside; i++) {
+		bool built = false;
+
+		if (e->aside[i].kind != 'u')
+			continue;
+		if (pgsql_names_taken(e, e->aside[i].name, &built, err) != 0)
+			return -1;
+		if (built)
+			e->unique_built = true;
+	}
+	return 0;
 }
 
 static bool

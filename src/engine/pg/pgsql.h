@@ -89,6 +89,7 @@ struct eng {
 	struct qname log;       /* _T_log */
 	struct qname old;       /* _T_old */
 	struct qname fn;        /* _T_shade_fn */
+	struct qname state;     /* _T_state: what a later run resumes from */
 	char *trg;              /* _T_shade_trg */
 	char *trg_trunc;        /* _T_shade_trunc */
 	struct qname keys;      /* pg_temp._shade_keys: one apply batch's keys */
@@ -140,6 +141,11 @@ struct eng {
 
 	char *copy_filenode;        /* T's file when the copy began */
 	double rows_per_block;      /* T's, as last analyzed: sizes a chunk */
+
+	char *alter_body;           /* the ALTER-BODY, for the state table */
+	bool resumed;               /* taking up an interrupted run: what it
+				       built may be there already */
+	long long copied_total;     /* rows copied, this run and before */
 };
 
 /* exec.c: running statements */
@@ -189,6 +195,16 @@ int pgsql_constraints_before(struct eng *e, struct shade_err *err) WARN_UNUSED;
 int pgsql_constraints_set_aside(struct eng *e, struct shade_err *err) WARN_UNUSED;
 void pgsql_constraints_swap_statements(struct eng *e, struct strlist *after);
 
+/* state.c: the state table, and taking up an interrupted run */
+void pgsql_state_statements(struct eng *e, struct strlist *out);
+int pgsql_state_put(struct eng *e, size_t n, const char *const *kv,
+		    struct shade_err *err) WARN_UNUSED;
+int pgsql_state_create(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int pgsql_state_phase(struct eng *e, const char *phase, struct shade_err *err);
+int pgsql_state_read(struct eng *e, struct run_state *out, struct shade_err *err);
+int pgsql_state_resume(struct eng *e, const char *alter_body, const struct alter_info *alter,
+		       const struct run_state *st, struct shade_err *err);
+
 /* shadow.c: the shadow table */
 int pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_info *alter,
 		       struct shade_err *err) WARN_UNUSED;
@@ -201,6 +217,7 @@ void pgsql_indexes_free(struct eng *e);
 int pgsql_indexes_build_key(struct eng *e, struct shade_err *err);
 int pgsql_indexes_build_rest(struct eng *e, struct shade_err *err);
 void pgsql_indexes_plan(struct eng *e, char kind);
+int pgsql_indexes_resume(struct eng *e, const char *phase, struct shade_err *err) WARN_UNUSED;
 
 /* carry.c: what belongs to T and moves to the new table */
 extern const char pgsql_carry_setval_sql[];
@@ -220,6 +237,7 @@ int pgsql_capture_create(struct eng *e, struct shade_err *err);
 /* copy.c: the chunked copy */
 void pgsql_copy_statements(struct eng *e);
 int pgsql_copy_bounds(struct eng *e, struct keyval *max, bool *empty, struct shade_err *err);
+int pgsql_copy_resume(struct eng *e, struct shade_err *err) WARN_UNUSED;
 int pgsql_copy_chunk(struct eng *e, const struct keyval *after, const struct keyval *max,
 		     long rows, struct keyval *upper, long long *copied, bool *last,
 		     struct shade_err *err);

@@ -226,6 +226,8 @@ pgsql_shadow_create(struct eng *e, const char *alter_body, const struct alter_in
 	 * lock_timeout bounds the locks the ALTER may take on other tables
 	 * (a foreign key locks the table it references).
 	 */
+	free(e->alter_body);
+	e->alter_body = xstrdup(alter_body);
 	if (pgsql_exec_run(e, "BEGIN", err) != 0 || pgsql_exec_set_lock_timeout(e, err) != 0 ||
 	    pgsql_shadow_build(e, alter_body, alter, err) != 0 ||
 	    pgsql_exec_run(e, "COMMIT", err) != 0) {
