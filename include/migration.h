@@ -29,6 +29,7 @@ struct mig_opts {
 	long chunk_rows;         /* initial chunk size */
 	double lock_timeout;     /* seconds, per attempt */
 	int lock_retries;
+	int reconnect_tries;     /* attempts to reconnect after a lost connection */
 	double connect_timeout;  /* seconds per connection attempt */
 	double apply_time;       /* target seconds per apply batch */
 	double swap_drain;       /* catch-up ends when the backlog would drain

@@ -35,6 +35,7 @@ struct shade_err {
 	enum shade_status status;
 	bool retryable;
 	bool cancelled;         /* the statement was cancelled on request */
+	bool conn_lost;         /* the connection to the server is gone */
 	char msg[1024];
 	char sqlstate[6];       /* PostgreSQL SQLSTATE, "" if none */
 	unsigned server_errno;  /* MySQL error number, 0 if none */

@@ -32,6 +32,8 @@ static const char usage_text[] =
 	"  --chunk-time SECS    target time per copy chunk (default 0.5)\n"
 	"  --lock-timeout SECS  longest wait for a lock on the table (default 1)\n"
 	"  --lock-retries N     attempts to take that lock (default 10)\n"
+	"  --reconnect-tries N  attempts to reconnect after a lost connection, then\n"
+	"                       take the run up where it was (default 10)\n"
 	"  --connect-timeout SECS  longest a connection attempt may take (default 10)\n"
 	"  --drop-old           drop the old table after the swap\n"
 	"  --progress-interval SECS  seconds between progress lines (default 5)\n"
@@ -53,6 +55,7 @@ enum {
 	OPT_CHUNK_TIME,
 	OPT_LOCK_TIMEOUT,
 	OPT_LOCK_RETRIES,
+	OPT_RECONNECT_TRIES,
 	OPT_CONNECT_TIMEOUT,
 	OPT_DROP_OLD,
 	OPT_PROGRESS_INTERVAL,
@@ -72,6 +75,7 @@ static const struct option long_options[] = {
 	{"chunk-time", required_argument, NULL, OPT_CHUNK_TIME},
 	{"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
 	{"lock-retries", required_argument, NULL, OPT_LOCK_RETRIES},
+	{"reconnect-tries", required_argument, NULL, OPT_RECONNECT_TRIES},
 	{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
 	{"drop-old", no_argument, NULL, OPT_DROP_OLD},
 	{"progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL},
@@ -208,6 +212,9 @@ main(int argc, char **argv)
 			break;
 		case OPT_LOCK_RETRIES:
 			o.lock_retries = main_count("--lock-retries", optarg, 1, 1000);
+			break;
+		case OPT_RECONNECT_TRIES:
+			o.reconnect_tries = main_count("--reconnect-tries", optarg, 0, 1000);
 			break;
 		case OPT_CONNECT_TIMEOUT:
 			o.connect_timeout = main_seconds("--connect-timeout", optarg, 1, 3600);

@@ -111,6 +111,7 @@ migration_defaults(struct mig_opts *o)
 	o->chunk_rows = 1000;
 	o->lock_timeout = 1.0;
 	o->lock_retries = 10;
+	o->reconnect_tries = 10;
 	o->connect_timeout = 10;
 	o->apply_time = 0.2;
 	o->swap_drain = 0.1;
@@ -176,11 +177,68 @@ migration_undo(struct migration *m)
 	m->undoing = false;
 }
 
+static int migration_connect(struct migration *m);
+static int migration_resume(struct migration *m);
+
+/*
+ * The connection is gone in a phase a later run can take up: connect
+ * again, with growing pauses, and take the run up as a new shade would
+ * (the state table says where it was; the triggers kept logging). Returns
+ * 0 when the run goes on; -1 with err saying what is left behind.
+ */
+static int
+migration_reconnect(struct migration *m)
+{
+	struct backoff bo;
+	char lost[sizeof(m->err->msg)];
+	const char *during = phase_names[m->phase];
+	double pause;
+
+	snprintf(lost, sizeof(lost), "%s", m->err->msg);
+	progress_note(&m->prog, "lost the connection to the server during %s (%s); reconnecting",
+		      during, lost);
+	backoff_init(&bo, 0.5, 8, m->o->reconnect_tries + 1);
+	for (;;) {
+		if (m->eng != NULL)
+			m->engine->close(m->eng);
+		m->eng = NULL;
+		engine_summary_free(&m->summary);
+		run_state_free(&m->rstate);
+		m->resuming = false;
+		if ((pause = backoff_next(&bo)) < 0 || dbwait_sleep(&m->wait, pause) ||
+		    ctl_abort_wanted(&m->ctl))
+			break;
+		err_clear(m->err);
+		if (migration_connect(m) == 0 && m->resuming && migration_resume(m) == 0) {
+			progress_note(&m->prog, "reconnected (attempt %d)", bo.attempt);
+			return 0;
+		}
+		progress_note(&m->prog, "reconnecting: attempt %d of %d failed: %s", bo.attempt,
+			      bo.tries, m->err->msg);
+	}
+	err_set(m->err, ctl_abort_wanted(&m->ctl) ? SHADE_ABORTED : SHADE_FAILED,
+		"lost the connection to the server during %s and could not take the run up again "
+		"(%s): the triggers on %s still log every write into its change log; run the same "
+		"command again to resume, or shade --cleanup --dsn ... --table %s to remove it all",
+		during, lost, m->summary.display ? m->summary.display : m->o->table, m->o->table);
+	return -1;
+}
+
 /* A failed step: undo if needed and stop with the error's status. */
 static void
 migration_fail(struct migration *m)
 {
 	enum shade_status st = m->err->status;
+
+	/* Where a later run could take it up, so can this one. */
+	if (m->err->conn_lost && m->built && !m->swapped && m->phase >= PHASE_COPY &&
+	    m->phase <= PHASE_CATCHUP && m->engine->resume != NULL) {
+		if (migration_reconnect(m) == 0)
+			return;
+		m->built = false;  /* nothing to undo without a connection: keep it resumable */
+		migration_finish(m, m->err->status);
+		return;
+	}
 
 	if (m->swapped) {
 		/* The new table is in place; only the clean-up failed. */
@@ -448,15 +506,14 @@ migration_resume(struct migration *m)
 	m->built = true;
 	m->saved_phase = ph;
 	m->prog.copied = m->prog.copied_before = st->copied;
-	if (st->max.n > 0) {
+	m->have_bounds = st->max.n > 0;
+	m->have_cursor = st->cursor.n > 0;
+	if (m->have_bounds) {
 		keyval_copy(&m->max, &st->max);
-		m->have_bounds = true;
 		m->prog.copy_started = now_seconds();
 	}
-	if (st->cursor.n > 0) {
+	if (m->have_cursor)
 		keyval_copy(&m->cursor, &st->cursor);
-		m->have_cursor = true;
-	}
 	progress_phase(&m->prog, "preflight", m->preflight_note);
 	if (ph == PHASE_COPY && m->have_cursor) {
 		char *at = keyval_encode(&m->cursor);
@@ -496,6 +553,13 @@ migration_preflight(struct migration *m)
 	m->eopts.connect_timeout = o->connect_timeout;
 	if (o->verbose)
 		m->eopts.trace = migration_trace;
+	return migration_connect(m);
+}
+
+/* Connect and look at the table: the first time, and after a lost connection. */
+static int
+migration_connect(struct migration *m)
+{
 	if (m->engine->open(&m->eng, &m->dsn, &m->wait, &m->eopts, m->err) != 0)
 		return -1;
 	if (m->engine->preflight(m->eng, &m->table, &m->alter, &m->summary, m->err) != 0)

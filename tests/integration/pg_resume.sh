@@ -6,7 +6,12 @@
 #   2. killed while it waits for the swap's lock (its state says catch-up):
 #      the second run resumes at catch-up and finishes;
 #   3. after a kill, a different ALTER is refused with exit 2, one line
-#      saying what to do, and the database as the killed run left it.
+#      saying what to do, and the database as the killed run left it;
+#   4. shade's connection terminated mid-copy (pg_terminate_backend): it
+#      reconnects, takes the run up and finishes, equal to the mirror;
+#   5. with --reconnect-tries 0 it gives up at once: exit 1, a message that
+#      says the triggers still log and how to resume, and the same command
+#      then resumes.
 set -eu
 . "$(dirname "$0")/../lib.sh"
 
@@ -156,5 +161,46 @@ assert_same_file "$T_TMP/before" "$T_TMP/after" "3: the database changed"
 run_shade --dsn "$PG_DSN" --table items --alter "$ALTER" --execute
 assert_rc 0 "3: the same command after the refusal"
 pg_same_rows items items_mirror "$COLS" "3"
+
+# shade's own backend: the one copying into the shadow.
+kill_shade_backend()
+{
+	_i=0
+	until [ "$(state_cursor)" -gt 300 ] 2>/dev/null; do
+		kill -0 "$SHADE_PID" 2>/dev/null || { wait_shade; fail "$1: shade ended too soon"; }
+		_i=$((_i + 1))
+		[ "$_i" -lt 600 ] || fail "$1: the copy did not get under way"
+		sleep 0.1
+	done
+	_n=$(pg_val "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+	    WHERE application_name = 'shade' AND pid <> pg_backend_pid()")
+	[ "$_n" -ge 1 ] || fail "$1: found no backend of shade's to terminate"
+}
+
+# 4: the connection is terminated mid-copy: shade reconnects and goes on.
+make_items
+writer_on 4
+start_shade --dsn "$PG_DSN" --table items --alter "$ALTER" --execute --chunk-time 0.02
+kill_shade_backend 4
+wait_shade
+assert_contains "$SHADE_ERR" "lost the connection to the server during copy" "4: says so"
+assert_contains "$SHADE_ERR" "reconnected" "4: reconnected"
+assert_contains "$SHADE_ERR" "resuming the interrupted run: copy from block" "4: resumed the copy"
+check_done "4 (connection terminated mid-copy)"
+
+# 5: no reconnect allowed: a resumable state and a message that says so.
+make_items
+start_shade --dsn "$PG_DSN" --table items --alter "$ALTER" --execute --chunk-time 0.02 \
+    --reconnect-tries 0
+kill_shade_backend 5
+wait_shade
+assert_rc 1 "5: gave up"
+assert_contains "$SHADE_ERR" "still log every write" "5: says the triggers still log"
+assert_contains "$SHADE_ERR" "run the same command again to resume" "5: says how to resume"
+assert_eq "$(pg_val "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'items'::regclass
+    AND NOT tgisinternal")" 2 "5: the capture triggers are still there"
+run_shade --dsn "$PG_DSN" --table items --alter "$ALTER" --execute
+assert_rc 0 "5: the same command resumes"
+pg_same_rows items items_mirror "$COLS" "5"
 
 t_pass

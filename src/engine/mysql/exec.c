@@ -115,6 +115,9 @@ myeng_set_error(unsigned no, const char *msg, const char *state, const char *sql
 	err->retryable = no == ER_LOCK_WAIT_TIMEOUT || no == ER_LOCK_DEADLOCK;
 	err->cancelled = cancel_sent &&
 		(no == ER_QUERY_INTERRUPTED || no == CR_SERVER_LOST || no == ER_CONNECTION_KILLED);
+	err->conn_lost = !err->cancelled &&
+		(no == CR_SERVER_GONE_ERROR || no == CR_SERVER_LOST || no == ER_CONNECTION_KILLED ||
+		 no == CR_CONNECTION_ERROR || no == CR_CONN_HOST_ERROR);
 }
 
 static void

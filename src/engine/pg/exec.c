@@ -38,6 +38,10 @@ pgsql_exec_set_error(struct eng *e, const PGresult *res, const char *sql,
 		err->retryable = true;
 	if (state && strcmp(state, SQLSTATE_QUERY_CANCELED) == 0 && cancel_sent)
 		err->cancelled = true;
+	/* Class 08 or an administrator's shutdown or termination (57P0x). */
+	if (PQstatus(e->conn) != CONNECTION_OK || (state && strncmp(state, "08", 2) == 0) ||
+	    (state && strncmp(state, "57P0", 4) == 0))
+		err->conn_lost = true;
 }
 
 static void
