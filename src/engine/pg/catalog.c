@@ -371,6 +371,7 @@ pgsql_catalog_preflight(struct eng *e, const struct qname *table, const struct a
 	if (pgsql_catalog_primary_key(e, oid, out, err) != 0 ||
 	    pgsql_catalog_key_operators(e, oid, out->display, err) != 0 ||
 	    pgsql_catalog_unsupported(e, oid, out->display, err) != 0 ||
+	    pgsql_runlock_take(e, err) != 0 ||
 	    pgsql_catalog_leftovers(e, out->display, &out->resumable, err) != 0 ||
 	    (!out->resumable && pgsql_catalog_index_names(e, err) != 0))
 		return -1;

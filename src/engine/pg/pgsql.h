@@ -1,9 +1,9 @@
 /*
  * engine/pg/pgsql.h - what the files of the PostgreSQL engine share.
  *
- * The engine is a folder, a file per concern (exec, conn, catalog, shadow,
- * columns, constraints, triggers, names, carry, capture, copy, apply, swap,
- * cleanup, dryrun), behind this private
+ * The engine is a folder, a file per concern (exec, conn, catalog, runlock,
+ * shadow, columns, constraints, triggers, names, carry, capture, copy, apply,
+ * swap, cleanup, dryrun), behind this private
  * header; engine.c exports the one const struct engine the rest of shade
  * sees. A function that one file exports to the others is named after that
  * file (pgsql_copy_chunk is in copy.c, pgsql_exec_run in exec.c). Never a
@@ -172,6 +172,14 @@ void pgsql_conn_close(struct eng *e);
 int pgsql_catalog_preflight(struct eng *e, const struct qname *table,
 			    const struct alter_info *alter, struct table_summary *out,
 			    struct shade_err *err);
+
+/*
+ * runlock.c: one shade per table. Take the run lock on e's connection (a
+ * session-level advisory lock, held until the session ends), or refuse
+ * with SHADE_USAGE naming the session that holds it. Needs what preflight
+ * resolved (e->orig, e->orig_text); call it again after a reconnect.
+ */
+int pgsql_runlock_take(struct eng *e, struct shade_err *err) WARN_UNUSED;
 
 /* columns.c: the column mapping and the key check */
 int pgsql_columns_map(struct eng *e, const struct alter_info *alter,
