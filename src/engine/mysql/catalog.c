@@ -529,6 +529,8 @@ myeng_catalog_preflight(struct eng *e, const struct qname *table,
 			e->display, fk);
 		goto out;
 	}
+	if (myeng_runlock_take(e, err) != 0)
+		goto out;
 	if (myeng_check_leftovers(e, err) != 0)
 		goto out;
 

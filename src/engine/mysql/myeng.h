@@ -222,6 +222,14 @@ int myeng_catalog_preflight(struct eng *e, const struct qname *table,
 			    const struct alter_info *alter, struct table_summary *out,
 			    struct shade_err *err);
 
+/*
+ * runlock.c: one shade per table. Take the run lock on e->conn (GET_LOCK,
+ * held until the session ends), or refuse with SHADE_USAGE naming the
+ * connection that holds it. Needs what preflight resolved (e->orig,
+ * e->display); call it again after a reconnect.
+ */
+int myeng_runlock_take(struct eng *e, struct shade_err *err) WARN_UNUSED;
+
 /* keys.c: key expressions, comparisons and values, for the chunk copy */
 void myeng_key_exprs(const struct eng *e, struct buf *b);
 void myeng_key_order(const struct eng *e, struct buf *b, bool desc);
