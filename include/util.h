@@ -88,6 +88,13 @@ void buf_append_n(struct buf *b, const char *s, size_t n);
 void buf_append_char(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) PRINTF_LIKE(2, 3);
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap) PRINTF_LIKE(2, 0);
+/*
+ * Append s as one line of at most max bytes: leading and trailing white
+ * space dropped, every run of it inside (newlines too) one space; a longer
+ * text is cut where a UTF-8 character begins and ends in "...". For
+ * server text (a query, a name) in a one-line message.
+ */
+void buf_append_line(struct buf *b, const char *s, size_t max);
 /* The contents, never NULL ("" for an empty buffer). */
 const char *buf_str(const struct buf *b);
 /* Hand the string over to the caller (who frees it); the buffer is emptied. */

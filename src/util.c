@@ -224,6 +224,35 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 }
 
+void
+buf_append_line(struct buf *b, const char *s, size_t max)
+{
+	static const char space[] = " \t\n\r\f\v";
+	struct buf t = {0};
+	size_t cut;
+
+	while (*s) {
+		if (strchr(space, *s) == NULL) {
+			buf_append_char(&t, *s++);
+			continue;
+		}
+		s += strspn(s, space);
+		if (t.len > 0 && *s)
+			buf_append_char(&t, ' ');
+	}
+	if (t.len <= max) {
+		buf_append_n(b, buf_str(&t), t.len);
+	} else {
+		/* Never half a character: back up over continuation bytes. */
+		cut = max > 3 ? max - 3 : 0;
+		while (cut > 0 && ((unsigned char)t.data[cut] & 0xC0) == 0x80)
+			cut--;
+		buf_append_n(b, t.data, cut);
+		buf_append(b, "...");
+	}
+	buf_free(&t);
+}
+
 const char *
 buf_str(const struct buf *b)
 {

@@ -3,7 +3,7 @@
  *
  * The engine is a folder, a file per concern (exec, conn, catalog, runlock,
  * shadow, columns, constraints, triggers, names, carry, capture, copy, apply,
- * swap, cleanup, dryrun), behind this private
+ * swap, blockers, cleanup, dryrun), behind this private
  * header; engine.c exports the one const struct engine the rest of shade
  * sees. A function that one file exports to the others is named after that
  * file (pgsql_copy_chunk is in copy.c, pgsql_exec_run in exec.c). Never a
@@ -262,6 +262,22 @@ int pgsql_apply_backlog(struct eng *e, long long *rows, struct shade_err *err);
 /* swap.c: the swap */
 void pgsql_swap_lock_statement(struct eng *e, struct buf *b);
 int pgsql_swap(struct eng *e, struct shade_err *err);
+
+/*
+ * blockers.c: after a lock timeout on T (err a retryable 55P03), append to
+ * err's message who holds a lock on T in one of modes, the lock modes that
+ * conflict with the one shade asked for (a text[] value, one of those
+ * below): ERR_BLOCKED_BY, then up to 3 sessions and how many more. Nothing
+ * when err is another error, when nobody holds such a lock any more, or
+ * when the lookup fails. Run it outside the failed transaction.
+ */
+#define PGSQL_CONFLICTS_ACCESS_EXCLUSIVE /* the swap's LOCK TABLE: all */ \
+	"{AccessShareLock,RowShareLock,RowExclusiveLock,ShareUpdateExclusiveLock," \
+	"ShareLock,ShareRowExclusiveLock,ExclusiveLock,AccessExclusiveLock}"
+#define PGSQL_CONFLICTS_SHARE_ROW_EXCLUSIVE /* CREATE TRIGGER: all but reads */ \
+	"{RowExclusiveLock,ShareUpdateExclusiveLock,ShareLock,ShareRowExclusiveLock," \
+	"ExclusiveLock,AccessExclusiveLock}"
+void pgsql_blockers_append(struct eng *e, const char *modes, struct shade_err *err);
 
 /* cleanup.c: after the swap, or instead of it */
 void pgsql_cleanup_statements(struct eng *e, bool drop_old, struct strlist *out);

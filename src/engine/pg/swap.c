@@ -79,7 +79,13 @@ pgsql_swap(struct eng *e, struct shade_err *err)
 	 * argument needs (apply.c).
 	 */
 	pgsql_swap_lock_statement(e, &b);
-	if (pgsql_exec_run_buf(e, &b, err) != 0 || pgsql_swap_check_catalog(e, before, err) != 0)
+	if (pgsql_exec_run_buf(e, &b, err) != 0) {
+		/* Out of the failed transaction, then: who holds T? */
+		pgsql_exec_reset_txn(e);
+		pgsql_blockers_append(e, PGSQL_CONFLICTS_ACCESS_EXCLUSIVE, err);
+		goto fail;
+	}
+	if (pgsql_swap_check_catalog(e, before, err) != 0)
 		goto fail;
 	do {
 		if (pgsql_apply_in_txn(e, 10000, &applied, err) != 0)
