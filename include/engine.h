@@ -163,6 +163,15 @@ struct engine {
 	int (*state_phase)(struct eng *e, const char *phase, struct shade_err *err);
 
 	/*
+	 * --cleanup, instead of preflight and all that follows: under the run
+	 * lock, remove what an abandoned run left on table (state, triggers,
+	 * change log, shadow), never the table nor an old one a finished run
+	 * kept. *found: there was something to remove.
+	 */
+	int (*cleanup)(struct eng *e, const struct qname *table, struct table_summary *out,
+		       bool *found, struct shade_err *err);
+
+	/*
 	 * Where the copy ends (*empty when there is nothing to copy): the
 	 * largest key now in the table, or with keyless_copy the engine's own
 	 * end (PostgreSQL: T's size in blocks). Rows written past it are

@@ -22,6 +22,7 @@ struct mig_opts {
 	const char *table;       /* as the user wrote it */
 	const char *alter;       /* the ALTER-BODY */
 	bool execute;            /* false: dry run */
+	bool cleanup;            /* --cleanup: remove an abandoned run's objects */
 	bool drop_old;
 	bool quiet;
 	bool verbose;            /* print every statement */

@@ -17,6 +17,7 @@
 static const char usage_text[] =
 	"usage: shade --dsn DSN --table [SCHEMA.]TABLE --alter 'ALTER-BODY'\n"
 	"             (--execute | --dry-run) [options]\n"
+	"       shade --dsn DSN --table [SCHEMA.]TABLE --cleanup\n"
 	"\n"
 	"Change the schema of a large, busy PostgreSQL or MySQL/MariaDB table\n"
 	"without taking it offline.\n"
@@ -29,6 +30,9 @@ static const char usage_text[] =
 	"                       'ADD COLUMN flag int NOT NULL DEFAULT 0'\n"
 	"  --execute            do it\n"
 	"  --dry-run            say what would be done, change nothing\n"
+	"  --cleanup            remove what an interrupted run left on the table\n"
+	"                       (its triggers, change log and new table); running\n"
+	"                       the same --execute command again resumes it instead\n"
 	"  --chunk-time SECS    target time per copy chunk (default 0.5)\n"
 	"  --lock-timeout SECS  longest wait for a lock on the table (default 1)\n"
 	"  --lock-retries N     attempts to take that lock (default 10)\n"
@@ -52,6 +56,7 @@ enum {
 	OPT_ALTER,
 	OPT_EXECUTE,
 	OPT_DRY_RUN,
+	OPT_CLEANUP,
 	OPT_CHUNK_TIME,
 	OPT_LOCK_TIMEOUT,
 	OPT_LOCK_RETRIES,
@@ -75,6 +80,7 @@ static const struct option long_options[] = {
 	{"chunk-time", required_argument, NULL, OPT_CHUNK_TIME},
 	{"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
 	{"lock-retries", required_argument, NULL, OPT_LOCK_RETRIES},
+	{"cleanup", no_argument, NULL, OPT_CLEANUP},
 	{"reconnect-tries", required_argument, NULL, OPT_RECONNECT_TRIES},
 	{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
 	{"drop-old", no_argument, NULL, OPT_DROP_OLD},
@@ -204,6 +210,9 @@ main(int argc, char **argv)
 		case OPT_DRY_RUN:
 			dry_run = true;
 			break;
+		case OPT_CLEANUP:
+			o.cleanup = true;
+			break;
 		case OPT_CHUNK_TIME:
 			o.chunk_time = main_seconds("--chunk-time", optarg, 0.01, 60);
 			break;
@@ -247,9 +256,12 @@ main(int argc, char **argv)
 		main_usage_error("--dsn is required");
 	if (o.table == NULL)
 		main_usage_error("--table is required");
-	if (o.alter == NULL)
+	if (o.cleanup && (o.execute || dry_run || o.alter != NULL))
+		main_usage_error("--cleanup takes --dsn and --table only, not --alter, --execute "
+				 "or --dry-run");
+	if (o.alter == NULL && !o.cleanup)
 		main_usage_error("--alter is required");
-	if (o.execute == dry_run)
+	if (o.execute == dry_run && !o.cleanup)
 		main_usage_error(o.execute ? "--execute and --dry-run exclude each other"
 					   : "say --execute to run the migration, or --dry-run to see the plan");
 

@@ -596,6 +596,41 @@ migration_duration(char *out, size_t len, double secs)
 }
 
 /*
+ * --cleanup: connect, and let the engine remove what an abandoned run left
+ * on the table, under the run lock (never while a shade runs on it).
+ */
+static int
+migration_cleanup(struct migration *m)
+{
+	bool found = false;
+
+	if (dsn_parse(m->o->dsn, &m->dsn, m->err) != 0)
+		return -1;
+	m->engine = engine_for(m->dsn.kind);
+	if (ident_parse(m->o->table, m->engine->dialect, &m->table, m->err) != 0)
+		return -1;
+	m->eopts.lock_timeout = m->o->lock_timeout;
+	m->eopts.lock_retries = m->o->lock_retries;
+	m->eopts.connect_timeout = m->o->connect_timeout;
+	if (m->o->verbose)
+		m->eopts.trace = migration_trace;
+	if (m->engine->cleanup == NULL) {
+		err_set(m->err, SHADE_USAGE, "--cleanup is not supported on %s yet", m->engine->name);
+		return -1;
+	}
+	m->undoing = true;  /* a clean-up runs to its end */
+	if (m->engine->open(&m->eng, &m->dsn, &m->wait, &m->eopts, m->err) != 0 ||
+	    m->engine->cleanup(m->eng, &m->table, &m->summary, &found, m->err) != 0)
+		return -1;
+	progress_note(&m->prog, found
+		      ? "cleanup: removed what an interrupted run left on %s (its triggers, change "
+			"log and new table)"
+		      : "cleanup: nothing of shade's is left on %s",
+		      m->summary.display);
+	return 0;
+}
+
+/*
  * --dry-run: everything preflight and the engine's dry run learn, on
  * stdout. The estimate is the sample's rate over the planner's row count;
  * it leaves out throttling, the apply of concurrent writes and the index
@@ -745,6 +780,12 @@ migration_step(struct migration *m)
 	err_clear(m->err);
 	switch (m->phase) {
 	case PHASE_PREFLIGHT:
+		if (m->o->cleanup) {
+			if (migration_cleanup(m) != 0)
+				goto fail;
+			migration_finish(m, SHADE_OK);
+			break;
+		}
 		/*
 		 * Bad input is found here and in the shadow phase, and gets
 		 * exactly one line on stderr: say nothing until both passed.

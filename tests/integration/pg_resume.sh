@@ -11,7 +11,10 @@
 #      reconnects, takes the run up and finishes, equal to the mirror;
 #   5. with --reconnect-tries 0 it gives up at once: exit 1, a message that
 #      says the triggers still log and how to resume, and the same command
-#      then resumes.
+#      then resumes;
+#   6. --cleanup after a kill removes everything the run left and leaves
+#      the database as it was before the run; a second --cleanup finds
+#      nothing; --cleanup while a shade runs on the table is refused (2).
 set -eu
 . "$(dirname "$0")/../lib.sh"
 
@@ -202,5 +205,37 @@ assert_eq "$(pg_val "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'items'::re
 run_shade --dsn "$PG_DSN" --table items --alter "$ALTER" --execute
 assert_rc 0 "5: the same command resumes"
 pg_same_rows items items_mirror "$COLS" "5"
+
+# 6: --cleanup.
+make_items
+pg_fingerprint >"$T_TMP/before"
+start_shade --dsn "$PG_DSN" --table items --alter "$ALTER" --execute --chunk-time 0.02
+_i=0
+until [ "$(pg_val "SELECT to_regclass('_items_state') IS NOT NULL")" = t ] &&
+    [ "$(state_cursor)" -gt 0 ]; do
+	_i=$((_i + 1))
+	[ "$_i" -lt 600 ] || fail "6: the copy did not get under way"
+	sleep 0.1
+done
+kill -STOP "$SHADE_PID"
+run_shade --dsn "$PG_DSN" --table items --cleanup
+assert_rc 2 "6: --cleanup while a shade runs"
+assert_contains "$SHADE_ERR" "another shade is running" "6: says why"
+kill -9 "$SHADE_PID"
+kill -CONT "$SHADE_PID" 2>/dev/null || true
+wait_shade || true
+pg_no_sessions "6: the killed shade's session"
+run_shade --dsn "$PG_DSN" --table items --cleanup
+assert_rc 0 "6: --cleanup"
+assert_contains "$SHADE_ERR" "removed what an interrupted run left" "6: says what it did"
+_left=$(pg_leftovers items)
+[ -z "$_left" ] || fail "6: left behind: $_left"
+pg_fingerprint >"$T_TMP/after"
+assert_same_file "$T_TMP/before" "$T_TMP/after" "6: the database is not as before the run"
+run_shade --dsn "$PG_DSN" --table items --cleanup
+assert_rc 0 "6: a second --cleanup"
+assert_contains "$SHADE_ERR" "nothing of shade's is left" "6: finds nothing"
+run_shade --dsn "$PG_DSN" --table items --cleanup --alter "$ALTER"
+assert_rc 2 "6: --cleanup with --alter"
 
 t_pass

@@ -357,6 +357,17 @@ out:
 	return rc;
 }
 
+/* Resolve the table and name shade's objects for it: all --cleanup needs. */
+int
+pgsql_catalog_identify(struct eng *e, const struct qname *table, struct table_summary *out,
+		       struct shade_err *err)
+{
+	if (pgsql_catalog_resolve(e, table, out, err) != 0)
+		return -1;
+	pgsql_catalog_name_objects(e, out);
+	return 0;
+}
+
 int
 pgsql_catalog_preflight(struct eng *e, const struct qname *table, const struct alter_info *alter,
 			struct table_summary *out, struct shade_err *err)

@@ -8,6 +8,8 @@
  */
 #include "pgsql.h"
 
+#include <string.h>
+
 #include "backoff.h"
 
 /* The statements that end a run after the swap. */
@@ -111,5 +113,53 @@ pgsql_cleanup_undo(struct eng *e, struct shade_err *err)
 	rc = 0;
 out:
 	buf_free(&b);
+	return rc;
+}
+
+/*
+ * --cleanup: remove what an abandoned run left on T (its state, triggers,
+ * function, change log and new table), never T nor an old table a
+ * finished run kept. Under the run lock, so never under a running shade.
+ */
+int
+pgsql_cleanup_abandoned(struct eng *e, const struct qname *table, struct table_summary *out,
+			bool *found, struct shade_err *err)
+{
+	const char *params[7] = {NULL};
+	struct buf b[4] = {{0}};
+	PGresult *res = NULL;
+	int rc = -1;
+
+	if (pgsql_catalog_identify(e, table, out, err) != 0 || pgsql_runlock_take(e, err) != 0)
+		goto out;
+	params[0] = e->orig_text;
+	params[1] = e->trg;
+	params[2] = e->trg_trunc;
+	sql_build(&b[0], SQL_PG, "%Q", &e->state);
+	sql_build(&b[1], SQL_PG, "%Q", &e->log);
+	sql_build(&b[2], SQL_PG, "%Q", &e->shadow);
+	sql_build(&b[3], SQL_PG, "%Q()", &e->fn);
+	for (int i = 0; i < 4; i++)
+		params[3 + i] = buf_str(&b[i]);
+	if (pgsql_exec(e,
+		       "SELECT (SELECT count(*) FROM pg_catalog.pg_trigger"
+		       "  WHERE tgrelid = $1::pg_catalog.regclass AND tgname IN ($2, $3))"
+		       " + (pg_catalog.to_regclass($4) IS NOT NULL)::int"
+		       " + (pg_catalog.to_regclass($5) IS NOT NULL)::int"
+		       " + (pg_catalog.to_regclass($6) IS NOT NULL)::int"
+		       " + (pg_catalog.to_regprocedure($7) IS NOT NULL)::int",
+		       7, params, &res, err) != 0)
+		goto out;
+	*found = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+	if (*found) {
+		e->capture_created = true;
+		if (pgsql_cleanup_undo(e, err) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	PQclear(res);
+	for (int i = 0; i < 4; i++)
+		buf_free(&b[i]);
 	return rc;
 }

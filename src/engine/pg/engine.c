@@ -17,6 +17,7 @@ const struct engine engine_pg = {
 	.state_read = pgsql_state_read,
 	.resume = pgsql_state_resume,
 	.state_phase = pgsql_state_phase,
+	.cleanup = pgsql_cleanup_abandoned,
 	.copy_bounds = pgsql_copy_bounds,
 	.copy_chunk = pgsql_copy_chunk,
 	.keyless_copy = true,

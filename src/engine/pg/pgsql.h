@@ -169,6 +169,8 @@ int pgsql_conn_open(struct eng **out, const struct dsn *dsn, struct dbwait *w,
 void pgsql_conn_close(struct eng *e);
 
 /* catalog.c: preflight */
+int pgsql_catalog_identify(struct eng *e, const struct qname *table, struct table_summary *out,
+			   struct shade_err *err) WARN_UNUSED;
 int pgsql_catalog_preflight(struct eng *e, const struct qname *table,
 			    const struct alter_info *alter, struct table_summary *out,
 			    struct shade_err *err);
@@ -212,6 +214,8 @@ int pgsql_state_phase(struct eng *e, const char *phase, struct shade_err *err);
 int pgsql_state_read(struct eng *e, struct run_state *out, struct shade_err *err);
 int pgsql_state_resume(struct eng *e, const char *alter_body, const struct alter_info *alter,
 		       const struct run_state *st, struct shade_err *err);
+int pgsql_cleanup_abandoned(struct eng *e, const struct qname *table, struct table_summary *out,
+			    bool *found, struct shade_err *err);
 
 /* shadow.c: the shadow table */
 int pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_info *alter,
