@@ -276,6 +276,21 @@ void myeng_apply_release_plan(struct eng *e, const char *comment);
 int myeng_swap(struct eng *e, struct shade_err *err);
 void myeng_swap_plan(struct eng *e);
 
+/*
+ * blockers.c: after a lock wait timeout on T (err a retryable
+ * ER_LOCK_WAIT_TIMEOUT), append to err's message who holds a metadata lock
+ * on T of a type in lock_types, those that conflict with the lock shade
+ * asked for (one of the lists below): ERR_BLOCKED_BY, then up to 3
+ * connections and how many more, "(probably)" when performance_schema
+ * cannot tell. Nothing when err is another error, when nobody holds such
+ * a lock any more, or when the lookup fails. Runs on the main connection.
+ */
+#define MYENG_CONFLICTS_READ /* LOCK TABLES ... READ: writers */ \
+	"SHARED_WRITE,SHARED_NO_READ_WRITE,EXCLUSIVE"
+#define MYENG_CONFLICTS_WRITE /* LOCK TABLES ... WRITE: readers too */ \
+	"SHARED_READ,SHARED_WRITE,SHARED_UPGRADABLE,SHARED_NO_WRITE,SHARED_NO_READ_WRITE,EXCLUSIVE"
+void myeng_blockers_append(struct eng *e, const char *lock_types, struct shade_err *err);
+
 /* carry.c: T's own triggers and AUTO_INCREMENT, carried over */
 int myeng_carry_auto_increment(struct eng *e, struct shade_err *err) WARN_UNUSED;
 int myeng_carry_triggers_to_shadow(struct eng *e, struct shade_err *err) WARN_UNUSED;

@@ -127,8 +127,10 @@ myeng_swap_lock(struct eng *e, struct shade_err *err)
 	 * timeout (lock_wait_timeout) is retried by the caller.
 	 */
 	myeng_lock_sql(&b, e);
-	if (myeng_lock_run(e, &b, err) != 0)
+	if (myeng_lock_run(e, &b, err) != 0) {
+		myeng_blockers_append(e, MYENG_CONFLICTS_READ, err);
 		goto out;
+	}
 	e->locked = true;
 	do {
 		if (myeng_apply(e, MYENG_DRAIN_BATCH, &applied, err) != 0)
