@@ -1,7 +1,7 @@
 /*
  * engine/mysql/capture.c - the change log _T_log and the three AFTER row
  * triggers on T that write every changed key into it, created before the
- * first row is copied.
+ * first row is copied; then the state table (state.c).
  */
 #include <stdlib.h>
 
@@ -121,6 +121,13 @@ myeng_capture_create(struct eng *e, struct shade_err *err)
 	}
 	if (myeng_run(e, MYENG_UNLOCK, err) != 0)
 		goto out;
+	/*
+	 * The state, after the triggers: DDL commits on its own, and a state
+	 * that exists says the triggers do (a run killed in between leaves
+	 * nothing a later run would take up).
+	 */
+	if (myeng_state_create(e, err) != 0)
+		goto out;
 	rc = 0;
 out:
 	myeng_capture_sql_free(&s);
@@ -139,5 +146,6 @@ myeng_capture_plan(struct eng *e)
 	for (size_t i = 0; i < ARRAY_LEN(s.trg); i++)
 		myeng_dryrun_add(e, NULL, s.trg[i]);
 	myeng_dryrun_add(e, NULL, MYENG_UNLOCK);
+	myeng_state_plan_create(e);
 	myeng_capture_sql_free(&s);
 }

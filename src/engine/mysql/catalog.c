@@ -463,8 +463,10 @@ myeng_name_objects(struct eng *e, struct table_summary *out, struct shade_err *e
 	myeng_name_in_db(&e->shadow, db, sql_derived_name(SQL_MYSQL, e->orig.name, "_new"));
 	myeng_name_in_db(&e->log, db, sql_derived_name(SQL_MYSQL, e->orig.name, "_log"));
 	myeng_name_in_db(&e->old, db, sql_derived_name(SQL_MYSQL, e->orig.name, "_old"));
+	myeng_name_in_db(&e->state, db, sql_derived_name(SQL_MYSQL, e->orig.name, "_state"));
 	out->old_display = xasprintf("%s.%s", db, e->old.name);
-	out->leftovers = xasprintf("the change log %s.%s", db, e->log.name);
+	out->leftovers = xasprintf("the change log %s.%s and the state table %s.%s", db, e->log.name,
+				   db, e->state.name);
 	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++)
 		myeng_name_in_db(&e->trg[i], db,
 				 sql_derived_name(SQL_MYSQL, e->orig.name, trg_suffix[i]));

@@ -1,8 +1,9 @@
 /*
  * engine/mysql/cleanup.c - removing what shade made: after the swap the
- * capture triggers, the change log and the sentry's name on the old table
- * (and the old table, if asked); before it, on failure or abort, the
- * triggers, the log and the shadow, leaving T untouched.
+ * state table, the capture triggers, the change log and the sentry's name
+ * on the old table (and the old table, if asked); before it, on failure or
+ * abort, the state, the triggers, the log and the shadow, leaving T
+ * untouched.
  */
 #include "backoff.h"
 #include "myeng.h"
@@ -58,6 +59,11 @@ myeng_cleanup_finish(struct eng *e, bool drop_old, struct shade_err *err)
 	struct buf b = {0};
 	int rc = -1;
 
+	/* Nothing is left to resume: the shadow is T (see state.c). */
+	myeng_cleanup_drop_table_sql(&b, &e->state, true);
+	if (myeng_run_buf(e, &b, err) != 0)
+		goto out;
+	e->state_created = false;
 	if (e->nutrg > 0 && !e->utrg_named && myeng_carry_restore_triggers(e, err) != 0)
 		goto out;
 	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
@@ -100,12 +106,18 @@ myeng_cleanup_undo(struct eng *e, struct shade_err *err)
 	}
 	if (e->conn == NULL) {
 		err_set(err, SHADE_FAILED,
-			"lost the connection; remove triggers %s.%s, %s.%s, %s.%s and tables %s.%s, %s.%s by hand",
+			"lost the connection; remove triggers %s.%s, %s.%s, %s.%s and tables %s.%s, %s.%s, %s.%s by hand",
 			e->orig.schema, e->trg[0].name, e->orig.schema, e->trg[1].name, e->orig.schema,
-			e->trg[2].name, e->orig.schema, e->shadow.name, e->orig.schema, e->log.name);
+			e->trg[2].name, e->orig.schema, e->state.name, e->orig.schema, e->shadow.name,
+			e->orig.schema, e->log.name);
 		goto out;
 	}
 	myeng_rollback(e);
+	/* The state first: half a clean-up must never look resumable. */
+	myeng_cleanup_drop_table_sql(&b, &e->state, true);
+	if (myeng_run_buf(e, &b, err) != 0)
+		goto out;
+	e->state_created = false;
 	/* Nothing depends on the shadow or the sentry. */
 	myeng_cleanup_drop_table_sql(&b, &e->shadow, true);
 	if (myeng_run_buf(e, &b, err) != 0)
@@ -184,10 +196,12 @@ myeng_cleanup_plan_finish(struct eng *e)
 {
 	struct buf b = {0};
 
+	myeng_cleanup_drop_table_sql(&b, &e->state, true);
+	myeng_dryrun_take(e, "cleanup", buf_take(&b));
 	myeng_carry_plan_restore(e);
 	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
 		myeng_cleanup_drop_trigger_sql(&b, &e->trg[i]);
-		myeng_dryrun_take(e, i ? NULL : "cleanup", buf_take(&b));
+		myeng_dryrun_take(e, NULL, buf_take(&b));
 	}
 	myeng_cleanup_drop_table_sql(&b, &e->log, true);
 	myeng_dryrun_take(e, NULL, buf_take(&b));

@@ -312,6 +312,8 @@ myeng_conn_close(struct eng *e)
 	qname_free(&e->log);
 	qname_free(&e->old);
 	qname_free(&e->sentry);
+	qname_free(&e->state);
+	free(e->alter_body);
 	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++)
 		qname_free(&e->trg[i]);
 	free(e->seq);

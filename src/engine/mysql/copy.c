@@ -1,8 +1,9 @@
 /*
  * engine/mysql/copy.c - the chunk copy: the largest key, the keyset probe
  * that finds a chunk's upper bound, INSERT ... SELECT of the chunk into the
- * shadow, and, when a chunk fails, a message naming the row that does not
- * fit the new schema.
+ * shadow in one transaction with the position after it (state.c), and,
+ * when a chunk fails, a message naming the row that does not fit the new
+ * schema.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <mysqld_error.h>
 
 #include "colmap.h"
+#include "keyval.h"
 #include "myeng.h"
 
 /* The copy's statements, built once the column mapping is known. */
@@ -68,10 +70,16 @@ myeng_copy_build_sql(struct eng *e)
 	buf_free(&le);
 }
 
+/* A chunk is one transaction with the position after it (state.c). */
+static const char sql_begin[] = "START TRANSACTION";
+static const char sql_commit[] = "COMMIT";
+
 int
 myeng_copy_bounds(struct eng *e, struct keyval *max, bool *empty, struct shade_err *err)
 {
 	struct myeng_res res = {0};
+	char *at;
+	int rc;
 
 	if (myeng_query(e, e->sql_max, NULL, &res, err) != 0)
 		return -1;
@@ -79,7 +87,17 @@ myeng_copy_bounds(struct eng *e, struct keyval *max, bool *empty, struct shade_e
 	if (!*empty)
 		myeng_key_from_res(&res, 0, max);
 	myeng_res_free(&res);
-	return 0;
+	/* The dry run has no state table. */
+	if (*empty || e->plan != NULL)
+		return 0;
+	at = keyval_encode(max);
+	{
+		const char *kv[] = {"max", at};
+
+		rc = myeng_state_put(e, 1, kv, err);
+	}
+	free(at);
+	return rc;
 }
 
 /* Find the key of the nth row (from 1) of (after, upper], for messages. */
@@ -195,6 +213,24 @@ myeng_copy_failed(struct eng *e, const struct keyval *after, const struct keyval
 	free(to);
 }
 
+/* The copy's position and count, in the chunk's transaction. */
+static int WARN_UNUSED
+myeng_copy_save(struct eng *e, const struct keyval *upper, long long total, struct shade_err *err)
+{
+	char *at = keyval_encode(upper), *n = xasprintf("%lld", total);
+	const char *kv[] = {"cursor", at, "copied", n};
+	int rc = myeng_state_put(e, 2, kv, err);
+
+	free(at);
+	free(n);
+	return rc;
+}
+
+/*
+ * Copy the rows of (after, upper] into the shadow, where upper is the key
+ * `rows` rows on, never past max. The chunk and the position after it
+ * commit together (state.c), but in the dry run, which has no state.
+ */
 int
 myeng_copy_chunk(struct eng *e, const struct keyval *after, const struct keyval *max, long rows,
 		 struct keyval *upper, long long *copied, bool *last, struct shade_err *err)
@@ -202,6 +238,7 @@ myeng_copy_chunk(struct eng *e, const struct keyval *after, const struct keyval 
 	struct myeng_params p = {0};
 	struct myeng_res res = {0};
 	unsigned long long n = 0;
+	bool txn = false;
 	int rc = -1;
 
 	if ((after && myeng_key_bind_cmp(e, &p, after, err) != 0) ||
@@ -224,14 +261,27 @@ myeng_copy_chunk(struct eng *e, const struct keyval *after, const struct keyval 
 	if ((after && myeng_key_bind_cmp(e, &p, after, err) != 0) ||
 	    myeng_key_bind_cmp(e, &p, upper, err) != 0)
 		goto out;
+	if (e->plan == NULL) {
+		if (myeng_run(e, sql_begin, err) != 0)
+			goto out;
+		txn = true;
+	}
 	if (myeng_exec(e, e->conn, after ? e->sql_copy_next : e->sql_copy_first, &p, NULL, &n,
 		       err) != 0) {
 		myeng_copy_failed(e, after, upper, err);
 		goto out;
 	}
+	if (txn && (myeng_copy_save(e, upper, e->copied_total + (long long)n, err) != 0 ||
+		    myeng_run(e, sql_commit, err) != 0))
+		goto out;
+	txn = false;
+	if (e->plan == NULL)
+		e->copied_total += (long long)n;
 	*copied = (long long)n;
 	rc = 0;
 out:
+	if (txn)
+		myeng_rollback(e);
 	myeng_params_free(&p);
 	myeng_res_free(&res);
 	return rc;
@@ -249,6 +299,11 @@ myeng_copy_plan(struct eng *e, bool sampled)
 				 e->sql_probe_first);
 		myeng_dryrun_add(e, NULL, e->sql_copy_first);
 	}
-	myeng_dryrun_add(e, "the next chunks", e->sql_probe_next);
+	myeng_state_plan_put(e, "where the copy ends, for a later run", 1);
+	myeng_dryrun_add(e, "the next chunks, each one transaction with its position",
+			 e->sql_probe_next);
+	myeng_dryrun_add(e, NULL, sql_begin);
 	myeng_dryrun_add(e, NULL, e->sql_copy_next);
+	myeng_state_plan_put(e, NULL, 2);
+	myeng_dryrun_add(e, NULL, sql_commit);
 }

@@ -17,6 +17,8 @@
  *   _T_log                    the change log: an auto-increment id plus T's
  *                             key columns with T's types
  *   _T_shade_ins/_upd/_del    AFTER row triggers on T writing the log
+ *   _T_state                  what a later run resumes from (state.c),
+ *                             from the capture to the cleanup after the swap
  *   T_shade_cut               the swap's sentry (a name that sorts after T)
  *   _<trigger>_shade_tmp      T's own triggers on the shadow, from the swap
  *                             until they get their names back right after
@@ -145,6 +147,7 @@ struct eng {
 	struct qname old;       /* _T_old */
 	struct qname sentry;    /* T_shade_cut: the swap's sentry, then T */
 	struct qname trg[3];    /* _T_shade_ins, _upd, _del */
+	struct qname state;     /* _T_state: what a later run resumes from */
 	char *seq;              /* the log's id column */
 	char *display;
 
@@ -171,11 +174,16 @@ struct eng {
 	bool log_created;
 	bool trg_created[3];
 	bool sentry_created;
+	bool state_created;
 	bool locked;                /* the locker holds LOCK TABLES */
 	bool swapped;
 	bool old_named;             /* the old table is called _T_old */
 	struct strlist *plan;       /* dry run: what the main connection runs,
 				       recorded by myeng_exec (NULL: none) */
+
+	char *alter_body;           /* the ALTER-BODY, for the state table */
+	long long copied_total;     /* rows copied, by this run and the one it
+				       took up */
 
 	/* Statements built once the shadow exists. */
 	char *sql_max;
@@ -250,6 +258,16 @@ int myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 int myeng_shadow_create(struct eng *e, const char *alter_body, const struct alter_info *alter,
 			struct shade_err *err);
 int myeng_shadow_build_indexes(struct eng *e, struct shade_err *err);
+
+/* state.c: the state table, and taking up an interrupted run */
+int myeng_state_create(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int myeng_state_put(struct eng *e, size_t n, const char *const *kv, struct shade_err *err)
+	WARN_UNUSED;
+int myeng_state_phase(struct eng *e, const char *phase, struct shade_err *err);
+int myeng_state_read(struct eng *e, struct run_state *out, struct shade_err *err);
+/* The dry run: what myeng_state_create runs; one upsert of n keys. */
+void myeng_state_plan_create(struct eng *e);
+void myeng_state_plan_put(struct eng *e, const char *comment, size_t n);
 
 /* capture.c: the change log and its triggers */
 int myeng_capture_create(struct eng *e, struct shade_err *err);

@@ -274,6 +274,9 @@ int
 myeng_shadow_create(struct eng *e, const char *alter_body, const struct alter_info *alter,
 		    struct shade_err *err)
 {
+	/* Who the run is, for the state table (state.c). */
+	free(e->alter_body);
+	e->alter_body = xstrdup(alter_body);
 	return myeng_shadow_build(e, false, alter_body, alter, err);
 }
 
