@@ -1,9 +1,9 @@
 /*
  * engine/mysql/catalog.c - preflight: resolve the table as the server
  * would, read its primary key and how the key's values travel, refuse what
- * shade cannot carry over (foreign keys) and leftovers of an earlier run,
- * name the helper objects (the sentry among them), read T's own triggers.
- * Changes nothing.
+ * shade cannot carry over (foreign keys) and leftovers of an earlier run
+ * (or find one to take up), name the helper objects (the sentry among
+ * them), read T's own triggers. Changes nothing.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -188,13 +188,20 @@ out:
 	return rc;
 }
 
-/* Leftovers of an earlier run: shade's tables or triggers. */
+/*
+ * Leftovers of an earlier run: shade's tables or triggers. A run that was
+ * interrupted before its swap is taken up instead (*resumable): its state
+ * and its shadow are there and no old table is (the swap's RENAME makes
+ * the shadow T, so a shadow means no swap happened: see state.c); state.c
+ * checks the rest. Anything else is refused.
+ */
 static int WARN_UNUSED
-myeng_check_leftovers(struct eng *e, struct shade_err *err)
+myeng_check_leftovers(struct eng *e, bool *resumable, struct shade_err *err)
 {
 	struct myeng_params p = {0};
 	struct myeng_res res = {0};
 	const char *db = e->orig.schema;
+	bool state = false, shadow = false;
 	int rc = -1;
 
 	myeng_param_str(&p, db);
@@ -202,26 +209,38 @@ myeng_check_leftovers(struct eng *e, struct shade_err *err)
 	myeng_param_str(&p, e->log.name);
 	myeng_param_str(&p, e->old.name);
 	myeng_param_str(&p, e->sentry.name);
+	myeng_param_str(&p, e->state.name);
+	myeng_param_str(&p, e->old.name);
+	myeng_param_str(&p, e->state.name);
+	/* The old table first: it blocks even a resume; then the state. */
 	if (myeng_query(e,
 			"SELECT TABLE_NAME FROM information_schema.TABLES"
-			" WHERE TABLE_SCHEMA = ? AND BINARY TABLE_NAME IN (?, ?, ?, ?)"
-			" ORDER BY TABLE_NAME",
+			" WHERE TABLE_SCHEMA = ? AND BINARY TABLE_NAME IN (?, ?, ?, ?, ?)"
+			" ORDER BY BINARY TABLE_NAME = ? DESC, BINARY TABLE_NAME = ? DESC, TABLE_NAME",
 			&p, &res, err) != 0)
 		goto out;
+	for (size_t i = 0; i < res.nrows; i++) {
+		state |= strcmp(myeng_text(&res, i, 0), e->state.name) == 0;
+		shadow |= strcmp(myeng_text(&res, i, 0), e->shadow.name) == 0;
+	}
 	if (res.nrows > 0) {
 		const char *name = myeng_text(&res, 0, 0);
 
-		if (strcmp(name, e->old.name) == 0)
+		if (strcmp(name, e->old.name) == 0) {
 			err_set(err, SHADE_USAGE,
 				"%s.%s exists (the old table an earlier run kept): drop or rename it first",
 				db, name);
-		else
+		} else if (state && shadow) {
+			/* An interrupted run: the migration may take it up. */
+			*resumable = true;
+			rc = 0;
+		} else {
 			err_set(err, SHADE_USAGE,
-				"leftovers of an earlier run: %s.%s exists; if no shade is running on %s, "
-				"remove them (DROP TRIGGER IF EXISTS %s.%s; DROP TRIGGER IF EXISTS %s.%s; "
-				"DROP TRIGGER IF EXISTS %s.%s; DROP TABLE IF EXISTS %s.%s, %s.%s, %s.%s) and run again",
-				db, name, e->display, db, e->trg[0].name, db, e->trg[1].name, db,
-				e->trg[2].name, db, e->shadow.name, db, e->log.name, db, e->sentry.name);
+				"leftovers of an earlier run that cannot be resumed: %s.%s exists; if no "
+				"shade is running on %s, remove them with shade --cleanup --dsn ... "
+				"--table %s and run again",
+				db, name, e->display, e->display);
+		}
 		goto out;
 	}
 	myeng_res_free(&res);
@@ -236,10 +255,10 @@ myeng_check_leftovers(struct eng *e, struct shade_err *err)
 		goto out;
 	if (res.nrows > 0) {
 		err_set(err, SHADE_USAGE,
-			"leftovers of an earlier run: trigger %s.%s exists on %s; if no shade is running on %s, "
-			"remove it (DROP TRIGGER %s.%s) and run again",
-			db, myeng_text(&res, 0, 0), myeng_text(&res, 0, 1), e->display, db,
-			myeng_text(&res, 0, 0));
+			"leftovers of an earlier run that cannot be resumed: trigger %s.%s exists on %s; "
+			"if no shade is running on %s, remove them with shade --cleanup --dsn ... "
+			"--table %s and run again",
+			db, myeng_text(&res, 0, 0), myeng_text(&res, 0, 1), e->display, e->display);
 		goto out;
 	}
 	rc = 0;
@@ -282,12 +301,54 @@ myeng_sentry_name(const char *t)
 }
 
 /*
+ * The temporary names T's own triggers get on the shadow at the swap must
+ * be free; but on the shadow of a run being taken up (killed in its swap),
+ * where the resume drops them (state.c).
+ */
+static int WARN_UNUSED
+myeng_check_trigger_names(struct eng *e, bool resumable, struct shade_err *err)
+{
+	struct myeng_params p = {0};
+	struct myeng_res res = {0};
+	struct buf q = {0};
+	int rc = -1;
+
+	if (e->nutrg == 0)
+		return 0;
+	myeng_param_str(&p, e->orig.schema);
+	for (size_t i = 0; i < e->nutrg; i++)
+		myeng_param_str(&p, e->utrg[i].tmp);
+	buf_append(&q, "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE FROM information_schema.TRIGGERS"
+		       " WHERE TRIGGER_SCHEMA = ? AND BINARY TRIGGER_NAME IN (");
+	myeng_marks(&q, e->nutrg);
+	buf_append(&q, ")");
+	if (myeng_query(e, buf_str(&q), &p, &res, err) != 0)
+		goto out;
+	for (size_t i = 0; i < res.nrows; i++) {
+		if (resumable && strcmp(myeng_text(&res, i, 1), e->shadow.name) == 0)
+			continue;
+		err_set(err, SHADE_USAGE,
+			"leftovers of an earlier run: trigger %s.%s exists; if no shade is running on %s, "
+			"remove it (DROP TRIGGER %s.%s) and run again",
+			e->orig.schema, myeng_text(&res, i, 0), e->display, e->orig.schema,
+			myeng_text(&res, i, 0));
+		goto out;
+	}
+	rc = 0;
+out:
+	myeng_params_free(&p);
+	myeng_res_free(&res);
+	buf_free(&q);
+	return rc;
+}
+
+/*
  * T's own triggers, in the order they fire, to carry over at the swap (the
  * RENAME would leave them on the old table). The temporary names they have
  * on the shadow must be free.
  */
 static int WARN_UNUSED
-myeng_read_triggers(struct eng *e, struct shade_err *err)
+myeng_read_triggers(struct eng *e, bool resumable, struct shade_err *err)
 {
 	static const char *const timings[] = {"BEFORE", "AFTER"};
 	static const char *const events[] = {"INSERT", "UPDATE", "DELETE"};
@@ -338,37 +399,7 @@ myeng_read_triggers(struct eng *e, struct shade_err *err)
 		}
 		t->definer = buf_take(&b);
 	}
-	myeng_res_free(&res);
-	myeng_params_free(&p);
-	if (e->nutrg == 0) {
-		rc = 0;
-		goto out;
-	}
-	myeng_param_str(&p, e->orig.schema);
-	for (size_t i = 0; i < e->nutrg; i++)
-		myeng_param_str(&p, e->utrg[i].tmp);
-	{
-		struct buf q = {0};
-
-		buf_append(&q, "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS"
-			       " WHERE TRIGGER_SCHEMA = ? AND BINARY TRIGGER_NAME IN (");
-		myeng_marks(&q, e->nutrg);
-		buf_append(&q, ")");
-		if (myeng_query(e, buf_str(&q), &p, &res, err) != 0) {
-			buf_free(&q);
-			goto out;
-		}
-		buf_free(&q);
-	}
-	if (res.nrows > 0) {
-		err_set(err, SHADE_USAGE,
-			"leftovers of an earlier run: trigger %s.%s exists; if no shade is running on %s, "
-			"remove it (DROP TRIGGER %s.%s) and run again",
-			e->orig.schema, myeng_text(&res, 0, 0), e->display, e->orig.schema,
-			myeng_text(&res, 0, 0));
-		goto out;
-	}
-	rc = 0;
+	rc = myeng_check_trigger_names(e, resumable, err);
 out:
 	myeng_params_free(&p);
 	myeng_res_free(&res);
@@ -533,10 +564,10 @@ myeng_catalog_preflight(struct eng *e, const struct qname *table,
 	}
 	if (myeng_runlock_take(e, err) != 0)
 		goto out;
-	if (myeng_check_leftovers(e, err) != 0)
+	if (myeng_check_leftovers(e, &out->resumable, err) != 0)
 		goto out;
 
-	if (myeng_read_triggers(e, err) != 0)
+	if (myeng_read_triggers(e, out->resumable, err) != 0)
 		goto out;
 
 	if (myeng_check_binlog(e, err) != 0)

@@ -15,6 +15,7 @@ const struct engine engine_mysql = {
 	.dry_run = myeng_dryrun,
 	.create_capture = myeng_capture_create,
 	.state_read = myeng_state_read,
+	.resume = myeng_state_resume,
 	.state_phase = myeng_state_phase,
 	.copy_bounds = myeng_copy_bounds,
 	.copy_chunk = myeng_copy_chunk,

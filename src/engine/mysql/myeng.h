@@ -68,6 +68,9 @@
 /* Ends LOCK TABLES: the capture, the swap's locker, the trigger restore. */
 #define MYENG_UNLOCK "UNLOCK TABLES"
 
+/* The swap's sentry says what it is (a resumed run takes it over). */
+#define MYENG_SENTRY_COMMENT "shade cut-over sentry"
+
 /* How a key column's values travel as text and are bound. */
 enum myeng_kind {
 	KIND_SIGNED,    /* integer types: bound as a 64-bit integer */
@@ -182,6 +185,9 @@ struct eng {
 				       recorded by myeng_exec (NULL: none) */
 
 	char *alter_body;           /* the ALTER-BODY, for the state table */
+	bool resumed;               /* taking up an interrupted run: what it
+				       built may be there already */
+	bool indexes_built;         /* the deferred indexes are on the shadow */
 	long long copied_total;     /* rows copied, by this run and the one it
 				       took up */
 
@@ -258,6 +264,7 @@ int myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 int myeng_shadow_create(struct eng *e, const char *alter_body, const struct alter_info *alter,
 			struct shade_err *err);
 int myeng_shadow_build_indexes(struct eng *e, struct shade_err *err);
+int myeng_shadow_indexes_resume(struct eng *e, struct shade_err *err) WARN_UNUSED;
 
 /* state.c: the state table, and taking up an interrupted run */
 int myeng_state_create(struct eng *e, struct shade_err *err) WARN_UNUSED;
@@ -265,6 +272,8 @@ int myeng_state_put(struct eng *e, size_t n, const char *const *kv, struct shade
 	WARN_UNUSED;
 int myeng_state_phase(struct eng *e, const char *phase, struct shade_err *err);
 int myeng_state_read(struct eng *e, struct run_state *out, struct shade_err *err);
+int myeng_state_resume(struct eng *e, const char *alter_body, const struct alter_info *alter,
+		       const struct run_state *st, struct shade_err *err);
 /* The dry run: what myeng_state_create runs; one upsert of n keys. */
 void myeng_state_plan_create(struct eng *e);
 void myeng_state_plan_put(struct eng *e, const char *comment, size_t n);

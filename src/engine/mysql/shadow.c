@@ -216,7 +216,13 @@ myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 	sql_build(&b, SQL_MYSQL, "CREATE %sTABLE %Q LIKE %Q", temporary ? "TEMPORARY " : "",
 		  &e->shadow, &e->orig);
 	if (myeng_run_buf(e, &b, err) != 0) {
-		if (temporary && !err->cancelled)
+		if (temporary && !err->cancelled && e->resumed)
+			err_prefix(err, SHADE_USAGE,
+				   "the interrupted run on %s cannot be resumed: taking it up needs a "
+				   "temporary copy of it, which the server refuses (remove what is left "
+				   "with shade --cleanup --dsn ... --table %s): ",
+				   e->display, e->display);
+		else if (temporary && !err->cancelled)
 			err_prefix(err, SHADE_USAGE,
 				   "--dry-run checks the ALTER on a temporary copy of %s, which the server "
 				   "refuses (nothing was changed): ",
@@ -330,15 +336,74 @@ myeng_shadow_release(struct eng *e, struct shade_err *err)
 	return myeng_apply_release(e, &released, err);
 }
 
+/*
+ * Taking up an interrupted run: did it build the deferred indexes? The one
+ * ALTER that builds them (myeng_shadow_build_indexes) commits all of them
+ * and drops the AUTO_INCREMENT helper index, or changes nothing: so when
+ * they are all on the shadow, the build is done. Only some of them is not
+ * shade's doing: the run is not taken up.
+ */
+int
+myeng_shadow_indexes_resume(struct eng *e, struct shade_err *err)
+{
+	struct myeng_params p = {0};
+	struct myeng_res res = {0};
+	struct strlist names = {0};
+	struct buf b = {0};
+	size_t found;
+	int rc = -1;
+
+	if (e->deferred.len == 0)
+		return 0;
+	/* Each has a name: myeng_defer_indexes read it. */
+	for (size_t i = 0; i < e->deferred.len; i++)
+		strlist_push_take(&names, myeng_shadow_index_name(e->deferred.items[i]));
+	myeng_param_str(&p, e->orig.schema);
+	myeng_param_str(&p, e->shadow.name);
+	for (size_t i = 0; i < names.len; i++)
+		myeng_param_str(&p, names.items[i]);
+	buf_append(&b, "SELECT COUNT(DISTINCT INDEX_NAME) FROM information_schema.STATISTICS"
+		       " WHERE TABLE_SCHEMA = ? AND BINARY TABLE_NAME = ? AND INDEX_NAME IN (");
+	myeng_marks(&b, e->deferred.len);
+	buf_append(&b, ")");
+	if (myeng_query(e, buf_str(&b), &p, &res, err) != 0)
+		goto out;
+	found = (size_t)strtoull(myeng_text(&res, 0, 0), NULL, 10);
+	if (found > 0 && found < e->deferred.len) {
+		err_set(err, SHADE_USAGE,
+			"the interrupted run on %s cannot be resumed: %s.%s has %zu of the %zu "
+			"indexes shade builds in one step; remove what is left with shade --cleanup "
+			"--dsn ... --table %s",
+			e->display, e->orig.schema, e->shadow.name, found, e->deferred.len,
+			e->display);
+		goto out;
+	}
+	e->indexes_built = found == e->deferred.len;
+	if (e->indexes_built) {
+		free(e->ai_key);
+		e->ai_key = NULL;
+	}
+	rc = 0;
+out:
+	strlist_free(&names);
+	myeng_params_free(&p);
+	myeng_res_free(&res);
+	buf_free(&b);
+	return rc;
+}
+
 int
 myeng_shadow_build_indexes(struct eng *e, struct shade_err *err)
 {
 	struct myeng_res res = {0};
 	struct buf b = {0};
-	char *sql = myeng_shadow_index_sql(e);
+	char *sql = e->indexes_built ? NULL : myeng_shadow_index_sql(e);
 	int rc = -1;
 
-	/* One ALTER builds them all in one pass, under their own names. */
+	/*
+	 * One ALTER builds them all in one pass, under their own names (none
+	 * when the interrupted run this one took up had built them).
+	 */
 	if (sql != NULL) {
 		if (myeng_shadow_release(e, err) != 0)
 			goto out;

@@ -152,6 +152,184 @@ out:
 	return rc;
 }
 
+/* Are the three capture triggers on T, the log and the shadow all there? */
+static int WARN_UNUSED
+myeng_state_intact(struct eng *e, struct shade_err *err)
+{
+	struct myeng_params p = {0};
+	struct myeng_res res = {0};
+	int rc = -1;
+
+	myeng_param_str(&p, e->orig.schema);
+	myeng_param_str(&p, e->orig.name);
+	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++)
+		myeng_param_str(&p, e->trg[i].name);
+	myeng_param_str(&p, e->orig.schema);
+	myeng_param_str(&p, e->log.name);
+	myeng_param_str(&p, e->shadow.name);
+	if (myeng_query(e,
+			"SELECT (SELECT COUNT(*) FROM information_schema.TRIGGERS"
+			"  WHERE TRIGGER_SCHEMA = ? AND BINARY EVENT_OBJECT_TABLE = ?"
+			"    AND BINARY TRIGGER_NAME IN (?, ?, ?)),"
+			" (SELECT COUNT(*) FROM information_schema.TABLES"
+			"  WHERE TABLE_SCHEMA = ? AND BINARY TABLE_NAME IN (?, ?))",
+			&p, &res, err) != 0)
+		goto out;
+	if (strcmp(myeng_text(&res, 0, 0), "3") != 0 || strcmp(myeng_text(&res, 0, 1), "2") != 0) {
+		err_set(err, SHADE_USAGE,
+			"the interrupted run on %s cannot be resumed: its triggers, change log or "
+			"new table are gone; remove what is left with shade --cleanup --dsn ... "
+			"--table %s",
+			e->display, e->display);
+		goto out;
+	}
+	rc = 0;
+out:
+	myeng_params_free(&p);
+	myeng_res_free(&res);
+	return rc;
+}
+
+/*
+ * Do two SHOW FULL COLUMNS results describe the same columns? All but Key
+ * (the real shadow may have its indexes back) and Privileges.
+ */
+static bool
+myeng_state_same_columns(const struct myeng_res *a, const struct myeng_res *b)
+{
+	static const unsigned cols[] = {0, 1, 2, 3, 5, 6, 8};
+
+	if (a->nrows != b->nrows || a->ncols != b->ncols || a->ncols <= 8)
+		return false;
+	for (size_t r = 0; r < a->nrows; r++) {
+		for (size_t i = 0; i < ARRAY_LEN(cols); i++) {
+			const char *x = myeng_cell(a, r, cols[i]), *y = myeng_cell(b, r, cols[i]);
+
+			if ((x == NULL) != (y == NULL) || (x && strcmp(x, y) != 0))
+				return false;
+		}
+	}
+	return true;
+}
+
+/*
+ * Derive again all that the shadow's build derived (the column mapping,
+ * the indexes set aside, the AUTO_INCREMENT, the copy's statements)
+ * without touching the real shadow: build it once more as a TEMPORARY
+ * table of the same name, which hides the real one from this session only
+ * (the dry run's way), then drop it. The build is a function of T and the
+ * ALTER-BODY; should T have changed meanwhile, the columns derived differ
+ * from the real shadow's, and the run is not taken up.
+ */
+static int WARN_UNUSED
+myeng_state_derive(struct eng *e, const char *alter_body, const struct alter_info *alter,
+		   struct shade_err *err)
+{
+	struct myeng_res real = {0}, derived = {0};
+	struct shade_err ignored = {0};
+	struct buf show = {0}, drop = {0};
+	int rc = -1;
+
+	sql_build(&show, SQL_MYSQL, "SHOW FULL COLUMNS FROM %Q", &e->shadow);
+	if (myeng_query(e, buf_str(&show), NULL, &real, err) != 0 ||
+	    myeng_shadow_build(e, true, alter_body, alter, err) != 0)
+		goto out;
+	rc = myeng_query(e, buf_str(&show), NULL, &derived, err);
+	/* Never go on with the real shadow hidden. */
+	sql_build(&drop, SQL_MYSQL, "DROP TEMPORARY TABLE %Q", &e->shadow);
+	if (myeng_run_buf(e, &drop, rc == 0 ? err : &ignored) != 0)
+		rc = -1;
+	else
+		e->shadow_temporary = false;
+	if (rc == 0 && !myeng_state_same_columns(&real, &derived)) {
+		err_set(err, SHADE_USAGE,
+			"the interrupted run on %s cannot be resumed: %s changed since it began (its "
+			"columns no longer give those of %s.%s); remove what is left with shade "
+			"--cleanup --dsn ... --table %s",
+			e->display, e->display, e->orig.schema, e->shadow.name, e->display);
+		rc = -1;
+	}
+out:
+	err_clear(&ignored);
+	myeng_res_free(&real);
+	myeng_res_free(&derived);
+	buf_free(&show);
+	buf_free(&drop);
+	return rc;
+}
+
+/*
+ * What a run killed in its swap leaves besides: the sentry (taken over:
+ * the swap uses it, undo drops it) and T's own triggers on the shadow
+ * under their temporary names (dropped: they would fire on the apply).
+ */
+static int WARN_UNUSED
+myeng_state_swap_leftovers(struct eng *e, struct shade_err *err)
+{
+	struct myeng_params p = {0};
+	struct myeng_res res = {0};
+	struct buf b = {0};
+	int rc = -1;
+
+	myeng_param_str(&p, e->orig.schema);
+	myeng_param_str(&p, e->sentry.name);
+	if (myeng_query(e,
+			"SELECT TABLE_COMMENT FROM information_schema.TABLES"
+			" WHERE TABLE_SCHEMA = ? AND BINARY TABLE_NAME = ?",
+			&p, &res, err) != 0)
+		goto out;
+	if (res.nrows > 0 && strcmp(myeng_text(&res, 0, 0), MYENG_SENTRY_COMMENT) != 0) {
+		err_set(err, SHADE_USAGE,
+			"the interrupted run on %s cannot be resumed: %s.%s is not the swap's sentry",
+			e->display, e->orig.schema, e->sentry.name);
+		goto out;
+	}
+	e->sentry_created = res.nrows > 0;
+	myeng_res_free(&res);
+	myeng_params_free(&p);
+	myeng_param_str(&p, e->orig.schema);
+	myeng_param_str(&p, e->shadow.name);
+	if (myeng_query(e,
+			"SELECT TRIGGER_NAME FROM information_schema.TRIGGERS"
+			" WHERE TRIGGER_SCHEMA = ? AND BINARY EVENT_OBJECT_TABLE = ?",
+			&p, &res, err) != 0)
+		goto out;
+	for (size_t i = 0; i < res.nrows; i++) {
+		struct qname q = {e->orig.schema, (char *)myeng_text(&res, i, 0)};
+
+		myeng_cleanup_drop_trigger_sql(&b, &q);
+		if (myeng_run_buf(e, &b, err) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	myeng_params_free(&p);
+	myeng_res_free(&res);
+	buf_free(&b);
+	return rc;
+}
+
+int
+myeng_state_resume(struct eng *e, const char *alter_body, const struct alter_info *alter,
+		   const struct run_state *st, struct shade_err *err)
+{
+	free(e->alter_body);
+	e->alter_body = xstrdup(alter_body);
+	e->resumed = true;
+	if (myeng_state_intact(e, err) != 0 || myeng_state_derive(e, alter_body, alter, err) != 0)
+		return -1;
+	/* From here on undo and the swap treat what the run built as built. */
+	e->shadow_created = true;
+	e->log_created = true;
+	for (size_t i = 0; i < ARRAY_LEN(e->trg_created); i++)
+		e->trg_created[i] = true;
+	e->state_created = true;
+	e->copied_total = st->copied;
+	if (myeng_shadow_indexes_resume(e, err) != 0)
+		return -1;
+	return myeng_state_swap_leftovers(e, err);
+}
+
 /* ---- the dry run's plan ------------------------------------------------ */
 
 void

@@ -8,6 +8,11 @@
  * the log, a third sends RENAME TABLE T TO T_shade_cut, _T_new TO T, which
  * queues behind the lock; the lock holder drops the sentry and unlocks, and
  * the RENAME runs before the queued writers. Details at myeng_swap().
+ *
+ * The state table (state.c) stays until the cleanup: a run killed at any
+ * point before the RENAME is taken up again (a later run takes the sentry
+ * over), and the RENAME itself, which makes the shadow T, is what tells a
+ * later run that there is nothing to take up.
  */
 #include <string.h>
 
@@ -23,7 +28,7 @@ static void
 myeng_sentry_sql(struct buf *b, const struct eng *e)
 {
 	sql_build(b, SQL_MYSQL,
-		  "CREATE TABLE %Q (%I int) ENGINE=InnoDB COMMENT 'shade cut-over sentry'",
+		  "CREATE TABLE %Q (%I int) ENGINE=InnoDB COMMENT '" MYENG_SENTRY_COMMENT "'",
 		  &e->sentry, "sentry");
 }
 
