@@ -25,13 +25,14 @@ mk()
 	    CREATE TABLE ${1}_snap AS SELECT * FROM $1"
 }
 
-# hold TABLE SECONDS: as pg_hold, and the reader's backend pid, as the
-# session itself tells it, in HOLD_BACKEND.
+# hold TABLE SECONDS [STATEMENT]: as pg_hold (or a transaction that ran
+# STATEMENT, e.g. a write), and the session's backend pid, as the session
+# itself tells it, in HOLD_BACKEND.
 hold()
 {
 	rm -f "$T_TMP/hold.pid"
-	printf 'BEGIN;\nSELECT count(*) FROM %s;\nSELECT pg_backend_pid() \\g %s\nSELECT pg_sleep(%s) AS held_by_the_test;\nCOMMIT;\n' \
-	    "$1" "$T_TMP/hold.pid" "$2" | pg_psql >/dev/null 2>&1 &
+	printf 'BEGIN;\n%s;\nSELECT pg_backend_pid() \\g %s\nSELECT pg_sleep(%s) AS held_by_the_test;\nCOMMIT;\n' \
+	    "${3:-SELECT count(*) FROM $1}" "$T_TMP/hold.pid" "$2" | pg_psql >/dev/null 2>&1 &
 	HOLD_PID=$!
 	bg_track "$HOLD_PID"
 	_i=0
@@ -113,5 +114,19 @@ left=$(pg_leftovers gives_up)
 [ -z "$left" ] || fail "gives_up: left behind: $left"
 pg_fingerprint >"$T_TMP/after"
 assert_same_file "$T_TMP/before" "$T_TMP/after" "gives_up: the database changed"
+
+# 3. A write transaction open for 3 s keeps the capture's triggers from
+#    their lock: each retry note names the writer; then the run goes on.
+mk capture
+hold capture 3 "UPDATE capture SET qty = qty + 1 WHERE id = 7"
+run_shade --dsn "$PG_DSN" --table capture --execute --lock-timeout 0.2 --lock-retries 30 \
+    --alter 'ADD COLUMN flag int NOT NULL DEFAULT 0'
+wait "$HOLD_PID" || true
+assert_rc 0 "capture: migration"
+assert_contains "$SHADE_ERR" "capture: could not lock" "capture: it waited"
+assert_contains "$SHADE_ERR" "; blocked by pid $HOLD_BACKEND (user $PG_USER, transaction open " \
+    "capture: the note names the writer"
+pg_sql "UPDATE capture_snap SET qty = qty + 1 WHERE id = 7"
+pg_same_rows capture capture_snap 'id, sku, qty' "capture"
 
 t_pass

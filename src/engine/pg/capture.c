@@ -104,6 +104,8 @@ pgsql_capture_create(struct eng *e, struct shade_err *err)
 	    pgsql_exec_run_list(e, &trg, err) != 0 || pgsql_state_create(e, err) != 0 ||
 	    pgsql_exec_run(e, "COMMIT", err) != 0) {
 		pgsql_exec_reset_txn(e);
+		/* A lock timeout: who holds T? (blockers.c; nothing otherwise) */
+		pgsql_blockers_append(e, PGSQL_CONFLICTS_SHARE_ROW_EXCLUSIVE, err);
 		goto out;
 	}
 	e->capture_created = true;
