@@ -537,6 +537,16 @@ out:
 	return rc;
 }
 
+/* Resolve the table and name shade's objects for it: all --cleanup needs. */
+int
+myeng_catalog_identify(struct eng *e, const struct qname *table, struct table_summary *out,
+		       struct shade_err *err)
+{
+	if (myeng_resolve_db(e, table, err) != 0 || myeng_resolve_table(e, table, out, err) != 0)
+		return -1;
+	return myeng_name_objects(e, out, err);
+}
+
 int
 myeng_catalog_preflight(struct eng *e, const struct qname *table,
 			const struct alter_info *alter, struct table_summary *out,

@@ -208,3 +208,92 @@ myeng_cleanup_plan_finish(struct eng *e)
 	myeng_cleanup_drop_table_sql(&b, &e->old, false);
 	myeng_dryrun_take(e, "with --drop-old", buf_take(&b));
 }
+
+/* Does table t exist (as a table: the sentry is one)? */
+static int WARN_UNUSED
+myeng_cleanup_exists(struct eng *e, const struct qname *t, bool *exists, struct shade_err *err)
+{
+	struct myeng_params p = {0};
+	struct myeng_res res = {0};
+	int rc;
+
+	myeng_param_str(&p, t->schema);
+	myeng_param_str(&p, t->name);
+	rc = myeng_query(e,
+			 "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+			 &p, &res, err);
+	*exists = rc == 0 && res.nrows > 0;
+	myeng_params_free(&p);
+	myeng_res_free(&res);
+	return rc;
+}
+
+/* Which of the capture triggers are there. */
+static int WARN_UNUSED
+myeng_cleanup_triggers(struct eng *e, bool *any, struct shade_err *err)
+{
+	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
+		struct myeng_params p = {0};
+		struct myeng_res res = {0};
+		int rc;
+
+		myeng_param_str(&p, e->trg[i].schema);
+		myeng_param_str(&p, e->trg[i].name);
+		rc = myeng_query(e,
+				 "SELECT 1 FROM information_schema.TRIGGERS"
+				 " WHERE TRIGGER_SCHEMA = ? AND TRIGGER_NAME = ?",
+				 &p, &res, err);
+		e->trg_created[i] = rc == 0 && res.nrows > 0;
+		*any |= e->trg_created[i];
+		myeng_params_free(&p);
+		myeng_res_free(&res);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * --cleanup: remove what an abandoned run left on T (its state, triggers,
+ * change log and new table), under the run lock. Never T, never an old
+ * table: when the shadow is gone but the sentry's name is taken, the swap's
+ * RENAME happened and that table is the old one, so it gets the old
+ * table's name, as the clean-up after a swap would give it.
+ */
+int
+myeng_cleanup_abandoned(struct eng *e, const struct qname *table, struct table_summary *out,
+			bool *found, struct shade_err *err)
+{
+	bool state = false, log = false, shadow = false, sentry = false, old = false;
+	bool trg = false;
+	struct buf b = {0};
+	int rc = -1;
+
+	if (myeng_catalog_identify(e, table, out, err) != 0 || myeng_runlock_take(e, err) != 0 ||
+	    myeng_cleanup_exists(e, &e->state, &state, err) != 0 ||
+	    myeng_cleanup_exists(e, &e->log, &log, err) != 0 ||
+	    myeng_cleanup_exists(e, &e->shadow, &shadow, err) != 0 ||
+	    myeng_cleanup_exists(e, &e->sentry, &sentry, err) != 0 ||
+	    myeng_cleanup_exists(e, &e->old, &old, err) != 0 ||
+	    myeng_cleanup_triggers(e, &trg, err) != 0)
+		goto out;
+	*found = state || log || shadow || trg || (sentry && shadow);
+	if (sentry && !shadow && !old) {
+		myeng_rename_old_sql(&b, e);
+		if (myeng_run_buf(e, &b, err) != 0)
+			goto out;
+		*found = true;
+	}
+	if (*found) {
+		e->state_created = state;
+		e->log_created = log;
+		e->shadow_created = shadow;
+		e->sentry_created = sentry && shadow;
+		if (myeng_cleanup_undo(e, err) != 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	buf_free(&b);
+	return rc;
+}

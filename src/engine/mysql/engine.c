@@ -25,4 +25,5 @@ const struct engine engine_mysql = {
 	.swap = myeng_swap,
 	.finish = myeng_cleanup_finish,
 	.undo = myeng_cleanup_undo,
+	.cleanup = myeng_cleanup_abandoned,
 };

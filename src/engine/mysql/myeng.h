@@ -243,6 +243,8 @@ int myeng_catalog_preflight(struct eng *e, const struct qname *table,
  * e->display); call it again after a reconnect.
  */
 int myeng_runlock_take(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int myeng_catalog_identify(struct eng *e, const struct qname *table, struct table_summary *out,
+			   struct shade_err *err) WARN_UNUSED;
 
 /* keys.c: key expressions, comparisons and values, for the chunk copy */
 void myeng_key_exprs(const struct eng *e, struct buf *b);
@@ -333,6 +335,8 @@ void myeng_cleanup_drop_table_sql(struct buf *b, const struct qname *t, bool if_
 void myeng_cleanup_after_swap(struct eng *e);
 int myeng_cleanup_finish(struct eng *e, bool drop_old, struct shade_err *err);
 int myeng_cleanup_undo(struct eng *e, struct shade_err *err);
+int myeng_cleanup_abandoned(struct eng *e, const struct qname *table, struct table_summary *out,
+			    bool *found, struct shade_err *err);
 void myeng_cleanup_plan_after_swap(struct eng *e);
 void myeng_cleanup_plan_finish(struct eng *e);
 
