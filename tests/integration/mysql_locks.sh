@@ -16,6 +16,8 @@
 #   3. a double SIGINT while the capture waits for its lock (--lock-timeout
 #      30): the waiting statement is killed on the server, exit 3 within
 #      seconds, nothing left
+#   4. a reader open over the capture: the capture's retry note names it,
+#      and the run completes once it ends
 set -eu
 . "$(dirname "$0")/../lib.sh"
 
@@ -207,5 +209,18 @@ wait "$HOLD_PID" 2>/dev/null || true
 nothing_left "abort" "t"
 my_fingerprint >"$T_TMP/after"
 assert_same_file "$T_TMP/before" "$T_TMP/after" "abort: the database changed"
+
+# -- 4. a reader delays the capture: the note names it --------------------------
+
+mdl_instrument YES
+hold 3 "SELECT COUNT(*) FROM t"
+run_shade --dsn "$MY_DSN" --table t --alter 'ADD COLUMN w4 INT' --execute \
+    --lock-timeout 1 --lock-retries 30
+wait "$HOLD_PID" 2>/dev/null || true
+mdl_instrument "$MDL_WAS"
+assert_rc 0 "capture: migration"
+assert_contains "$SHADE_ERR" "capture: could not lock" "capture: it waited"
+assert_contains "$SHADE_ERR" "; blocked by thread $HOLD_THREAD (user root" \
+    "capture: the note names the reader"
 
 t_pass

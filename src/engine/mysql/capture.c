@@ -103,8 +103,11 @@ myeng_capture_create(struct eng *e, struct shade_err *err)
 	 * T had triggers may fail with "table doesn't exist" when run after.)
 	 * One that exists already (an earlier attempt) is not created again.
 	 */
-	if (myeng_run(e, s.lock, err) != 0)
+	if (myeng_run(e, s.lock, err) != 0) {
+		/* A lock wait timeout: who holds T? (blockers.c) */
+		myeng_blockers_append(e, MYENG_CONFLICTS_WRITE, err);
 		goto out;
+	}
 	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
 		if (e->trg_created[i])
 			continue;
