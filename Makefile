@@ -6,6 +6,8 @@
 #                     unit and integration tests against real servers
 #   make demo         install what is missing, alter a busy table, show it
 #   make bench        shade next to pg_repack, pt-osc and the bare copy, under load
+#   make install      build/shade and man/shade.1 under $(DESTDIR)$(PREFIX)
+#   make uninstall    remove them
 #   make clean
 
 CC      ?= cc
@@ -43,7 +45,7 @@ MIG_OBJS   := $(addprefix $(BUILD)/obj/src/,migration.o ctl.o dbwait.o progress.
 TOOL_SRCS  := $(wildcard tests/tools/*.c)
 TOOL_BINS  := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all clean test unit integration demo bench deps check-banned format
+.PHONY: all clean test unit integration demo bench deps check-banned format install uninstall
 
 all: $(BUILD)/shade
 
@@ -101,6 +103,30 @@ demo: deps
 bench: deps
 	$(MAKE) all $(TOOL_BINS)
 	sh bench/run.sh
+
+# Install the binary and the man page. PREFIX is where they go (bin/ and
+# share/man/man1/ under it); DESTDIR, when set, is prepended to that for a
+# staged install (a package's root), and never baked into anything.
+#
+# install depends on $(BUILD)/shade, so it installs a binary built with the
+# flags of this make: after `make SANITIZE=1` (the tests' build), a plain
+# `make install` sees the flags change (FLAGS_STAMP) and rebuilds without
+# the sanitizers rather than install an ASan binary. Run it as the user who
+# builds, or build first: `make && sudo make install` then only copies.
+# tests/integration/cli_man.sh installs the binary under test as it is:
+# `make -o build/shade install SANITIZE=1 ...` (-o: take build/shade as up
+# to date, rebuild nothing; SANITIZE=1 keeps the stamp as the suite has it).
+PREFIX  ?= /usr/local
+BINDIR  := $(PREFIX)/bin
+MAN1DIR := $(PREFIX)/share/man/man1
+
+install: $(BUILD)/shade man/shade.1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MAN1DIR)
+	install -m 0755 $(BUILD)/shade $(DESTDIR)$(BINDIR)/shade
+	install -m 0644 man/shade.1 $(DESTDIR)$(MAN1DIR)/shade.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/shade $(DESTDIR)$(MAN1DIR)/shade.1
 
 check-banned:
 	@sh scripts/check-banned.sh
