@@ -37,6 +37,9 @@ struct mig_opts {
 				    in this many seconds at the measured apply
 				    rate: the swap's drain under its lock */
 	double progress_interval;
+	const char *panic_flag_file;     /* exists: abort, as SIGTERM does */
+	const char *throttle_flag_file;  /* exists: the copy and apply wait */
+	const char *postpone_flag_file;  /* exists: catch-up goes on, no swap */
 };
 
 void migration_defaults(struct mig_opts *o);

@@ -20,6 +20,7 @@ struct progress {
 	long long applied;
 	long long backlog;
 	bool paused;
+	bool throttled;       /* held by the throttle flag file */
 	bool quiet;
 };
 

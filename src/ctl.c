@@ -1,12 +1,14 @@
 /*
  * ctl.c - signals as libev watchers. Each handler only sets a flag; the
  * migration acts on it at its next safe point (between statements), and
- * dbwait notices a cancel request while a statement runs.
+ * dbwait notices a cancel request while a statement runs. The flag files
+ * are looked at by a timer and set the same kind of flags.
  */
 #include "ctl.h"
 
 #include <signal.h>
 #include <stddef.h>
+#include <sys/stat.h>
 
 static struct ctl *
 ctl_of(ev_signal *w)
@@ -59,6 +61,61 @@ ctl_init(struct ctl *c, struct ev_loop *loop)
 	ev_signal_start(loop, &c->sig_usr2);
 }
 
+static bool
+ctl_file_exists(const char *path)
+{
+	struct stat st;
+
+	return path != NULL && stat(path, &st) == 0;
+}
+
+/* Look at the flag files; tell the migration when one came or went. */
+static void
+ctl_check_flags(struct ctl *c)
+{
+	bool changed = false;
+	bool throttled = ctl_file_exists(c->throttle_file);
+	bool postponed = ctl_file_exists(c->postpone_file);
+
+	if (!c->panicked && ctl_file_exists(c->panic_file)) {
+		/* One request, as one SIGTERM: abort at the next safe point. */
+		c->panicked = true;
+		c->abort_requests++;
+		changed = true;
+	}
+	if (throttled != c->throttled || postponed != c->postponed) {
+		c->throttled = throttled;
+		c->postponed = postponed;
+		changed = true;
+	}
+	if (changed)
+		ctl_notify(c);
+}
+
+static void
+ctl_flag_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ctl *c = (struct ctl *)((char *)w - offsetof(struct ctl, flag_check));
+
+	(void)loop;
+	(void)revents;
+	ctl_check_flags(c);
+}
+
+void
+ctl_watch_flags(struct ctl *c, const char *panic_file, const char *throttle_file,
+		const char *postpone_file)
+{
+	c->panic_file = panic_file;
+	c->throttle_file = throttle_file;
+	c->postpone_file = postpone_file;
+	if (!panic_file && !throttle_file && !postpone_file)
+		return;
+	ctl_check_flags(c);
+	ev_timer_init(&c->flag_check, ctl_flag_cb, 0.5, 0.5);
+	ev_timer_start(c->loop, &c->flag_check);
+}
+
 static void
 ctl_ignore(void)
 {
@@ -81,6 +138,8 @@ ctl_stop(struct ctl *c)
 	ev_signal_stop(c->loop, &c->sig_int);
 	ev_signal_stop(c->loop, &c->sig_usr1);
 	ev_signal_stop(c->loop, &c->sig_usr2);
+	if (ev_is_active(&c->flag_check))
+		ev_timer_stop(c->loop, &c->flag_check);
 	ctl_ignore();
 }
 

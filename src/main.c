@@ -41,6 +41,10 @@ static const char usage_text[] =
 	"  --connect-timeout SECS  longest a connection attempt may take (default 10)\n"
 	"  --drop-old           drop the old table after the swap\n"
 	"  --progress-interval SECS  seconds between progress lines (default 5)\n"
+	"  --panic-flag-file F  when file F exists, abort as SIGTERM does (exit 3)\n"
+	"  --throttle-flag-file F  while file F exists, copy and apply nothing new\n"
+	"  --postpone-flag-file F  while file F exists, keep applying the change log\n"
+	"                       and do not swap\n"
 	"  --quiet              print errors only\n"
 	"  --verbose            print every statement shade runs, and with an error\n"
 	"                       the statement that failed and its SQLSTATE/errno\n"
@@ -64,6 +68,9 @@ enum {
 	OPT_CONNECT_TIMEOUT,
 	OPT_DROP_OLD,
 	OPT_PROGRESS_INTERVAL,
+	OPT_PANIC_FLAG_FILE,
+	OPT_THROTTLE_FLAG_FILE,
+	OPT_POSTPONE_FLAG_FILE,
 	OPT_QUIET,
 	OPT_VERBOSE,
 	OPT_HELP,
@@ -85,6 +92,9 @@ static const struct option long_options[] = {
 	{"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
 	{"drop-old", no_argument, NULL, OPT_DROP_OLD},
 	{"progress-interval", required_argument, NULL, OPT_PROGRESS_INTERVAL},
+	{"panic-flag-file", required_argument, NULL, OPT_PANIC_FLAG_FILE},
+	{"throttle-flag-file", required_argument, NULL, OPT_THROTTLE_FLAG_FILE},
+	{"postpone-flag-file", required_argument, NULL, OPT_POSTPONE_FLAG_FILE},
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"verbose", no_argument, NULL, OPT_VERBOSE},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -176,6 +186,76 @@ main_error_detail(const struct shade_err *err)
 		fprintf(stderr, "shade: the server's error code:%s\n", code);
 }
 
+/* One option getopt_long returned: into o (--help and --version exit here). */
+static void
+main_option(int c, struct mig_opts *o, bool *dry_run, char **argv)
+{
+	switch (c) {
+	case OPT_DSN:
+		o->dsn = optarg;
+		break;
+	case OPT_TABLE:
+		o->table = optarg;
+		break;
+	case OPT_ALTER:
+		o->alter = optarg;
+		break;
+	case OPT_EXECUTE:
+		o->execute = true;
+		break;
+	case OPT_DRY_RUN:
+		*dry_run = true;
+		break;
+	case OPT_CLEANUP:
+		o->cleanup = true;
+		break;
+	case OPT_CHUNK_TIME:
+		o->chunk_time = main_seconds("--chunk-time", optarg, 0.01, 60);
+		break;
+	case OPT_LOCK_TIMEOUT:
+		o->lock_timeout = main_seconds("--lock-timeout", optarg, 0.01, 60);
+		break;
+	case OPT_LOCK_RETRIES:
+		o->lock_retries = main_count("--lock-retries", optarg, 1, 1000);
+		break;
+	case OPT_RECONNECT_TRIES:
+		o->reconnect_tries = main_count("--reconnect-tries", optarg, 0, 1000);
+		break;
+	case OPT_CONNECT_TIMEOUT:
+		o->connect_timeout = main_seconds("--connect-timeout", optarg, 1, 3600);
+		break;
+	case OPT_DROP_OLD:
+		o->drop_old = true;
+		break;
+	case OPT_PROGRESS_INTERVAL:
+		o->progress_interval = main_seconds("--progress-interval", optarg, 0.1, 3600);
+		break;
+	case OPT_PANIC_FLAG_FILE:
+		o->panic_flag_file = optarg;
+		break;
+	case OPT_THROTTLE_FLAG_FILE:
+		o->throttle_flag_file = optarg;
+		break;
+	case OPT_POSTPONE_FLAG_FILE:
+		o->postpone_flag_file = optarg;
+		break;
+	case OPT_QUIET:
+		o->quiet = true;
+		break;
+	case OPT_VERBOSE:
+		o->verbose = true;
+		break;
+	case OPT_HELP:
+		fputs(usage_text, stdout);
+		exit(SHADE_OK);
+	case OPT_VERSION:
+		printf("shade %s\n", SHADE_VERSION);
+		exit(SHADE_OK);
+	default:
+		main_bad_option(argv);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -193,63 +273,8 @@ main(int argc, char **argv)
 	(void)signal(SIGUSR2, SIG_IGN);
 	migration_defaults(&o);
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1) {
-		switch (c) {
-		case OPT_DSN:
-			o.dsn = optarg;
-			break;
-		case OPT_TABLE:
-			o.table = optarg;
-			break;
-		case OPT_ALTER:
-			o.alter = optarg;
-			break;
-		case OPT_EXECUTE:
-			o.execute = true;
-			break;
-		case OPT_DRY_RUN:
-			dry_run = true;
-			break;
-		case OPT_CLEANUP:
-			o.cleanup = true;
-			break;
-		case OPT_CHUNK_TIME:
-			o.chunk_time = main_seconds("--chunk-time", optarg, 0.01, 60);
-			break;
-		case OPT_LOCK_TIMEOUT:
-			o.lock_timeout = main_seconds("--lock-timeout", optarg, 0.01, 60);
-			break;
-		case OPT_LOCK_RETRIES:
-			o.lock_retries = main_count("--lock-retries", optarg, 1, 1000);
-			break;
-		case OPT_RECONNECT_TRIES:
-			o.reconnect_tries = main_count("--reconnect-tries", optarg, 0, 1000);
-			break;
-		case OPT_CONNECT_TIMEOUT:
-			o.connect_timeout = main_seconds("--connect-timeout", optarg, 1, 3600);
-			break;
-		case OPT_DROP_OLD:
-			o.drop_old = true;
-			break;
-		case OPT_PROGRESS_INTERVAL:
-			o.progress_interval = main_seconds("--progress-interval", optarg, 0.1, 3600);
-			break;
-		case OPT_QUIET:
-			o.quiet = true;
-			break;
-		case OPT_VERBOSE:
-			o.verbose = true;
-			break;
-		case OPT_HELP:
-			fputs(usage_text, stdout);
-			return SHADE_OK;
-		case OPT_VERSION:
-			printf("shade %s\n", SHADE_VERSION);
-			return SHADE_OK;
-		default:
-			main_bad_option(argv);
-		}
-	}
+	while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1)
+		main_option(c, &o, &dry_run, argv);
 	if (optind < argc)
 		main_usage_error("unexpected argument \"%s\"", argv[optind]);
 	if (o.dsn == NULL)

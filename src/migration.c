@@ -75,6 +75,16 @@ struct migration {
 	struct ev_loop *loop;
 	ev_idle step;          /* runs migration_step while there is work */
 	ev_timer pause_check;  /* while paused: wakes up to look at the flags */
+	ev_timer build_tick;   /* a line per interval while a build statement runs */
+	double phase_started;  /* now_seconds() when the phase began */
+	bool postpone_said;    /* "postponed" was said for this postponement */
+	/* The backlog at the last catch-up checks, to see it never converge. */
+	long long conv_backlog[6];
+	long long conv_applied[6];
+	double conv_at[6];
+	int conv_n;            /* samples held, at most 6 */
+	double conv_last;      /* when the last one was taken */
+	bool conv_warned;      /* said once; again after the backlog shrank */
 	struct ctl ctl;
 	struct dbwait wait;
 	struct progress prog;
@@ -153,6 +163,7 @@ migration_finish(struct migration *m, enum shade_status st)
 	m->finished = true;
 	ev_idle_stop(m->loop, &m->step);
 	ev_timer_stop(m->loop, &m->pause_check);
+	ev_timer_stop(m->loop, &m->build_tick);
 	ev_break(m->loop, EVBREAK_ALL);
 }
 
@@ -249,7 +260,14 @@ migration_fail(struct migration *m)
 		migration_finish(m, SHADE_FAILED);
 		return;
 	}
-	if (m->err->cancelled || (st != SHADE_USAGE && ctl_abort_wanted(&m->ctl))) {
+	if ((m->err->cancelled || (st != SHADE_USAGE && ctl_abort_wanted(&m->ctl))) &&
+	    m->ctl.panicked && m->ctl.abort_signal == 0) {
+		st = SHADE_ABORTED;
+		snprintf(m->err->msg, sizeof(m->err->msg),
+			 "aborted: the panic flag file %s exists (during %s); the original table "
+			 "is untouched",
+			 m->ctl.panic_file, phase_names[m->phase]);
+	} else if (m->err->cancelled || (st != SHADE_USAGE && ctl_abort_wanted(&m->ctl))) {
 		st = SHADE_ABORTED;
 		snprintf(m->err->msg, sizeof(m->err->msg),
 			 "aborted by signal %d during %s; the original table is untouched",
@@ -265,6 +283,7 @@ static void
 migration_set_phase(struct migration *m, enum mig_phase ph, const char *detail)
 {
 	m->phase = ph;
+	m->phase_started = now_seconds();
 	progress_phase(&m->prog, phase_names[ph], detail);
 }
 
@@ -349,7 +368,7 @@ migration_apply_for(struct migration *m, double budget, bool *drained)
 			break;
 		}
 	} while (now_seconds() - start < budget && !ctl_abort_wanted(&m->ctl) &&
-		 !m->ctl.paused);
+		 !m->ctl.paused && !m->ctl.throttled);
 	if (total > 0 && now_seconds() > start) {
 		double inst = (double)total / (now_seconds() - start);
 
@@ -397,6 +416,13 @@ migration_between_chunks(struct migration *m)
 	return 0;
 }
 
+/* What the key phase does, for its phase line. */
+static const char *
+migration_key_note(const struct migration *m)
+{
+	return m->engine->build_key ? "building the shadow's primary key" : NULL;
+}
+
 static int
 migration_copy_step(struct migration *m)
 {
@@ -413,7 +439,7 @@ migration_copy_step(struct migration *m)
 		m->prog.copy_started = now_seconds();
 		if (m->copy_empty) {
 			progress_note(&m->prog, "copy: the table is empty");
-			migration_set_phase(m, PHASE_KEY, NULL);
+			migration_set_phase(m, PHASE_KEY, migration_key_note(m));
 			return 0;
 		}
 	}
@@ -431,7 +457,7 @@ migration_copy_step(struct migration *m)
 		if (m->prog.total < m->prog.copied)
 			m->prog.total = m->prog.copied;
 		progress_tick(&m->prog, true);
-		migration_set_phase(m, PHASE_KEY, NULL);
+		migration_set_phase(m, PHASE_KEY, migration_key_note(m));
 	}
 	rc = 0;
 out:
@@ -684,6 +710,80 @@ migration_dry_run(struct migration *m)
 }
 
 /*
+ * Catch-up has caught up: may the swap start? Not while the postpone flag
+ * file exists: then catch-up goes on applying the log, so the backlog the
+ * swap drains under its lock stays small, resting a little between rounds
+ * (a drained log needs no busy loop). The file is looked at before the
+ * swap's first attempt, never while it holds a lock.
+ */
+static bool
+migration_postponed(struct migration *m)
+{
+	if (!m->ctl.postponed || ctl_abort_wanted(&m->ctl)) {
+		if (m->postpone_said)
+			progress_note(&m->prog, "postpone flag file %s is gone: going on to the swap",
+				      m->ctl.postpone_file);
+		m->postpone_said = false;
+		return false;
+	}
+	if (!m->postpone_said) {
+		char what[512];
+
+		snprintf(what, sizeof(what), "flag file %s exists", m->ctl.postpone_file);
+		progress_phase(&m->prog, "postponed", what);
+		m->postpone_said = true;
+	}
+	progress_apply_tick(&m->prog, "catch-up (postponed)", m->apply_rate, false);
+	(void)dbwait_sleep(&m->wait, 0.2);
+	return true;
+}
+
+/*
+ * A catch-up that will never end: the backlog grew at each of the last 5
+ * checks (one per progress interval) while nothing throttled the apply.
+ * Say so once, with the rate writes arrive at and the rate the apply
+ * keeps; again only after the backlog shrank and grew again.
+ */
+static void
+migration_converging(struct migration *m)
+{
+	const int n = 6;
+	double now = now_seconds(), secs, w, a;
+	bool grew = true;
+
+	if (m->conv_n > 0 && now - m->conv_last < m->prog.interval)
+		return;
+	m->conv_last = now;
+	if (m->conv_n == n) {
+		memmove(m->conv_backlog, m->conv_backlog + 1, (n - 1) * sizeof(m->conv_backlog[0]));
+		memmove(m->conv_applied, m->conv_applied + 1, (n - 1) * sizeof(m->conv_applied[0]));
+		memmove(m->conv_at, m->conv_at + 1, (n - 1) * sizeof(m->conv_at[0]));
+		m->conv_n--;
+	}
+	m->conv_backlog[m->conv_n] = m->prog.backlog;
+	m->conv_applied[m->conv_n] = m->prog.applied;
+	m->conv_at[m->conv_n] = now;
+	m->conv_n++;
+	if (m->conv_n >= 2 && m->conv_backlog[m->conv_n - 1] < m->conv_backlog[m->conv_n - 2])
+		m->conv_warned = false;  /* it shrank: a new growth is news again */
+	if (m->conv_n < n || m->conv_warned)
+		return;
+	for (int i = 1; i < n; i++)
+		grew = grew && m->conv_backlog[i] > m->conv_backlog[i - 1];
+	secs = m->conv_at[n - 1] - m->conv_at[0];
+	if (!grew || secs <= 0)
+		return;
+	a = (double)(m->conv_applied[n - 1] - m->conv_applied[0]) / secs;
+	w = a + (double)(m->conv_backlog[n - 1] - m->conv_backlog[0]) / secs;
+	progress_note(&m->prog,
+		      "catch-up: the backlog grew from %lld to %lld over the last %.0f s: writes "
+		      "arrive at %.0f rows/s and the apply takes %.0f rows/s; the run will not "
+		      "converge at this rate",
+		      m->conv_backlog[0], m->conv_backlog[n - 1], secs, w, a);
+	m->conv_warned = true;
+}
+
+/*
  * The phases between the copy and the swap, a bounded unit each:
  *   key       the shadow's primary key, where the engine left it off
  *             for the copy (PostgreSQL);
@@ -725,30 +825,48 @@ migration_apply_step(struct migration *m)
 	if (migration_apply_for(m, 1.0, &drained) != 0 ||
 	    m->engine->backlog(m->eng, &m->prog.backlog, m->err) != 0)
 		return -1;
-	if (migration_drain_seconds(m) <= m->o->swap_drain) {
-		progress_apply_tick(&m->prog, "catch-up", m->apply_rate, true);
-		migration_set_phase(m, PHASE_SWAP, "locking briefly to swap the tables");
-	} else {
+	migration_converging(m);
+	if (migration_drain_seconds(m) > m->o->swap_drain) {
 		progress_apply_tick(&m->prog, "catch-up", m->apply_rate, false);
+		return 0;
 	}
+	if (migration_postponed(m))
+		return 0;
+	progress_apply_tick(&m->prog, "catch-up", m->apply_rate, true);
+	migration_set_phase(m, PHASE_SWAP, "locking briefly to swap the tables");
 	return 0;
 }
 
 /*
- * Is the operator holding the copy? Only the copy pauses: the phases after
- * it are short, and a paused swap would hold nothing anyway. Says so once
- * when a pause starts and when it ends.
+ * Is the operator holding the migration? SIGUSR1 holds only the copy: the
+ * phases after it are short, and a paused swap would hold nothing anyway.
+ * The throttle flag file holds the copy and every apply (between chunks or
+ * batches: a step never stops mid-statement), never a build or the swap.
+ * Says so once when a hold starts and when it ends.
  */
 static bool
 migration_pausing(struct migration *m)
 {
-	bool pause = m->ctl.paused && m->phase == PHASE_COPY && !ctl_abort_wanted(&m->ctl);
+	bool aborting = ctl_abort_wanted(&m->ctl);
+	bool pause = m->ctl.paused && m->phase == PHASE_COPY && !aborting;
+	bool throttle = m->ctl.throttled && !aborting &&
+			(m->phase == PHASE_COPY || m->phase == PHASE_APPLY ||
+			 m->phase == PHASE_CATCHUP);
 
 	if (pause != m->prog.paused) {
 		m->prog.paused = pause;
 		progress_note(&m->prog, pause ? "paused (SIGUSR2 resumes)" : "resumed");
 	}
-	return pause;
+	if (throttle != m->prog.throttled) {
+		m->prog.throttled = throttle;
+		m->conv_n = 0;  /* a throttled catch-up says nothing about convergence */
+		if (throttle)
+			progress_note(&m->prog, "throttled: flag file %s", m->ctl.throttle_file);
+		else
+			progress_note(&m->prog, "throttle ended: flag file %s is gone",
+				      m->ctl.throttle_file);
+	}
+	return pause || throttle;
 }
 
 /* A phase a later run could take up begins: record it in the state table. */
@@ -884,20 +1002,43 @@ migration_pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	struct migration *m = (struct migration *)((char *)w - offsetof(struct migration, pause_check));
 
 	(void)revents;
-	if (!m->ctl.paused || ctl_abort_wanted(&m->ctl)) {
-		ev_timer_stop(loop, w);
-		ev_idle_start(loop, &m->step);
-	}
+	/* The step looks again, and parks here again if still held. */
+	ev_timer_stop(loop, w);
+	ev_idle_start(loop, &m->step);
 }
 
-/* A signal arrived: if paused and now resumed or aborting, wake up at once. */
+/*
+ * A build (the key, the indexes) is one statement that may take long: say
+ * once per interval that it still runs, as the copy says where it is.
+ */
+static void
+migration_build_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct migration *m = (struct migration *)((char *)w - offsetof(struct migration, build_tick));
+	char el[32];
+	long s = (long)(now_seconds() - m->phase_started + 0.5);
+
+	(void)loop;
+	(void)revents;
+	if (!m->in_step || (m->phase != PHASE_KEY && m->phase != PHASE_INDEXES))
+		return;
+	snprintf(el, sizeof(el), "%02ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+	progress_note(&m->prog, "%s: %s, running for %s", phase_names[m->phase],
+		      m->phase == PHASE_KEY ? "building the shadow's primary key"
+					    : "building the other indexes",
+		      el);
+}
+
+/*
+ * A signal arrived or a flag file came or went: if parked, look again at
+ * once (the step parks again if still held).
+ */
 static void
 migration_ctl_changed(void *arg)
 {
 	struct migration *m = arg;
 
-	if (!m->finished && !m->in_step && !ev_is_active(&m->step) &&
-	    (!m->ctl.paused || ctl_abort_wanted(&m->ctl))) {
+	if (!m->finished && !m->in_step && !ev_is_active(&m->step)) {
 		ev_timer_stop(m->loop, &m->pause_check);
 		ev_idle_start(m->loop, &m->step);
 	}
@@ -926,8 +1067,15 @@ migration_run(const struct mig_opts *o, struct shade_err *err)
 	m->wait.arg = m;
 	ev_idle_init(&m->step, migration_step_cb);
 	ev_init(&m->pause_check, migration_pause_cb);
-	m->pause_check.repeat = 1.0;
+	m->pause_check.repeat = 0.5;
+	ev_timer_init(&m->build_tick, migration_build_tick_cb, o->progress_interval,
+		      o->progress_interval);
 	ev_idle_start(m->loop, &m->step);
+	if (o->execute) {
+		ev_timer_start(m->loop, &m->build_tick);
+		ctl_watch_flags(&m->ctl, o->panic_flag_file, o->throttle_flag_file,
+				o->postpone_flag_file);
+	}
 
 	ev_run(m->loop, 0);
 

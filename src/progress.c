@@ -65,7 +65,7 @@ progress_tick(struct progress *p, bool force)
 		"shade: [%s] copy: %lld/%lld rows (%.1f%%), %.0f rows/s, "
 		"applied %lld, backlog %lld, eta %s%s\n",
 		el, p->copied, p->total, pct, rate, p->applied, p->backlog, eta,
-		p->paused ? " (paused)" : "");
+		p->paused ? " (paused)" : p->throttled ? " (throttled)" : "");
 }
 
 void
