@@ -291,6 +291,8 @@ migration_set_phase(struct migration *m, enum mig_phase ph, const char *detail)
  * Run op (capture or swap) until it gets its lock: a lock timeout is retried
  * with growing back-off, so a long transaction on the table delays the
  * migration instead of queueing the application behind shade's lock.
+ * Returns 0 when op succeeded, -1 on failure, 1 when the swap was
+ * postponed between attempts (the postpone flag file appeared).
  */
 static int
 migration_with_lock(struct migration *m, int (*op)(struct eng *, struct shade_err *))
@@ -324,6 +326,9 @@ migration_with_lock(struct migration *m, int (*op)(struct eng *, struct shade_er
 			err_set(m->err, SHADE_ABORTED, "aborted");
 			return -1;
 		}
+		/* The postpone flag file appeared: back to catch-up, no lock held. */
+		if (m->phase == PHASE_SWAP && m->ctl.postponed)
+			return 1;
 		/* Keep the backlog small between attempts at the swap. */
 		if (m->phase == PHASE_SWAP) {
 			long long applied;
@@ -949,8 +954,16 @@ migration_step(struct migration *m)
 			goto fail;
 		break;
 	case PHASE_SWAP:
-		if (migration_with_lock(m, m->engine->swap) != 0)
+		switch (migration_with_lock(m, m->engine->swap)) {
+		case 0:
+			break;
+		case 1:
+			migration_set_phase(m, PHASE_CATCHUP, "the swap waits: the postpone flag file "
+					    "appeared between its attempts");
+			return;
+		default:
 			goto fail;
+		}
 		m->swapped = true;
 		migration_set_phase(m, PHASE_CLEANUP, m->o->drop_old
 					 ? "dropping the change log and the old table"
@@ -1020,7 +1033,8 @@ migration_build_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
-	if (!m->in_step || (m->phase != PHASE_KEY && m->phase != PHASE_INDEXES))
+	if (!m->in_step || (m->phase != PHASE_KEY && m->phase != PHASE_INDEXES) ||
+	    now_seconds() - m->phase_started < m->prog.interval)
 		return;
 	snprintf(el, sizeof(el), "%02ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
 	progress_note(&m->prog, "%s: %s, running for %s", phase_names[m->phase],
