@@ -1,0 +1,137 @@
+#!/bin/sh
+# mysql_flags.sh - on MariaDB, the flag files during a real migration, asserted on the
+# database: the throttle file holds the copy (the shadow's row count stays
+# still) until it is removed; the postpone file keeps the swap from
+# happening (old schema, _items_new still there) until it is removed; the
+# panic file aborts (exit 3) and leaves nothing behind.
+set -eu
+. "$(dirname "$0")/../lib.sh"
+
+ROWS=${MY_FLAGS_ROWS:-200000}
+ALTER='ADD COLUMN flag tinyint NOT NULL DEFAULT 0'
+FLAG=$T_TMP/flag
+
+my_start
+my_newdb
+
+make_table()
+{
+	my_sql >/dev/null <<SQL
+DROP TABLE IF EXISTS items, _items_old;
+CREATE TABLE items (id BIGINT NOT NULL PRIMARY KEY, sku VARCHAR(64) NOT NULL,
+	qty INT NOT NULL, KEY items_sku_idx (sku)) ENGINE=InnoDB;
+INSERT INTO items SELECT seq, CONCAT('SKU-', seq), seq % 1000 FROM seq_1_to_$1;
+ANALYZE TABLE items;
+SQL
+}
+
+# Wait until the shadow holds rows: the copy is under way.
+wait_for_copy()
+{
+	_i=0
+	while :; do
+		kill -0 "$SHADE_PID" 2>/dev/null ||
+		    { wait_shade; fail "$1: shade ended (exit $SHADE_RC) before the copy was seen"; }
+		_n=$(my_try "SELECT COUNT(*) FROM (SELECT 1 FROM _items_new LIMIT 1) s" || true)
+		[ "$_n" = 1 ] && return 0
+		_i=$((_i + 1))
+		[ "$_i" -lt 600 ] || fail "$1: the copy did not start within 60 s"
+		sleep 0.1
+	done
+}
+
+# Wait until shade's stderr says $2.
+wait_for_line()
+{
+	_i=0
+	until grep -q "$2" "$SHADE_ERR"; do
+		kill -0 "$SHADE_PID" 2>/dev/null ||
+		    { wait_shade; fail "$1: shade ended (exit $SHADE_RC) before saying \"$2\""; }
+		_i=$((_i + 1))
+		[ "$_i" -lt 600 ] || fail "$1: shade did not say \"$2\" within 60 s"
+		sleep 0.1
+	done
+}
+
+has_flag_column()
+{
+	my_val "SELECT COUNT(*) FROM information_schema.columns
+	    WHERE table_schema = DATABASE() AND table_name = 'items' AND column_name = 'flag'"
+}
+
+# -- throttle: the copy stands still while the file exists -----------------
+make_table "$ROWS"
+rm -f "$FLAG"
+start_shade --dsn "$MY_DSN" --table items --execute --chunk-time 0.05 \
+    --progress-interval 0.5 --throttle-flag-file "$FLAG" --alter "$ALTER"
+wait_for_copy throttle
+: >"$FLAG"
+wait_for_line throttle "throttled: flag file $FLAG"
+_a=$(my_val "SELECT count(*) FROM _items_new")
+sleep 2
+_b=$(my_val "SELECT count(*) FROM _items_new")
+note "throttle: the shadow held $_a rows, 2 s later $_b"
+assert_eq "$_a" "$_b" "throttle: the copy went on while throttled"
+[ "$_a" -lt "$ROWS" ] || fail "throttle: the copy had ended before the throttle ($_a rows)"
+rm -f "$FLAG"
+wait_shade
+assert_rc 0 "throttle"
+assert_contains "$SHADE_ERR" "throttle ended: flag file $FLAG is gone" "throttle"
+assert_eq "$(has_flag_column)" 1 "throttle: items lacks the new column"
+assert_eq "$(my_val "SELECT count(*) FROM items")" "$ROWS" "throttle: rows lost"
+assert_eq "$(my_leftovers items)" "" "throttle: leftovers"
+
+# -- postpone: no swap while the file exists --------------------------------
+make_table 20000
+: >"$FLAG"
+start_shade --dsn "$MY_DSN" --table items --execute --progress-interval 0.5 \
+    --postpone-flag-file "$FLAG" --alter "$ALTER"
+wait_for_line postpone "postponed: flag file $FLAG exists"
+my_sql "INSERT INTO items VALUES (20001, 'late', 1)"
+for _s in 1 2 3; do
+	sleep 1
+	kill -0 "$SHADE_PID" 2>/dev/null || { wait_shade; fail "postpone: shade ended"; }
+	assert_eq "$(has_flag_column)" 0 "postpone: swapped while postponed"
+	assert_eq "$(my_val "SELECT COUNT(*) FROM information_schema.tables
+	    WHERE table_schema = DATABASE() AND table_name = '_items_new'")" 1 \
+	    "postpone: _items_new is gone"
+done
+rm -f "$FLAG"
+wait_shade
+assert_rc 0 "postpone"
+assert_eq "$(grep -c "postponed: flag file $FLAG exists" "$SHADE_ERR")" 1 \
+    "postpone: the postponed phase line is said once"
+assert_contains "$SHADE_ERR" "catch-up (postponed):" "postpone: no progress while postponed"
+assert_eq "$(has_flag_column)" 1 "postpone: items lacks the new column"
+assert_eq "$(my_val "SELECT sku FROM items WHERE id = 20001")" late \
+    "postpone: a row written while postponed is lost"
+assert_eq "$(my_leftovers items)" "" "postpone: leftovers"
+
+# -- panic: during the copy, and while postponed -----------------------------
+panic_during()
+{
+	make_table "$ROWS"
+	my_fingerprint >"$T_TMP/before"
+	rm -f "$FLAG" "$FLAG.p"
+	[ "$1" = catch-up ] && : >"$FLAG.p"
+	start_shade --dsn "$MY_DSN" --table items --execute --chunk-time 0.05 \
+	    --postpone-flag-file "$FLAG.p" --panic-flag-file "$FLAG" --alter "$ALTER"
+	if [ "$1" = copy ]; then
+		wait_for_copy "panic ($1)"
+	else
+		wait_for_line "panic ($1)" "postponed: flag file"
+	fi
+	: >"$FLAG"
+	wait_shade
+	assert_rc 3 "panic during $1"
+	assert_contains "$SHADE_ERR" "panic flag file $FLAG" "panic during $1"
+		assert_eq "$(my_leftovers items)" "" "panic during $1: leftovers"
+	my_fingerprint >"$T_TMP/after"
+	assert_same_file "$T_TMP/before" "$T_TMP/after" "panic during $1: the database changed"
+	rm -f "$FLAG" "$FLAG.p"
+}
+
+panic_during copy
+panic_during catch-up
+
+t_pass
