@@ -8,6 +8,7 @@
 #define SHADE_PROGRESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct progress {
 	double started;       /* now_seconds() at the start */
@@ -24,6 +25,20 @@ struct progress {
 	bool quiet;
 };
 
+/*
+ * The catch-up's backlog and applied count at its last checks (one per
+ * interval), to see a catch-up that will never converge.
+ */
+#define PROGRESS_TREND_CHECKS 6
+struct progress_trend {
+	long long backlog[PROGRESS_TREND_CHECKS];
+	long long applied[PROGRESS_TREND_CHECKS];
+	double at[PROGRESS_TREND_CHECKS];
+	int n;                /* checks held */
+	double last;          /* when the last one was taken */
+	bool warned;          /* said; again only after the backlog shrank */
+};
+
 void progress_init(struct progress *p, double interval, bool quiet);
 void progress_phase(struct progress *p, const char *phase, const char *detail);
 /* Print a copy line if the interval has passed (or force). */
@@ -34,6 +49,17 @@ void progress_tick(struct progress *p, bool force);
  * how long the backlog would take to drain at it.
  */
 void progress_apply_tick(struct progress *p, const char *phase, double rate, bool force);
+/*
+ * Record a check of the backlog (at most one per interval; others are
+ * ignored). True, once, when the backlog grew at each of the last 5 checks:
+ * out then says so, with the rate writes arrive at (applied + growth) and
+ * the rate the apply keeps. After the backlog shrinks it may say so again.
+ */
+bool progress_trend_check(struct progress_trend *t, double interval, double now,
+			  long long backlog, long long applied, char *out, size_t len);
+/* Forget the checks (the apply was held: the rates say nothing). */
+void progress_trend_reset(struct progress_trend *t);
+
 /* Print an informational line: "shade: ..." */
 void progress_note(struct progress *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

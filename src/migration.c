@@ -78,13 +78,7 @@ struct migration {
 	ev_timer build_tick;   /* a line per interval while a build statement runs */
 	double phase_started;  /* now_seconds() when the phase began */
 	bool postpone_said;    /* "postponed" was said for this postponement */
-	/* The backlog at the last catch-up checks, to see it never converge. */
-	long long conv_backlog[6];
-	long long conv_applied[6];
-	double conv_at[6];
-	int conv_n;            /* samples held, at most 6 */
-	double conv_last;      /* when the last one was taken */
-	bool conv_warned;      /* said once; again after the backlog shrank */
+	struct progress_trend trend;  /* catch-up's backlog, to see it never converge */
 	struct ctl ctl;
 	struct dbwait wait;
 	struct progress prog;
@@ -744,48 +738,17 @@ migration_postponed(struct migration *m)
 }
 
 /*
- * A catch-up that will never end: the backlog grew at each of the last 5
- * checks (one per progress interval) while nothing throttled the apply.
- * Say so once, with the rate writes arrive at and the rate the apply
- * keeps; again only after the backlog shrank and grew again.
+ * A catch-up that will never end: say so once (progress_trend_check), so
+ * the operator learns why the swap never comes, with the two rates.
  */
 static void
 migration_converging(struct migration *m)
 {
-	const int n = 6;
-	double now = now_seconds(), secs, w, a;
-	bool grew = true;
+	char msg[256];
 
-	if (m->conv_n > 0 && now - m->conv_last < m->prog.interval)
-		return;
-	m->conv_last = now;
-	if (m->conv_n == n) {
-		memmove(m->conv_backlog, m->conv_backlog + 1, (n - 1) * sizeof(m->conv_backlog[0]));
-		memmove(m->conv_applied, m->conv_applied + 1, (n - 1) * sizeof(m->conv_applied[0]));
-		memmove(m->conv_at, m->conv_at + 1, (n - 1) * sizeof(m->conv_at[0]));
-		m->conv_n--;
-	}
-	m->conv_backlog[m->conv_n] = m->prog.backlog;
-	m->conv_applied[m->conv_n] = m->prog.applied;
-	m->conv_at[m->conv_n] = now;
-	m->conv_n++;
-	if (m->conv_n >= 2 && m->conv_backlog[m->conv_n - 1] < m->conv_backlog[m->conv_n - 2])
-		m->conv_warned = false;  /* it shrank: a new growth is news again */
-	if (m->conv_n < n || m->conv_warned)
-		return;
-	for (int i = 1; i < n; i++)
-		grew = grew && m->conv_backlog[i] > m->conv_backlog[i - 1];
-	secs = m->conv_at[n - 1] - m->conv_at[0];
-	if (!grew || secs <= 0)
-		return;
-	a = (double)(m->conv_applied[n - 1] - m->conv_applied[0]) / secs;
-	w = a + (double)(m->conv_backlog[n - 1] - m->conv_backlog[0]) / secs;
-	progress_note(&m->prog,
-		      "catch-up: the backlog grew from %lld to %lld over the last %.0f s: writes "
-		      "arrive at %.0f rows/s and the apply takes %.0f rows/s; the run will not "
-		      "converge at this rate",
-		      m->conv_backlog[0], m->conv_backlog[n - 1], secs, w, a);
-	m->conv_warned = true;
+	if (progress_trend_check(&m->trend, m->prog.interval, now_seconds(), m->prog.backlog,
+				 m->prog.applied, msg, sizeof(msg)))
+		progress_note(&m->prog, "%s", msg);
 }
 
 /*
@@ -864,7 +827,7 @@ migration_pausing(struct migration *m)
 	}
 	if (throttle != m->prog.throttled) {
 		m->prog.throttled = throttle;
-		m->conv_n = 0;  /* a throttled catch-up says nothing about convergence */
+		progress_trend_reset(&m->trend);  /* a throttled catch-up says nothing */
 		if (throttle)
 			progress_note(&m->prog, "throttled: flag file %s", m->ctl.throttle_file);
 		else

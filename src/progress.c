@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "util.h"
 
@@ -98,4 +99,62 @@ progress_note(struct progress *p, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+}
+
+void
+progress_trend_reset(struct progress_trend *t)
+{
+	bool warned = t->warned;
+
+	*t = (struct progress_trend){0};
+	t->warned = warned;
+}
+
+static void
+progress_trend_push(struct progress_trend *t, double now, long long backlog, long long applied)
+{
+	const int n = PROGRESS_TREND_CHECKS;
+
+	if (t->n == n) {
+		memmove(t->backlog, t->backlog + 1, (n - 1) * sizeof(t->backlog[0]));
+		memmove(t->applied, t->applied + 1, (n - 1) * sizeof(t->applied[0]));
+		memmove(t->at, t->at + 1, (n - 1) * sizeof(t->at[0]));
+		t->n--;
+	}
+	t->backlog[t->n] = backlog;
+	t->applied[t->n] = applied;
+	t->at[t->n] = now;
+	t->n++;
+	t->last = now;
+}
+
+bool
+progress_trend_check(struct progress_trend *t, double interval, double now,
+		     long long backlog, long long applied, char *out, size_t len)
+{
+	const int n = PROGRESS_TREND_CHECKS;
+	double secs, w, a;
+
+	if (t->n > 0 && now - t->last < interval)
+		return false;
+	progress_trend_push(t, now, backlog, applied);
+	if (t->n >= 2 && t->backlog[t->n - 1] < t->backlog[t->n - 2])
+		t->warned = false;  /* it shrank: a new growth is news again */
+	if (t->n < n || t->warned)
+		return false;
+	for (int i = 1; i < n; i++)
+		if (t->backlog[i] <= t->backlog[i - 1])
+			return false;
+	secs = t->at[n - 1] - t->at[0];
+	if (secs <= 0)
+		return false;
+	a = (double)(t->applied[n - 1] - t->applied[0]) / secs;
+	w = a + (double)(t->backlog[n - 1] - t->backlog[0]) / secs;
+	snprintf(out, len,
+		 "catch-up: the backlog grew from %lld to %lld over the last %.0f s: writes "
+		 "arrive at %.0f rows/s and the apply takes %.0f rows/s; the run will not "
+		 "converge at this rate",
+		 t->backlog[0], t->backlog[n - 1], secs, w, a);
+	t->warned = true;
+	return true;
 }

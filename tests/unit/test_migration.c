@@ -18,6 +18,7 @@
 
 #include "engine.h"
 #include "migration.h"
+#include "progress.h"
 #include "unit.h"
 
 /* What the current case asks of the fake engine. */
@@ -548,9 +549,46 @@ test_pause(void)
 	err_clear(&err);
 }
 
+/*
+ * The "will not converge" warning: said once when the backlog grew at
+ * each of the last 5 checks, with the two rates; not for checks closer
+ * than the interval; again only after the backlog shrank and grew again.
+ */
+static void
+test_trend(void)
+{
+	struct progress_trend t = {0};
+	char msg[256] = "";
+	int said = 0;
+
+	/* Writes at 150 rows/s, the apply at 100: the backlog grows 50 a second. */
+	for (int i = 0; i < 6; i++)
+		said += progress_trend_check(&t, 1, i, 1000 + 50 * i, 100 * i, msg, sizeof(msg));
+	CHECK(said == 1);
+	CHECK_STREQ(msg, "catch-up: the backlog grew from 1000 to 1250 over the last 5 s: writes "
+			 "arrive at 150 rows/s and the apply takes 100 rows/s; the run will not "
+			 "converge at this rate");
+	/* Still growing: said once only. A check within the interval is ignored. */
+	CHECK(!progress_trend_check(&t, 1, 6, 1300, 600, msg, sizeof(msg)));
+	CHECK(!progress_trend_check(&t, 1, 6.5, 1, 600, msg, sizeof(msg)));
+	/* It shrank, then grew over 5 checks again: said again. */
+	said = 0;
+	for (int i = 0; i < 6; i++)
+		said += progress_trend_check(&t, 1, 7 + i, 500 + 10 * i, 700 + i, msg, sizeof(msg));
+	CHECK(said == 1);
+	/* Growth that stalls once is no trend. */
+	progress_trend_reset(&t);
+	t.warned = false;
+	said = 0;
+	for (int i = 0; i < 6; i++)
+		said += progress_trend_check(&t, 1, i, i == 3 ? 100 : 100 + i, 0, msg, sizeof(msg));
+	CHECK(said == 0);
+}
+
 int
 main(void)
 {
+	UNIT_RUN(test_trend);
 	UNIT_RUN(test_phase_order);
 	UNIT_RUN(test_copy_walks_every_key);
 	UNIT_RUN(test_lock_retry);
