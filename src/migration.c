@@ -744,7 +744,7 @@ migration_postponed(struct migration *m)
 static void
 migration_converging(struct migration *m)
 {
-	char msg[256];
+	char msg[320];
 
 	if (progress_trend_check(&m->trend, m->prog.interval, now_seconds(), m->prog.backlog,
 				 m->prog.applied, msg, sizeof(msg)))

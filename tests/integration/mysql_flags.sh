@@ -7,7 +7,8 @@
 set -eu
 . "$(dirname "$0")/../lib.sh"
 
-ROWS=${MY_FLAGS_ROWS:-200000}
+ROWS=${MY_FLAGS_ROWS:-300000}
+THROTTLE_ROWS=${MY_FLAGS_THROTTLE_ROWS:-600000}  # a copy long enough to catch mid-way
 ALTER='ADD COLUMN flag tinyint NOT NULL DEFAULT 0'
 FLAG=$T_TMP/flag
 
@@ -60,10 +61,12 @@ has_flag_column()
 }
 
 # -- throttle: the copy stands still while the file exists -----------------
-make_table "$ROWS"
+make_table "$THROTTLE_ROWS"
 rm -f "$FLAG"
-start_shade --dsn "$MY_DSN" --table items --execute --chunk-time 0.05 \
+start_shade --dsn "$MY_DSN" --table items --execute --chunk-time 0.01 \
     --progress-interval 0.5 --throttle-flag-file "$FLAG" --alter "$ALTER"
+# Small chunks (--chunk-time 0.01) keep the copy going long enough to be
+# caught mid-way, also on a loaded machine.
 wait_for_copy throttle
 : >"$FLAG"
 wait_for_line throttle "throttled: flag file $FLAG"
@@ -72,13 +75,13 @@ sleep 2
 _b=$(my_val "SELECT count(*) FROM _items_new")
 note "throttle: the shadow held $_a rows, 2 s later $_b"
 assert_eq "$_a" "$_b" "throttle: the copy went on while throttled"
-[ "$_a" -lt "$ROWS" ] || fail "throttle: the copy had ended before the throttle ($_a rows)"
+[ "$_a" -lt "$THROTTLE_ROWS" ] || fail "throttle: the copy had ended before the throttle ($_a rows)"
 rm -f "$FLAG"
 wait_shade
 assert_rc 0 "throttle"
 assert_contains "$SHADE_ERR" "throttle ended: flag file $FLAG is gone" "throttle"
 assert_eq "$(has_flag_column)" 1 "throttle: items lacks the new column"
-assert_eq "$(my_val "SELECT count(*) FROM items")" "$ROWS" "throttle: rows lost"
+assert_eq "$(my_val "SELECT count(*) FROM items")" "$THROTTLE_ROWS" "throttle: rows lost"
 assert_eq "$(my_leftovers items)" "" "throttle: leftovers"
 
 # -- postpone: no swap while the file exists --------------------------------

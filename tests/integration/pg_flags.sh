@@ -8,6 +8,7 @@ set -eu
 . "$(dirname "$0")/../lib.sh"
 
 ROWS=${PG_FLAGS_ROWS:-400000}
+THROTTLE_ROWS=${PG_FLAGS_THROTTLE_ROWS:-1000000}  # a copy long enough to catch mid-way
 ALTER='ADD COLUMN flag int NOT NULL DEFAULT 0'
 FLAG=$T_TMP/flag
 
@@ -60,10 +61,12 @@ has_flag_column()
 }
 
 # -- throttle: the copy stands still while the file exists -----------------
-make_table "$ROWS"
+make_table "$THROTTLE_ROWS"
 rm -f "$FLAG"
-start_shade --dsn "$PG_DSN" --table items --execute --chunk-time 0.05 \
+start_shade --dsn "$PG_DSN" --table items --execute --chunk-time 0.01 \
     --progress-interval 0.5 --throttle-flag-file "$FLAG" --alter "$ALTER"
+# Small chunks (--chunk-time 0.01) keep the copy going long enough to be
+# caught mid-way, also on a loaded machine.
 wait_for_copy throttle
 : >"$FLAG"
 wait_for_line throttle "throttled: flag file $FLAG"
@@ -72,13 +75,13 @@ sleep 2
 _b=$(pg_val "SELECT count(*) FROM _items_new")
 note "throttle: the shadow held $_a rows, 2 s later $_b"
 assert_eq "$_a" "$_b" "throttle: the copy went on while throttled"
-[ "$_a" -lt "$ROWS" ] || fail "throttle: the copy had ended before the throttle ($_a rows)"
+[ "$_a" -lt "$THROTTLE_ROWS" ] || fail "throttle: the copy had ended before the throttle ($_a rows)"
 rm -f "$FLAG"
 wait_shade
 assert_rc 0 "throttle"
 assert_contains "$SHADE_ERR" "throttle ended: flag file $FLAG is gone" "throttle"
 assert_eq "$(has_flag_column)" 1 "throttle: items lacks the new column"
-assert_eq "$(pg_val "SELECT count(*) FROM items")" "$ROWS" "throttle: rows lost"
+assert_eq "$(pg_val "SELECT count(*) FROM items")" "$THROTTLE_ROWS" "throttle: rows lost"
 assert_eq "$(pg_leftovers items)" "" "throttle: leftovers"
 
 # -- postpone: no swap while the file exists --------------------------------
