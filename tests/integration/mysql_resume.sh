@@ -11,6 +11,12 @@
 #   3. after a kill, a different ALTER is refused with exit 2, one line
 #      saying what to do, and the database as the killed run left it; the
 #      same command then resumes.
+#   4. shade's connections killed mid-copy (KILL, as a failover would cut
+#      them): shade reconnects, takes the run up where it was and finishes,
+#      equal to the mirror;
+#   5. --cleanup while a shade runs on the table is refused (exit 2); after
+#      a kill -9 it removes everything the run left and leaves the database
+#      as it was before the run; a second --cleanup finds nothing.
 set -eu
 . "$(dirname "$0")/../lib.sh"
 
@@ -254,5 +260,60 @@ assert_contains "$SHADE_ERR" "resuming the interrupted run" "3: says it resumes"
 my_same_rows items items_mirror "$COLS" "3"
 _left=$(my_leftovers items)
 [ -z "$_left" ] || fail "3: left behind: $_left"
+
+# -- 4. shade's connections killed mid-copy ------------------------------------
+
+make_items
+start_loaded 4 --dsn "$MY_DSN" --table items --alter "$ALTER" --execute --chunk-time 0.02
+_i=0
+while [ "$(state_cursor)" -lt $((ROWS / 10)) ]; do
+	kill -0 "$SHADE_PID" 2>/dev/null || { wait_shade; fail "4: shade ended too soon"; }
+	_i=$((_i + 1))
+	[ "$_i" -lt 600 ] || fail "4: the copy did not get under way within 60 s"
+	sleep 0.1
+done
+_ids=$(my_val "SELECT GROUP_CONCAT(PROCESSLIST_ID) FROM performance_schema.session_connect_attrs
+    WHERE ATTR_NAME = 'program_name' AND ATTR_VALUE = 'shade'")
+[ -n "$_ids" ] && [ "$_ids" != NULL ] || fail "4: found no connection of shade's"
+for _id in $(echo "$_ids" | tr ',' ' '); do
+	my_sql "KILL $_id" || true
+done
+note "4: killed shade's connections $_ids"
+wait_shade
+assert_contains "$SHADE_ERR" "lost the connection to the server during copy" "4: says so"
+assert_contains "$SHADE_ERR" "reconnected" "4: reconnected"
+assert_contains "$SHADE_ERR" "resuming the interrupted run: copy from the key after" "4: resumed"
+check_done "4 (connections killed mid-copy)"
+
+# -- 5. --cleanup --------------------------------------------------------------------
+
+make_items
+my_fingerprint >"$T_TMP/before"
+start_shade --dsn "$MY_DSN" --table items --alter "$ALTER" --execute --chunk-time 0.02
+_i=0
+while [ "$(state_cursor)" -lt 1000 ]; do
+	kill -0 "$SHADE_PID" 2>/dev/null || { wait_shade; fail "5: shade ended too soon"; }
+	_i=$((_i + 1))
+	[ "$_i" -lt 600 ] || fail "5: the copy did not get under way"
+	sleep 0.1
+done
+kill -STOP "$SHADE_PID"
+run_shade --dsn "$MY_DSN" --table items --cleanup
+assert_rc 2 "5: --cleanup while a shade runs"
+assert_contains "$SHADE_ERR" "another shade is running" "5: says why"
+kill -9 "$SHADE_PID"
+kill -CONT "$SHADE_PID" 2>/dev/null || true
+wait_shade || true
+shade_sessions_gone 5
+run_shade --dsn "$MY_DSN" --table items --cleanup
+assert_rc 0 "5: --cleanup"
+assert_contains "$SHADE_ERR" "removed what an interrupted run left" "5: says what it did"
+_left=$(my_leftovers items)
+[ -z "$_left" ] || fail "5: left behind: $_left"
+my_fingerprint >"$T_TMP/after"
+assert_same_file "$T_TMP/before" "$T_TMP/after" "5: the database is not as before the run"
+run_shade --dsn "$MY_DSN" --table items --cleanup
+assert_rc 0 "5: a second --cleanup"
+assert_contains "$SHADE_ERR" "nothing of shade's is left" "5: finds nothing"
 
 t_pass
