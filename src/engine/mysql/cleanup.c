@@ -5,6 +5,8 @@
  * abort, the state, the triggers, the log and the shadow, leaving T
  * untouched.
  */
+#include <string.h>
+
 #include "backoff.h"
 #include "myeng.h"
 
@@ -209,48 +211,51 @@ myeng_cleanup_plan_finish(struct eng *e)
 	myeng_dryrun_take(e, "with --drop-old", buf_take(&b));
 }
 
-/* Does table t exist (as a table: the sentry is one)? */
+/*
+ * Which of shade's tables for T exist (the sentry is one), and which of the
+ * capture triggers: one query each, names compared exactly, as the
+ * leftovers check of preflight does.
+ */
 static int WARN_UNUSED
-myeng_cleanup_exists(struct eng *e, const struct qname *t, bool *exists, struct shade_err *err)
+myeng_cleanup_find(struct eng *e, const struct qname *const *t, bool *exists, size_t n,
+		   bool *trg, struct shade_err *err)
 {
 	struct myeng_params p = {0};
 	struct myeng_res res = {0};
-	int rc;
+	int rc = -1;
 
-	myeng_param_str(&p, t->schema);
-	myeng_param_str(&p, t->name);
-	rc = myeng_query(e,
-			 "SELECT 1 FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-			 &p, &res, err);
-	*exists = rc == 0 && res.nrows > 0;
-	myeng_params_free(&p);
+	myeng_param_str(&p, e->orig.schema);
+	for (size_t i = 0; i < n; i++)
+		myeng_param_str(&p, t[i]->name);
+	if (myeng_query(e,
+			"SELECT TABLE_NAME FROM information_schema.TABLES"
+			" WHERE TABLE_SCHEMA = ? AND BINARY TABLE_NAME IN (?, ?, ?, ?, ?)",
+			&p, &res, err) != 0)
+		goto out;
+	for (size_t r = 0; r < res.nrows; r++)
+		for (size_t i = 0; i < n; i++)
+			exists[i] |= strcmp(myeng_text(&res, r, 0), t[i]->name) == 0;
 	myeng_res_free(&res);
-	return rc;
-}
-
-/* Which of the capture triggers are there. */
-static int WARN_UNUSED
-myeng_cleanup_triggers(struct eng *e, bool *any, struct shade_err *err)
-{
-	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
-		struct myeng_params p = {0};
-		struct myeng_res res = {0};
-		int rc;
-
-		myeng_param_str(&p, e->trg[i].schema);
+	myeng_params_free(&p);
+	myeng_param_str(&p, e->orig.schema);
+	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++)
 		myeng_param_str(&p, e->trg[i].name);
-		rc = myeng_query(e,
-				 "SELECT 1 FROM information_schema.TRIGGERS"
-				 " WHERE TRIGGER_SCHEMA = ? AND TRIGGER_NAME = ?",
-				 &p, &res, err);
-		e->trg_created[i] = rc == 0 && res.nrows > 0;
-		*any |= e->trg_created[i];
-		myeng_params_free(&p);
-		myeng_res_free(&res);
-		if (rc != 0)
-			return -1;
+	if (myeng_query(e,
+			"SELECT TRIGGER_NAME FROM information_schema.TRIGGERS"
+			" WHERE TRIGGER_SCHEMA = ? AND BINARY TRIGGER_NAME IN (?, ?, ?)",
+			&p, &res, err) != 0)
+		goto out;
+	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
+		e->trg_created[i] = false;
+		for (size_t r = 0; r < res.nrows; r++)
+			e->trg_created[i] |= strcmp(myeng_text(&res, r, 0), e->trg[i].name) == 0;
+		*trg |= e->trg_created[i];
 	}
-	return 0;
+	rc = 0;
+out:
+	myeng_res_free(&res);
+	myeng_params_free(&p);
+	return rc;
 }
 
 /*
@@ -264,19 +269,16 @@ int
 myeng_cleanup_abandoned(struct eng *e, const struct qname *table, struct table_summary *out,
 			bool *found, struct shade_err *err)
 {
-	bool state = false, log = false, shadow = false, sentry = false, old = false;
-	bool trg = false;
+	const struct qname *t[5] = {&e->state, &e->log, &e->shadow, &e->sentry, &e->old};
+	bool exists[5] = {false}, trg = false;
+	bool state, log, shadow, sentry, old;
 	struct buf b = {0};
 	int rc = -1;
 
 	if (myeng_catalog_identify(e, table, out, err) != 0 || myeng_runlock_take(e, err) != 0 ||
-	    myeng_cleanup_exists(e, &e->state, &state, err) != 0 ||
-	    myeng_cleanup_exists(e, &e->log, &log, err) != 0 ||
-	    myeng_cleanup_exists(e, &e->shadow, &shadow, err) != 0 ||
-	    myeng_cleanup_exists(e, &e->sentry, &sentry, err) != 0 ||
-	    myeng_cleanup_exists(e, &e->old, &old, err) != 0 ||
-	    myeng_cleanup_triggers(e, &trg, err) != 0)
+	    myeng_cleanup_find(e, t, exists, ARRAY_LEN(t), &trg, err) != 0)
 		goto out;
+	state = exists[0], log = exists[1], shadow = exists[2], sentry = exists[3], old = exists[4];
 	*found = state || log || shadow || trg || (sentry && shadow);
 	if (sentry && !shadow && !old) {
 		myeng_rename_old_sql(&b, e);
