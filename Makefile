@@ -22,10 +22,14 @@ MYSQL_CFLAGS := $(shell pkg-config --cflags libmariadb 2>/dev/null || echo -I/us
 MYSQL_LIBS   := $(shell pkg-config --libs libmariadb 2>/dev/null || echo -lmariadb)
 # libev ships no pkg-config file on Debian.
 EV_LIBS      := -lev
+# jansson (libjansson-dev): the JSON of --log-format json and the control
+# socket's status, encoded by a library rather than by hand-written escaping.
+JSON_CFLAGS  := $(shell pkg-config --cflags jansson 2>/dev/null)
+JSON_LIBS    := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 
-CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -Iinclude $(PG_CFLAGS) $(MYSQL_CFLAGS) \
+CFLAGS_ALL = $(CSTD) $(WARN) $(OPT) -Iinclude $(PG_CFLAGS) $(MYSQL_CFLAGS) $(JSON_CFLAGS) \
              -MMD -MP $(CFLAGS)
-LDLIBS_ALL = $(PG_LIBS) $(MYSQL_LIBS) $(EV_LIBS) -lm $(LDLIBS)
+LDLIBS_ALL = $(PG_LIBS) $(MYSQL_LIBS) $(EV_LIBS) $(JSON_LIBS) -lm $(LDLIBS)
 
 ifeq ($(SANITIZE),1)
 CFLAGS_ALL += -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -41,7 +45,7 @@ PURE_OBJS  := $(addprefix $(BUILD)/obj/src/,util.o sql.o ident.o dsn.o alter.o c
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # The state machine and what it drives, for the fake-engine unit test.
-MIG_OBJS   := $(addprefix $(BUILD)/obj/src/,migration.o ctl.o dbwait.o progress.o engine.o)
+MIG_OBJS   := $(addprefix $(BUILD)/obj/src/,migration.o migration_hold.o migration_report.o ctl.o dbwait.o progress.o engine.o)
 TOOL_SRCS  := $(wildcard tests/tools/*.c)
 TOOL_BINS  := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 

@@ -11,6 +11,7 @@ pkg-config
 libpq-dev
 libev-dev
 libmariadb-dev
+libjansson-dev
 postgresql-15
 postgresql-client-15
 mariadb-server
@@ -21,6 +22,9 @@ procps
 util-linux
 coreutils
 diffutils
+jq
+socat
+netcat-openbsd
 "
 
 missing=

@@ -18,37 +18,14 @@
  * log under a lock no writer can pass. This file keeps that order and never
  * lets two of those steps overlap.
  */
-#include "migration.h"
-
-#include <ev.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "alter.h"
 #include "backoff.h"
-#include "chunk.h"
-#include "ctl.h"
-#include "dbwait.h"
-#include "engine.h"
-#include "ident.h"
-#include "progress.h"
+#include "migration_int.h"
 
-enum mig_phase {
-	PHASE_PREFLIGHT,
-	PHASE_SHADOW,
-	PHASE_CAPTURE,
-	PHASE_COPY,
-	PHASE_KEY,
-	PHASE_APPLY,
-	PHASE_INDEXES,
-	PHASE_CATCHUP,
-	PHASE_SWAP,
-	PHASE_CLEANUP,
-	PHASE_DONE,
-};
-
-static const char *const phase_names[] = {
+const char *const migration_phase_names[] = {
 	[PHASE_PREFLIGHT] = "preflight",
 	[PHASE_SHADOW] = "shadow",
 	[PHASE_CAPTURE] = "capture",
@@ -60,51 +37,6 @@ static const char *const phase_names[] = {
 	[PHASE_SWAP] = "swap",
 	[PHASE_CLEANUP] = "cleanup",
 	[PHASE_DONE] = "done",
-};
-
-struct migration {
-	const struct mig_opts *o;
-	struct dsn dsn;
-	const struct engine *engine;
-	struct eng *eng;
-	struct engine_opts eopts;
-	struct qname table;
-	struct alter_info alter;
-	struct table_summary summary;
-
-	struct ev_loop *loop;
-	ev_idle step;          /* runs migration_step while there is work */
-	ev_timer pause_check;  /* while paused: wakes up to look at the flags */
-	ev_timer build_tick;   /* a line per interval while a build statement runs */
-	double phase_started;  /* now_seconds() when the phase began */
-	bool postpone_said;    /* "postponed" was said for this postponement */
-	struct progress_trend trend;  /* catch-up's backlog, to see it never converge */
-	struct ctl ctl;
-	struct dbwait wait;
-	struct progress prog;
-	struct chunk_ctl chunk;
-	struct chunk_ctl apply_size;  /* log rows per apply batch, sized by time */
-	double apply_rate;     /* log rows applied per second, smoothed */
-
-	enum mig_phase phase;
-	bool built;            /* shadow/capture may exist: undo on failure */
-	bool swapped;          /* past the point of no return */
-	bool undoing;          /* no statement cancels while cleaning up */
-	bool in_step;          /* migration_step is running (maybe nested) */
-	bool have_bounds;
-	bool copy_empty;
-	bool have_cursor;
-	struct keyval cursor;  /* the last key copied */
-	struct keyval max;     /* the copy stops here */
-	double last_backlog_check;
-	char preflight_note[256];  /* what preflight found, said once it passed */
-	bool resuming;         /* taking up an interrupted run (rstate) */
-	struct run_state rstate;
-	enum mig_phase saved_phase;  /* the last phase the state table holds */
-
-	enum shade_status result;
-	bool finished;
-	struct shade_err *err;
 };
 
 void
@@ -196,7 +128,7 @@ migration_reconnect(struct migration *m)
 {
 	struct backoff bo;
 	char lost[sizeof(m->err->msg)];
-	const char *during = phase_names[m->phase];
+	const char *during = migration_phase_names[m->phase];
 	double pause;
 
 	snprintf(lost, sizeof(lost), "%s", m->err->msg);
@@ -260,12 +192,12 @@ migration_fail(struct migration *m)
 		snprintf(m->err->msg, sizeof(m->err->msg),
 			 "aborted: the panic flag file %s exists (during %s); the original table "
 			 "is untouched",
-			 m->ctl.panic_file, phase_names[m->phase]);
+			 m->ctl.panic_file, migration_phase_names[m->phase]);
 	} else if (m->err->cancelled || (st != SHADE_USAGE && ctl_abort_wanted(&m->ctl))) {
 		st = SHADE_ABORTED;
 		snprintf(m->err->msg, sizeof(m->err->msg),
 			 "aborted by signal %d during %s; the original table is untouched",
-			 m->ctl.abort_signal, phase_names[m->phase]);
+			 m->ctl.abort_signal, migration_phase_names[m->phase]);
 	}
 	if (st == SHADE_OK)
 		st = SHADE_FAILED;
@@ -273,12 +205,12 @@ migration_fail(struct migration *m)
 	migration_finish(m, st);
 }
 
-static void
+void
 migration_set_phase(struct migration *m, enum mig_phase ph, const char *detail)
 {
 	m->phase = ph;
 	m->phase_started = now_seconds();
-	progress_phase(&m->prog, phase_names[ph], detail);
+	progress_phase(&m->prog, migration_phase_names[ph], detail);
 }
 
 /*
@@ -305,7 +237,7 @@ migration_with_lock(struct migration *m, int (*op)(struct eng *, struct shade_er
 			return -1;
 		if ((pause = backoff_next(&bo)) < 0) {
 			err_append(m->err, " (gave up after %d attempts to lock the table for %s)",
-				   bo.attempt, phase_names[m->phase]);
+				   bo.attempt, migration_phase_names[m->phase]);
 			m->err->status = SHADE_FAILED;
 			return -1;
 		}
@@ -313,7 +245,7 @@ migration_with_lock(struct migration *m, int (*op)(struct eng *, struct shade_er
 		blockers = strstr(m->err->msg, ERR_BLOCKED_BY);
 		progress_note(&m->prog,
 			      "%s: could not lock %s within %.1fs (attempt %d of %d); retrying in %.1fs%s",
-			      phase_names[m->phase], m->summary.display, m->o->lock_timeout,
+			      migration_phase_names[m->phase], m->summary.display, m->o->lock_timeout,
 			      bo.attempt, bo.tries, pause, blockers ? blockers : "");
 		/* An abort ends the pause at once: the back-off may be 16 s. */
 		if (dbwait_sleep(&m->wait, pause) || ctl_abort_wanted(&m->ctl)) {
@@ -469,7 +401,7 @@ static enum mig_phase
 migration_phase_named(const char *name)
 {
 	for (int ph = PHASE_COPY; ph <= PHASE_CATCHUP; ph++)
-		if (name && strcmp(name, phase_names[ph]) == 0)
+		if (name && strcmp(name, migration_phase_names[ph]) == 0)
 			return (enum mig_phase)ph;
 	return PHASE_PREFLIGHT;
 }
@@ -553,7 +485,7 @@ migration_resume(struct migration *m)
 		progress_note(&m->prog,
 			      "resuming the interrupted run at its %s phase (%lld rows copied); the "
 			      "triggers kept logging every write meanwhile",
-			      phase_names[ph], st->copied);
+			      migration_phase_names[ph], st->copied);
 	}
 	migration_set_phase(m, ph, NULL);
 	return 0;
@@ -606,20 +538,6 @@ migration_connect(struct migration *m)
 	return 0;
 }
 
-/* Seconds as "1h02m03s", "4m05s" or "6s". */
-static void
-migration_duration(char *out, size_t len, double secs)
-{
-	long s = secs > 0 ? (long)(secs + 0.5) : 0;
-
-	if (s >= 3600)
-		snprintf(out, len, "%ldh%02ldm%02lds", s / 3600, s / 60 % 60, s % 60);
-	else if (s >= 60)
-		snprintf(out, len, "%ldm%02lds", s / 60, s % 60);
-	else
-		snprintf(out, len, "%lds", s);
-}
-
 /*
  * --cleanup: connect, and let the engine remove what an abandoned run left
  * on the table, under the run lock (never while a shade runs on it).
@@ -653,102 +571,6 @@ migration_cleanup(struct migration *m)
 		      : "cleanup: nothing of shade's is left on %s",
 		      m->summary.display);
 	return 0;
-}
-
-/*
- * --dry-run: everything preflight and the engine's dry run learn, on
- * stdout. The estimate is the sample's rate over the planner's row count;
- * it leaves out throttling, the apply of concurrent writes and the index
- * builds, and says so.
- */
-static int
-migration_dry_run(struct migration *m)
-{
-	struct dry_run_report r = {0};
-	const long sample = 10000;
-	char est[64];
-
-	if (m->engine->dry_run(m->eng, m->o->alter, &m->alter, sample, &r, m->err) != 0) {
-		engine_report_free(&r);
-		return -1;
-	}
-	printf("shade dry run: %s on %s; nothing was changed\n\n", m->summary.display,
-	       m->engine->name);
-	if (m->summary.est_rows >= 0)
-		printf("rows to copy:   about %lld\n", m->summary.est_rows);
-	else
-		printf("rows to copy:   unknown%s%s\n", m->summary.rows_note ? ": " : "",
-		       m->summary.rows_note ? m->summary.rows_note : "");
-	printf("disk needed:    about %lld MB (the new table and its indexes, as large as the old)\n",
-	       m->summary.bytes / (1024 * 1024));
-	if (r.sample_rows > 0 && r.sample_seconds > 0 && m->summary.est_rows < 0) {
-		printf("sample copy:    %lld rows in %.3f s (%.0f rows/s), rolled back\n",
-		       r.sample_rows, r.sample_seconds, (double)r.sample_rows / r.sample_seconds);
-	} else if (r.sample_rows > 0 && r.sample_seconds > 0) {
-		double rate = (double)r.sample_rows / r.sample_seconds;
-
-		migration_duration(est, sizeof(est), (double)m->summary.est_rows / rate);
-		printf("sample copy:    %lld rows in %.3f s (%.0f rows/s), rolled back\n",
-		       r.sample_rows, r.sample_seconds, rate);
-		printf("estimated copy: %s at that rate, plus index builds and the apply of\n"
-		       "                concurrent writes (chunks aim at %.2f s each)\n",
-		       est, m->o->chunk_time);
-	} else if (r.sample_skipped) {
-		printf("sample copy:    skipped: %s\n",
-		       r.sample_note ? r.sample_note : "the engine took no sample");
-	} else {
-		printf("sample copy:    the table is empty\n");
-	}
-	printf("old table:      kept as %s%s\n", m->summary.old_display ? m->summary.old_display : "?",
-	       m->o->drop_old ? " (then dropped: --drop-old)" : "");
-	printf("\nplan (every statement, in order; $n or ? is a value bound at run time):\n");
-	for (size_t i = 0; i < r.plan.len; i++)
-		printf("%3zu. %s;\n", i + 1, r.plan.items[i]);
-	engine_report_free(&r);
-	return 0;
-}
-
-/*
- * Catch-up has caught up: may the swap start? Not while the postpone flag
- * file exists: then catch-up goes on applying the log, so the backlog the
- * swap drains under its lock stays small, resting a little between rounds
- * (a drained log needs no busy loop). The file is looked at before the
- * swap's first attempt, never while it holds a lock.
- */
-static bool
-migration_postponed(struct migration *m)
-{
-	if (!m->ctl.postponed || ctl_abort_wanted(&m->ctl)) {
-		if (m->postpone_said)
-			progress_note(&m->prog, "postpone flag file %s is gone: going on to the swap",
-				      m->ctl.postpone_file);
-		m->postpone_said = false;
-		return false;
-	}
-	if (!m->postpone_said) {
-		char what[512];
-
-		snprintf(what, sizeof(what), "flag file %s exists", m->ctl.postpone_file);
-		progress_phase(&m->prog, "postponed", what);
-		m->postpone_said = true;
-	}
-	progress_apply_tick(&m->prog, "catch-up (postponed)", m->apply_rate, false);
-	(void)dbwait_sleep(&m->wait, 0.2);
-	return true;
-}
-
-/*
- * A catch-up that will never end: say so once (progress_trend_check), so
- * the operator learns why the swap never comes, with the two rates.
- */
-static void
-migration_converging(struct migration *m)
-{
-	char msg[320];
-
-	if (progress_trend_check(&m->trend, m->prog.interval, now_seconds(), m->prog.backlog,
-				 m->prog.applied, msg, sizeof(msg)))
-		progress_note(&m->prog, "%s", msg);
 }
 
 /*
@@ -805,38 +627,6 @@ migration_apply_step(struct migration *m)
 	return 0;
 }
 
-/*
- * Is the operator holding the migration? SIGUSR1 holds only the copy: the
- * phases after it are short, and a paused swap would hold nothing anyway.
- * The throttle flag file holds the copy and every apply (between chunks or
- * batches: a step never stops mid-statement), never a build or the swap.
- * Says so once when a hold starts and when it ends.
- */
-static bool
-migration_pausing(struct migration *m)
-{
-	bool aborting = ctl_abort_wanted(&m->ctl);
-	bool pause = m->ctl.paused && m->phase == PHASE_COPY && !aborting;
-	bool throttle = m->ctl.throttled && !aborting &&
-			(m->phase == PHASE_COPY || m->phase == PHASE_APPLY ||
-			 m->phase == PHASE_CATCHUP);
-
-	if (pause != m->prog.paused) {
-		m->prog.paused = pause;
-		progress_note(&m->prog, pause ? "paused (SIGUSR2 resumes)" : "resumed");
-	}
-	if (throttle != m->prog.throttled) {
-		m->prog.throttled = throttle;
-		progress_trend_reset(&m->trend);  /* a throttled catch-up says nothing */
-		if (throttle)
-			progress_note(&m->prog, "throttled: flag file %s", m->ctl.throttle_file);
-		else
-			progress_note(&m->prog, "throttle ended: flag file %s is gone",
-				      m->ctl.throttle_file);
-	}
-	return pause || throttle;
-}
-
 /* A phase a later run could take up begins: record it in the state table. */
 static int
 migration_save_phase(struct migration *m)
@@ -844,7 +634,7 @@ migration_save_phase(struct migration *m)
 	if (m->finished || !m->built || m->swapped || m->engine->state_phase == NULL ||
 	    m->phase == m->saved_phase || m->phase < PHASE_COPY || m->phase > PHASE_CATCHUP)
 		return 0;
-	if (m->engine->state_phase(m->eng, phase_names[m->phase], m->err) != 0)
+	if (m->engine->state_phase(m->eng, migration_phase_names[m->phase], m->err) != 0)
 		return -1;
 	m->saved_phase = m->phase;
 	return 0;
@@ -970,55 +760,6 @@ migration_step_cb(struct ev_loop *loop, ev_idle *w, int revents)
 		ev_timer_again(loop, &m->pause_check);
 	else
 		ev_idle_start(loop, w);
-}
-
-static void
-migration_pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct migration *m = (struct migration *)((char *)w - offsetof(struct migration, pause_check));
-
-	(void)revents;
-	/* The step looks again, and parks here again if still held. */
-	ev_timer_stop(loop, w);
-	ev_idle_start(loop, &m->step);
-}
-
-/*
- * A build (the key, the indexes) is one statement that may take long: say
- * once per interval that it still runs, as the copy says where it is.
- */
-static void
-migration_build_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	struct migration *m = (struct migration *)((char *)w - offsetof(struct migration, build_tick));
-	char el[32];
-	long s = (long)(now_seconds() - m->phase_started + 0.5);
-
-	(void)loop;
-	(void)revents;
-	if (!m->in_step || (m->phase != PHASE_KEY && m->phase != PHASE_INDEXES) ||
-	    now_seconds() - m->phase_started < m->prog.interval)
-		return;
-	snprintf(el, sizeof(el), "%02ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-	progress_note(&m->prog, "%s: %s, running for %s", phase_names[m->phase],
-		      m->phase == PHASE_KEY ? "building the shadow's primary key"
-					    : "building the other indexes",
-		      el);
-}
-
-/*
- * A signal arrived or a flag file came or went: if parked, look again at
- * once (the step parks again if still held).
- */
-static void
-migration_ctl_changed(void *arg)
-{
-	struct migration *m = arg;
-
-	if (!m->finished && !m->in_step && !ev_is_active(&m->step)) {
-		ev_timer_stop(m->loop, &m->pause_check);
-		ev_idle_start(m->loop, &m->step);
-	}
 }
 
 enum shade_status

@@ -1,0 +1,136 @@
+/*
+ * migration_hold.c - the operator's holds on a running migration: a pause
+ * (SIGUSR1), the throttle and postpone flag files, and the watchers that
+ * wake a parked step or say that a long build still runs. The state
+ * machine (migration.c) asks migration_pausing() before each step and
+ * migration_postponed() before the swap; both say once when a hold starts
+ * and when it ends.
+ */
+#include <stddef.h>
+#include <stdio.h>
+
+#include "migration_int.h"
+
+/*
+ * Catch-up has caught up: may the swap start? Not while the postpone flag
+ * file exists: then catch-up goes on applying the log, so the backlog the
+ * swap drains under its lock stays small, resting a little between rounds
+ * (a drained log needs no busy loop). The file is looked at before the
+ * swap's first attempt, never while it holds a lock.
+ */
+bool
+migration_postponed(struct migration *m)
+{
+	if (!m->ctl.postponed || ctl_abort_wanted(&m->ctl)) {
+		if (m->postpone_said)
+			progress_note(&m->prog, "postpone flag file %s is gone: going on to the swap",
+				      m->ctl.postpone_file);
+		m->postpone_said = false;
+		return false;
+	}
+	if (!m->postpone_said) {
+		char what[512];
+
+		snprintf(what, sizeof(what), "flag file %s exists", m->ctl.postpone_file);
+		progress_phase(&m->prog, "postponed", what);
+		m->postpone_said = true;
+	}
+	progress_apply_tick(&m->prog, "catch-up (postponed)", m->apply_rate, false);
+	(void)dbwait_sleep(&m->wait, 0.2);
+	return true;
+}
+
+/*
+ * A catch-up that will never end: say so once (progress_trend_check), so
+ * the operator learns why the swap never comes, with the two rates.
+ */
+void
+migration_converging(struct migration *m)
+{
+	char msg[320];
+
+	if (progress_trend_check(&m->trend, m->prog.interval, now_seconds(), m->prog.backlog,
+				 m->prog.applied, msg, sizeof(msg)))
+		progress_note(&m->prog, "%s", msg);
+}
+
+/*
+ * Is the operator holding the migration? SIGUSR1 holds only the copy: the
+ * phases after it are short, and a paused swap would hold nothing anyway.
+ * The throttle flag file holds the copy and every apply (between chunks or
+ * batches: a step never stops mid-statement), never a build or the swap.
+ * Says so once when a hold starts and when it ends.
+ */
+bool
+migration_pausing(struct migration *m)
+{
+	bool aborting = ctl_abort_wanted(&m->ctl);
+	bool pause = m->ctl.paused && m->phase == PHASE_COPY && !aborting;
+	bool throttle = m->ctl.throttled && !aborting &&
+			(m->phase == PHASE_COPY || m->phase == PHASE_APPLY ||
+			 m->phase == PHASE_CATCHUP);
+
+	if (pause != m->prog.paused) {
+		m->prog.paused = pause;
+		progress_note(&m->prog, pause ? "paused (SIGUSR2 resumes)" : "resumed");
+	}
+	if (throttle != m->prog.throttled) {
+		m->prog.throttled = throttle;
+		progress_trend_reset(&m->trend);  /* a throttled catch-up says nothing */
+		if (throttle)
+			progress_note(&m->prog, "throttled: flag file %s", m->ctl.throttle_file);
+		else
+			progress_note(&m->prog, "throttle ended: flag file %s is gone",
+				      m->ctl.throttle_file);
+	}
+	return pause || throttle;
+}
+
+void
+migration_pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct migration *m = (struct migration *)((char *)w - offsetof(struct migration, pause_check));
+
+	(void)revents;
+	/* The step looks again, and parks here again if still held. */
+	ev_timer_stop(loop, w);
+	ev_idle_start(loop, &m->step);
+}
+
+/*
+ * A build (the key, the indexes) is one statement that may take long: say
+ * once per interval that it still runs, as the copy says where it is.
+ */
+void
+migration_build_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct migration *m = (struct migration *)((char *)w - offsetof(struct migration, build_tick));
+	char el[32];
+	long s = (long)(now_seconds() - m->phase_started + 0.5);
+
+	(void)loop;
+	(void)revents;
+	if (!m->in_step || (m->phase != PHASE_KEY && m->phase != PHASE_INDEXES) ||
+	    now_seconds() - m->phase_started < m->prog.interval)
+		return;
+	snprintf(el, sizeof(el), "%02ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
+	progress_note(&m->prog, "%s: %s, running for %s", migration_phase_names[m->phase],
+		      m->phase == PHASE_KEY ? "building the shadow's primary key"
+					    : "building the other indexes",
+		      el);
+}
+
+/*
+ * A signal arrived or a flag file came or went: if parked, look again at
+ * once (the step parks again if still held).
+ */
+void
+migration_ctl_changed(void *arg)
+{
+	struct migration *m = arg;
+
+	if (!m->finished && !m->in_step && !ev_is_active(&m->step)) {
+		ev_timer_stop(m->loop, &m->pause_check);
+		ev_idle_start(m->loop, &m->step);
+	}
+}

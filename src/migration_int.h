@@ -1,0 +1,98 @@
+/*
+ * migration_int.h - what the files of the migration share (migration.c the
+ * state machine, migration_hold.c the operator's holds, migration_report.c
+ * what it prints at the end): the phases and the one struct migration.
+ * Private to src/migration*.c.
+ */
+#ifndef SHADE_MIGRATION_INT_H
+#define SHADE_MIGRATION_INT_H
+
+#include <ev.h>
+#include <stdbool.h>
+
+#include "alter.h"
+#include "chunk.h"
+#include "ctl.h"
+#include "dbwait.h"
+#include "engine.h"
+#include "ident.h"
+#include "migration.h"
+#include "progress.h"
+
+enum mig_phase {
+	PHASE_PREFLIGHT,
+	PHASE_SHADOW,
+	PHASE_CAPTURE,
+	PHASE_COPY,
+	PHASE_KEY,
+	PHASE_APPLY,
+	PHASE_INDEXES,
+	PHASE_CATCHUP,
+	PHASE_SWAP,
+	PHASE_CLEANUP,
+	PHASE_DONE,
+};
+
+/* The phases' names, as progress lines and the state table say them. */
+extern const char *const migration_phase_names[];
+
+struct migration {
+	const struct mig_opts *o;
+	struct dsn dsn;
+	const struct engine *engine;
+	struct eng *eng;
+	struct engine_opts eopts;
+	struct qname table;
+	struct alter_info alter;
+	struct table_summary summary;
+
+	struct ev_loop *loop;
+	ev_idle step;          /* runs migration_step while there is work */
+	ev_timer pause_check;  /* while paused: wakes up to look at the flags */
+	ev_timer build_tick;   /* a line per interval while a build statement runs */
+	double phase_started;  /* now_seconds() when the phase began */
+	bool postpone_said;    /* "postponed" was said for this postponement */
+	struct progress_trend trend;  /* catch-up's backlog, to see it never converge */
+	struct ctl ctl;
+	struct dbwait wait;
+	struct progress prog;
+	struct chunk_ctl chunk;
+	struct chunk_ctl apply_size;  /* log rows per apply batch, sized by time */
+	double apply_rate;     /* log rows applied per second, smoothed */
+
+	enum mig_phase phase;
+	bool built;            /* shadow/capture may exist: undo on failure */
+	bool swapped;          /* past the point of no return */
+	bool undoing;          /* no statement cancels while cleaning up */
+	bool in_step;          /* migration_step is running (maybe nested) */
+	bool have_bounds;
+	bool copy_empty;
+	bool have_cursor;
+	struct keyval cursor;  /* the last key copied */
+	struct keyval max;     /* the copy stops here */
+	double last_backlog_check;
+	char preflight_note[256];  /* what preflight found, said once it passed */
+	bool resuming;         /* taking up an interrupted run (rstate) */
+	struct run_state rstate;
+	enum mig_phase saved_phase;  /* the last phase the state table holds */
+
+	enum shade_status result;
+	bool finished;
+	struct shade_err *err;
+};
+
+void migration_set_phase(struct migration *m, enum mig_phase ph, const char *detail);
+
+/* migration_hold.c: the operator's holds on the step, and their watchers. */
+bool migration_pausing(struct migration *m);
+bool migration_postponed(struct migration *m);
+void migration_converging(struct migration *m);
+void migration_pause_cb(struct ev_loop *loop, ev_timer *w, int revents);
+void migration_build_tick_cb(struct ev_loop *loop, ev_timer *w, int revents);
+void migration_ctl_changed(void *arg);
+
+/* migration_report.c: what shade prints besides progress. */
+void migration_duration(char *out, size_t len, double secs);
+int migration_dry_run(struct migration *m);
+
+#endif
