@@ -40,6 +40,11 @@ struct mig_opts {
 	const char *panic_flag_file;     /* exists: abort, as SIGTERM does */
 	const char *throttle_flag_file;  /* exists: the copy and apply wait */
 	const char *postpone_flag_file;  /* exists: catch-up goes on, no swap */
+	/* Throttling (throttle.h): 0 or NULL leaves a check off. */
+	double max_lag;          /* seconds of replica lag */
+	long max_load;           /* running threads / active backends */
+	long critical_load;      /* over it: abort, exit 1 */
+	const char *throttle_query;  /* a result > 0 throttles */
 };
 
 void migration_defaults(struct mig_opts *o);

@@ -775,6 +775,11 @@ migration_run(const struct mig_opts *o, struct shade_err *err)
 		die("cannot initialise the event loop");
 	progress_init(&m->prog, o->progress_interval, o->quiet);
 	chunk_init(&m->chunk, o->chunk_time, o->chunk_rows, 100, 1000000);
+	m->limits.max_lag = o->max_lag;
+	m->limits.max_load = o->max_load;
+	m->limits.critical_load = o->critical_load;
+	m->limits.throttle_query = o->throttle_query ? xstrdup(o->throttle_query) : NULL;
+	m->limits.chunk_time = o->chunk_time;
 	chunk_init(&m->apply_size, o->apply_time, 1000, 100, 200000);
 	ctl_init(&m->ctl, m->loop);
 	m->ctl.on_change = migration_ctl_changed;
@@ -822,6 +827,7 @@ migration_run(const struct mig_opts *o, struct shade_err *err)
 	alter_info_free(&m->alter);
 	qname_free(&m->table);
 	dsn_free(&m->dsn);
+	free(m->limits.throttle_query);
 	ev_loop_destroy(m->loop);
 	free(m);
 	return st;

@@ -18,6 +18,7 @@
 #include "ident.h"
 #include "migration.h"
 #include "progress.h"
+#include "throttle.h"
 
 enum mig_phase {
 	PHASE_PREFLIGHT,
@@ -74,6 +75,8 @@ struct migration {
 	char preflight_note[256];  /* what preflight found, said once it passed */
 	bool resuming;         /* taking up an interrupted run (rstate) */
 	struct run_state rstate;
+	struct throttle_limits limits;  /* now: the options, as the operator changed them */
+	char throttle_reason[256];  /* why the copy and apply are held, or "" */
 	enum mig_phase saved_phase;  /* the last phase the state table holds */
 
 	enum shade_status result;
