@@ -38,6 +38,7 @@ struct ctlsock_client {
 	struct ctlsock *sock;
 	bool open;
 	bool closing;           /* the peer is done or misbehaved: close once out is sent */
+	bool skipping;          /* dropping the rest of a line too long for in */
 	char in[CTLSOCK_LINE_MAX];
 	size_t in_len;
 	char out[CTLSOCK_OUT_MAX];

@@ -79,7 +79,11 @@ ctlsock_client_reply(struct ctlsock_client *c, const char *reply)
 	c->out_len += n + 1;
 }
 
-/* Hand each complete line in the buffer to the handler. */
+/*
+ * Hand each complete line in the buffer to the handler. A line too long
+ * for the buffer gets one error reply and is skipped up to its newline
+ * (read and dropped, CTLSOCK_READS at a time), so the client may go on.
+ */
 static void
 ctlsock_client_lines(struct ctlsock_client *c)
 {
@@ -90,17 +94,23 @@ ctlsock_client_lines(struct ctlsock_client *c)
 		size_t used = (size_t)(nl - c->in) + 1;
 
 		*nl = '\0';
-		if (memchr(c->in, '\0', used - 1) != NULL)
+		if (c->skipping)
+			reply[0] = '\0';
+		else if (memchr(c->in, '\0', used - 1) != NULL)
 			snprintf(reply, sizeof(reply), "error: a NUL byte in the command");
 		else
 			c->sock->handle(c->sock->arg, c->in, reply, sizeof(reply));
-		ctlsock_client_reply(c, reply);
+		if (!c->skipping)
+			ctlsock_client_reply(c, reply);
+		c->skipping = false;
 		memmove(c->in, c->in + used, c->in_len - used);
 		c->in_len -= used;
 	}
 	if (!c->closing && c->in_len == sizeof(c->in)) {
-		ctlsock_client_reply(c, "error: line too long (commands are short): closing");
-		c->closing = true;
+		if (!c->skipping)
+			ctlsock_client_reply(c, "error: line too long (commands are short)");
+		c->skipping = true;
+		c->in_len = 0;
 	}
 }
 
