@@ -41,11 +41,12 @@ SRCS       := $(wildcard src/*.c src/engine/*.c src/engine/*/*.c)
 OBJS       := $(SRCS:%.c=$(BUILD)/obj/%.o)
 # Modules that need no server and no event loop: what the unit tests link.
 PURE_OBJS  := $(addprefix $(BUILD)/obj/src/,util.o sql.o ident.o dsn.o alter.o chunk.o \
-              colmap.o backoff.o keyval.o)
+              colmap.o backoff.o keyval.o config.o ctlcmd.o)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # The state machine and what it drives, for the fake-engine unit test.
-MIG_OBJS   := $(addprefix $(BUILD)/obj/src/,migration.o migration_hold.o migration_report.o ctl.o dbwait.o progress.o engine.o)
+MIG_OBJS   := $(addprefix $(BUILD)/obj/src/,migration.o migration_hold.o migration_report.o \
+              migration_control.o ctl.o ctlsock.o dbwait.o progress.o engine.o)
 TOOL_SRCS  := $(wildcard tests/tools/*.c)
 TOOL_BINS  := $(TOOL_SRCS:tests/tools/%.c=$(BUILD)/tools/%)
 

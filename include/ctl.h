@@ -4,7 +4,9 @@
  * Signals arrive as libev watchers and only set flags here; the migration
  * reads them at its safe points. SIGUSR1 pauses, SIGUSR2 resumes,
  * SIGINT/SIGTERM ask for a clean abort at the next safe point, and a second
- * one also cancels the statement running at that moment.
+ * one also cancels the statement running at that moment. SIGHUP asks for
+ * the --config file to be read again (at the next safe point). The control
+ * socket's pause, resume and abort are the same requests (ctl_request_*).
  *
  * Flag files are the same requests for operators who cannot send a signal
  * (another host's cron, a chat bot with a shared volume): a timer looks at
@@ -24,6 +26,7 @@ struct ctl {
 	ev_signal sig_int;
 	ev_signal sig_usr1;
 	ev_signal sig_usr2;
+	ev_signal sig_hup;
 	ev_timer flag_check;  /* stat()s the flag files every 0.5 s */
 	bool paused;
 	const char *panic_file;     /* exists: abort, as SIGTERM does */
@@ -34,6 +37,8 @@ struct ctl {
 	bool postponed;       /* the postpone file exists */
 	int abort_requests;   /* SIGINT/SIGTERM received */
 	int abort_signal;     /* the last one, for the message */
+	const char *abort_source;  /* the last request was not a signal: from where */
+	int reload_requests;  /* SIGHUPs not yet acted on (the migration resets it) */
 	void (*on_change)(void *arg);  /* called after any flag changes */
 	void *arg;
 };
@@ -50,6 +55,9 @@ void ctl_watch_flags(struct ctl *c, const char *panic_file, const char *throttle
  * late SIGUSR1 or SIGTERM cannot kill a process whose work is done.
  */
 void ctl_stop(struct ctl *c);
+/* The control socket's requests, as the signals' (source: for the message). */
+void ctl_request_abort(struct ctl *c, const char *source);
+void ctl_request_pause(struct ctl *c, bool paused);
 bool ctl_abort_wanted(const struct ctl *c);
 /* dbwait's cancel_wanted: a second abort request cancels the statement. */
 bool ctl_cancel_wanted(void *arg);

@@ -40,6 +40,9 @@ struct mig_opts {
 	const char *panic_flag_file;     /* exists: abort, as SIGTERM does */
 	const char *throttle_flag_file;  /* exists: the copy and apply wait */
 	const char *postpone_flag_file;  /* exists: catch-up goes on, no swap */
+	const char *control_socket;      /* unix socket for commands, or NULL */
+	bool postpone_cut_over;          /* the swap waits for the socket's cut-over */
+	const char *config_file;         /* throttle settings, re-read on SIGHUP */
 	/* Throttling (throttle.h): 0 or NULL leaves a check off. */
 	double max_lag;          /* seconds of replica lag */
 	long max_load;           /* running threads / active backends */

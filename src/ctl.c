@@ -1,7 +1,7 @@
 /*
- * ctl.c - signals as libev watchers. Each handler only sets a flag; the
- * migration acts on it at its next safe point (between statements), and
- * dbwait notices a cancel request while a statement runs. The flag files
+ * ctl.c - signals as libev watchers. Each handler only sets a flag (or
+ * counts a SIGHUP); the migration acts on it at its next safe point
+ * (between statements), and dbwait notices a cancel request while a statement runs. The flag files
  * are looked at by a timer and set the same kind of flags.
  */
 #include "ctl.h"
@@ -32,6 +32,35 @@ ctl_abort_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)revents;
 	c->abort_requests++;
 	c->abort_signal = w->signum;
+	c->abort_source = NULL;
+	ctl_notify(c);
+}
+
+void
+ctl_request_abort(struct ctl *c, const char *source)
+{
+	c->abort_requests++;
+	c->abort_signal = 0;
+	c->abort_source = source;
+	ctl_notify(c);
+}
+
+void
+ctl_request_pause(struct ctl *c, bool paused)
+{
+	c->paused = paused;
+	ctl_notify(c);
+}
+
+/* Only counted: reading a file is the migration's, at its safe point. */
+static void
+ctl_reload_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	struct ctl *c = ctl_of(w);
+
+	(void)loop;
+	(void)revents;
+	c->reload_requests++;
 	ctl_notify(c);
 }
 
@@ -54,11 +83,14 @@ ctl_init(struct ctl *c, struct ev_loop *loop)
 	ev_signal_init(&c->sig_int, ctl_abort_cb, SIGINT);
 	ev_signal_init(&c->sig_usr1, ctl_pause_cb, SIGUSR1);
 	ev_signal_init(&c->sig_usr2, ctl_pause_cb, SIGUSR2);
+	ev_signal_init(&c->sig_hup, ctl_reload_cb, SIGHUP);
 	c->sig_term.data = c->sig_int.data = c->sig_usr1.data = c->sig_usr2.data = c;
+	c->sig_hup.data = c;
 	ev_signal_start(loop, &c->sig_term);
 	ev_signal_start(loop, &c->sig_int);
 	ev_signal_start(loop, &c->sig_usr1);
 	ev_signal_start(loop, &c->sig_usr2);
+	ev_signal_start(loop, &c->sig_hup);
 }
 
 static bool
@@ -119,7 +151,7 @@ ctl_watch_flags(struct ctl *c, const char *panic_file, const char *throttle_file
 static void
 ctl_ignore(void)
 {
-	static const int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2};
+	static const int sigs[] = {SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP};
 
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		(void)signal(sigs[i], SIG_IGN);
@@ -138,6 +170,7 @@ ctl_stop(struct ctl *c)
 	ev_signal_stop(c->loop, &c->sig_int);
 	ev_signal_stop(c->loop, &c->sig_usr1);
 	ev_signal_stop(c->loop, &c->sig_usr2);
+	ev_signal_stop(c->loop, &c->sig_hup);
 	if (ev_is_active(&c->flag_check))
 		ev_timer_stop(c->loop, &c->flag_check);
 	ctl_ignore();

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "migration.h"
 #include "util.h"
 
@@ -45,6 +46,13 @@ static const char usage_text[] =
 	"  --throttle-flag-file F  while file F exists, copy and apply nothing new\n"
 	"  --postpone-flag-file F  while file F exists, keep applying the change log\n"
 	"                       and do not swap\n"
+	"  --control-socket PATH  serve commands on a unix socket (mode 0600):\n"
+	"                       status, pause, resume, chunk-time=S, max-lag=S,\n"
+	"                       max-load=N, postpone, cut-over, abort\n"
+	"  --postpone-cut-over  do not swap until the control socket's cut-over\n"
+	"  --config FILE        throttle settings (key = value), read at start and\n"
+	"                       again on SIGHUP: max-lag, max-load, critical-load,\n"
+	"                       throttle-query, chunk-time\n"
 	"  --quiet              print errors only\n"
 	"  --verbose            print every statement shade runs, and with an error\n"
 	"                       the statement that failed and its SQLSTATE/errno\n"
@@ -71,6 +79,9 @@ enum {
 	OPT_PANIC_FLAG_FILE,
 	OPT_THROTTLE_FLAG_FILE,
 	OPT_POSTPONE_FLAG_FILE,
+	OPT_CONTROL_SOCKET,
+	OPT_POSTPONE_CUT_OVER,
+	OPT_CONFIG,
 	OPT_QUIET,
 	OPT_VERBOSE,
 	OPT_HELP,
@@ -95,6 +106,9 @@ static const struct option long_options[] = {
 	{"panic-flag-file", required_argument, NULL, OPT_PANIC_FLAG_FILE},
 	{"throttle-flag-file", required_argument, NULL, OPT_THROTTLE_FLAG_FILE},
 	{"postpone-flag-file", required_argument, NULL, OPT_POSTPONE_FLAG_FILE},
+	{"control-socket", required_argument, NULL, OPT_CONTROL_SOCKET},
+	{"postpone-cut-over", no_argument, NULL, OPT_POSTPONE_CUT_OVER},
+	{"config", required_argument, NULL, OPT_CONFIG},
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"verbose", no_argument, NULL, OPT_VERBOSE},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -186,6 +200,34 @@ main_error_detail(const struct shade_err *err)
 		fprintf(stderr, "shade: the server's error code:%s\n", code);
 }
 
+/*
+ * --config: the file's settings override the options' (the command line
+ * gives the starting values). A bad file: one line naming the file and
+ * line, exit 2. conf owns the throttle query o then points at.
+ */
+static int
+main_config(struct mig_opts *o, struct config *conf)
+{
+	struct shade_err err = {0};
+
+	if (config_read(conf, o->config_file, &err) != 0) {
+		fprintf(stderr, "shade: --config %s\n", err.msg);
+		err_clear(&err);
+		return -1;
+	}
+	if (conf->set & CONFIG_MAX_LAG)
+		o->max_lag = conf->max_lag;
+	if (conf->set & CONFIG_MAX_LOAD)
+		o->max_load = conf->max_load;
+	if (conf->set & CONFIG_CRITICAL_LOAD)
+		o->critical_load = conf->critical_load;
+	if (conf->set & CONFIG_THROTTLE_QUERY)
+		o->throttle_query = conf->throttle_query;
+	if (conf->set & CONFIG_CHUNK_TIME)
+		o->chunk_time = conf->chunk_time;
+	return 0;
+}
+
 /* One option getopt_long returned: into o (--help and --version exit here). */
 static void
 main_option(int c, struct mig_opts *o, bool *dry_run, char **argv)
@@ -239,6 +281,15 @@ main_option(int c, struct mig_opts *o, bool *dry_run, char **argv)
 	case OPT_POSTPONE_FLAG_FILE:
 		o->postpone_flag_file = optarg;
 		break;
+	case OPT_CONTROL_SOCKET:
+		o->control_socket = optarg;
+		break;
+	case OPT_POSTPONE_CUT_OVER:
+		o->postpone_cut_over = true;
+		break;
+	case OPT_CONFIG:
+		o->config_file = optarg;
+		break;
 	case OPT_QUIET:
 		o->quiet = true;
 		break;
@@ -261,6 +312,7 @@ main(int argc, char **argv)
 {
 	struct mig_opts o;
 	struct shade_err err = {0};
+	struct config conf = {0};
 	enum shade_status st;
 	bool dry_run = false;
 	int c;
@@ -271,6 +323,7 @@ main(int argc, char **argv)
 	 */
 	(void)signal(SIGUSR1, SIG_IGN);
 	(void)signal(SIGUSR2, SIG_IGN);
+	(void)signal(SIGHUP, SIG_IGN);
 	migration_defaults(&o);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", long_options, NULL)) != -1)
@@ -290,12 +343,22 @@ main(int argc, char **argv)
 		main_usage_error(o.execute ? "--execute and --dry-run exclude each other"
 					   : "say --execute to run the migration, or --dry-run to see the plan");
 
+	if (o.postpone_cut_over && o.control_socket == NULL)
+		main_usage_error("--postpone-cut-over needs --control-socket (its cut-over command "
+				 "lets the swap go on)");
+	if (o.config_file != NULL && main_config(&o, &conf) != 0) {
+		st = SHADE_USAGE;
+		goto out;
+	}
+
 	st = migration_run(&o, &err);
 	if (st != SHADE_OK) {
 		fprintf(stderr, "shade: %s\n", err.msg[0] ? err.msg : "failed");
 		if (o.verbose)
 			main_error_detail(&err);
 	}
+out:
 	err_clear(&err);
+	config_free(&conf);
 	return (int)st;
 }

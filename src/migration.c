@@ -187,7 +187,13 @@ migration_fail(struct migration *m)
 		return;
 	}
 	if ((m->err->cancelled || (st != SHADE_USAGE && ctl_abort_wanted(&m->ctl))) &&
-	    m->ctl.panicked && m->ctl.abort_signal == 0) {
+	    m->ctl.abort_source != NULL) {
+		st = SHADE_ABORTED;
+		snprintf(m->err->msg, sizeof(m->err->msg),
+			 "aborted from %s (during %s); the original table is untouched",
+			 m->ctl.abort_source, migration_phase_names[m->phase]);
+	} else if ((m->err->cancelled || (st != SHADE_USAGE && ctl_abort_wanted(&m->ctl))) &&
+		   m->ctl.panicked && m->ctl.abort_signal == 0) {
 		st = SHADE_ABORTED;
 		snprintf(m->err->msg, sizeof(m->err->msg),
 			 "aborted: the panic flag file %s exists (during %s); the original table "
@@ -252,8 +258,8 @@ migration_with_lock(struct migration *m, int (*op)(struct eng *, struct shade_er
 			err_set(m->err, SHADE_ABORTED, "aborted");
 			return -1;
 		}
-		/* The postpone flag file appeared: back to catch-up, no lock held. */
-		if (m->phase == PHASE_SWAP && m->ctl.postponed)
+		/* A postponement came (flag file, socket): back to catch-up, no lock held. */
+		if (m->phase == PHASE_SWAP && migration_postpone_wanted(m))
 			return 1;
 		/* Keep the backlog small between attempts at the swap. */
 		if (m->phase == PHASE_SWAP) {
@@ -645,6 +651,7 @@ migration_step(struct migration *m)
 {
 	if (m->finished)
 		return;
+	migration_control_safe_point(m);
 	if (ctl_abort_wanted(&m->ctl) && !m->swapped) {
 		err_set(m->err, SHADE_ABORTED, "aborted");
 		m->err->cancelled = true;
@@ -711,8 +718,8 @@ migration_step(struct migration *m)
 		case 0:
 			break;
 		case 1:
-			migration_set_phase(m, PHASE_CATCHUP, "the swap waits: the postpone flag file "
-					    "appeared between its attempts");
+			migration_set_phase(m, PHASE_CATCHUP, "the swap waits: a postponement came "
+					    "between its attempts");
 			return;
 		default:
 			goto fail;
@@ -798,9 +805,13 @@ migration_run(const struct mig_opts *o, struct shade_err *err)
 		ev_timer_start(m->loop, &m->build_tick);
 		ctl_watch_flags(&m->ctl, o->panic_flag_file, o->throttle_flag_file,
 				o->postpone_flag_file);
+		/* Nothing was done yet: a socket that cannot be had is bad input. */
+		if (migration_control_start(m) != 0)
+			migration_finish(m, SHADE_USAGE);
 	}
 
-	ev_run(m->loop, 0);
+	if (!m->finished)
+		ev_run(m->loop, 0);
 
 	st = m->finished ? m->result : SHADE_FAILED;
 	if (st == SHADE_OK && !o->execute)
@@ -820,6 +831,7 @@ migration_run(const struct mig_opts *o, struct shade_err *err)
 	if (m->eng)
 		m->engine->close(m->eng);
 	ctl_stop(&m->ctl);
+	migration_control_stop(m);  /* the socket file goes on every way out */
 	keyval_free(&m->cursor);
 	keyval_free(&m->max);
 	run_state_free(&m->rstate);

@@ -1,7 +1,8 @@
 /*
  * migration_hold.c - the operator's holds on a running migration: a pause
- * (SIGUSR1), the throttle and postpone flag files, and the watchers that
- * wake a parked step or say that a long build still runs. The state
+ * (SIGUSR1), the throttle and postpone flag files, the control socket's
+ * postponement (migration_control.c), and the watchers that wake a parked
+ * step or say that a long build still runs. The state
  * machine (migration.c) asks migration_pausing() before each step and
  * migration_postponed() before the swap; both say once when a hold starts
  * and when it ends.
@@ -11,27 +12,50 @@
 
 #include "migration_int.h"
 
+/* What holds the swap, for the "postponed" line. */
+static void
+migration_postpone_why(const struct migration *m, char *out, size_t len)
+{
+	const char *sock = m->o->control_socket ? m->o->control_socket : "";
+
+	if (m->ctl.postponed && m->postpone_held)
+		snprintf(out, len, "flag file %s exists, and the cut-over command is awaited on %s",
+			 m->ctl.postpone_file, sock);
+	else if (m->ctl.postponed)
+		snprintf(out, len, "flag file %s exists", m->ctl.postpone_file);
+	else
+		snprintf(out, len, "waiting for the cut-over command on %s", sock);
+}
+
 /*
- * Catch-up has caught up: may the swap start? Not while the postpone flag
- * file exists: then catch-up goes on applying the log, so the backlog the
- * swap drains under its lock stays small, resting a little between rounds
- * (a drained log needs no busy loop). The file is looked at before the
- * swap's first attempt, never while it holds a lock.
+ * Catch-up has caught up: may the swap start? Not while a postponement
+ * holds it (the postpone flag file exists, or the control socket's
+ * postpone / --postpone-cut-over awaits its cut-over): then catch-up goes
+ * on applying the log, so the backlog the swap drains under its lock stays
+ * small, resting a little between rounds (a drained log needs no busy
+ * loop). This is asked before the swap's first attempt, never while it
+ * holds a lock.
  */
 bool
 migration_postponed(struct migration *m)
 {
-	if (!m->ctl.postponed || ctl_abort_wanted(&m->ctl)) {
-		if (m->postpone_said)
+	if (!migration_postpone_wanted(m) || ctl_abort_wanted(&m->ctl)) {
+		if (m->postpone_said && m->ctl.postpone_file != NULL && !m->ctl.postponed &&
+		    !m->o->control_socket)
 			progress_note(&m->prog, "postpone flag file %s is gone: going on to the swap",
 				      m->ctl.postpone_file);
+		else if (m->postpone_said)
+			progress_note(&m->prog, "the postponement is lifted (cut-over%s%s%s): going on to "
+				      "the swap", m->ctl.postpone_file ? ", and flag file " : "",
+				      m->ctl.postpone_file ? m->ctl.postpone_file : "",
+				      m->ctl.postpone_file ? " is gone" : "");
 		m->postpone_said = false;
 		return false;
 	}
 	if (!m->postpone_said) {
-		char what[512];
+		char what[1024];
 
-		snprintf(what, sizeof(what), "flag file %s exists", m->ctl.postpone_file);
+		migration_postpone_why(m, what, sizeof(what));
 		progress_phase(&m->prog, "postponed", what);
 		m->postpone_said = true;
 	}

@@ -1,7 +1,8 @@
 /*
  * migration_int.h - what the files of the migration share (migration.c the
- * state machine, migration_hold.c the operator's holds, migration_report.c
- * what it prints at the end): the phases and the one struct migration.
+ * state machine, migration_hold.c the operator's holds, migration_control.c
+ * the control socket and --config, migration_report.c what it prints at
+ * the end): the phases and the one struct migration.
  * Private to src/migration*.c.
  */
 #ifndef SHADE_MIGRATION_INT_H
@@ -13,6 +14,7 @@
 #include "alter.h"
 #include "chunk.h"
 #include "ctl.h"
+#include "ctlsock.h"
 #include "dbwait.h"
 #include "engine.h"
 #include "ident.h"
@@ -78,6 +80,8 @@ struct migration {
 	struct throttle_limits limits;  /* now: the options, as the operator changed them */
 	char throttle_reason[256];  /* why the copy and apply are held, or "" */
 	enum mig_phase saved_phase;  /* the last phase the state table holds */
+	struct ctlsock sock;   /* --control-socket, when given */
+	bool postpone_held;    /* the socket's postpone or --postpone-cut-over, until cut-over */
 
 	enum shade_status result;
 	bool finished;
@@ -93,6 +97,12 @@ void migration_converging(struct migration *m);
 void migration_pause_cb(struct ev_loop *loop, ev_timer *w, int revents);
 void migration_build_tick_cb(struct ev_loop *loop, ev_timer *w, int revents);
 void migration_ctl_changed(void *arg);
+
+/* migration_control.c: the control socket's commands and the --config file. */
+int migration_control_start(struct migration *m);
+void migration_control_stop(struct migration *m);
+void migration_control_safe_point(struct migration *m);
+bool migration_postpone_wanted(const struct migration *m);
 
 /* migration_report.c: what shade prints besides progress. */
 void migration_duration(char *out, size_t len, double secs);
