@@ -45,6 +45,15 @@ static const char usage_text[] =
 	"  --throttle-flag-file F  while file F exists, copy and apply nothing new\n"
 	"  --postpone-flag-file F  while file F exists, keep applying the change log\n"
 	"                       and do not swap\n"
+	"  --max-lag SECS       while a replica's lag is over SECS, copy and apply\n"
+	"                       nothing new (PostgreSQL: the standbys the server\n"
+	"                       streams to, or each --replica; MySQL: each --replica)\n"
+	"  --replica DSN        a replica whose lag --max-lag reads (repeatable)\n"
+	"  --max-load N         while more than N sessions run a statement (MySQL\n"
+	"                       Threads_running, PostgreSQL active backends), wait\n"
+	"  --critical-load N    over N such sessions, abort and undo (exit 1)\n"
+	"  --throttle-query SQL  while SQL (run on the server) returns more than 0,\n"
+	"                       wait\n"
 	"  --quiet              print errors only\n"
 	"  --verbose            print every statement shade runs, and with an error\n"
 	"                       the statement that failed and its SQLSTATE/errno\n"
@@ -53,6 +62,9 @@ static const char usage_text[] =
 	"Exit status: 0 done, 1 failed (original untouched), 2 usage or bad input,\n"
 	"3 aborted by the operator (SIGINT/SIGTERM; SIGUSR1 pauses, SIGUSR2 resumes).\n"
 	"Passwords: from the DSN, PGPASSWORD/~/.pgpass, MYSQL_PWD/~/.my.cnf.\n";
+
+/* --replica options taken (each is a connection while shade runs). */
+#define MAIN_MAX_REPLICAS 64
 
 enum {
 	OPT_DSN = 256,
@@ -71,6 +83,11 @@ enum {
 	OPT_PANIC_FLAG_FILE,
 	OPT_THROTTLE_FLAG_FILE,
 	OPT_POSTPONE_FLAG_FILE,
+	OPT_MAX_LAG,
+	OPT_REPLICA,
+	OPT_MAX_LOAD,
+	OPT_CRITICAL_LOAD,
+	OPT_THROTTLE_QUERY,
 	OPT_QUIET,
 	OPT_VERBOSE,
 	OPT_HELP,
@@ -95,6 +112,11 @@ static const struct option long_options[] = {
 	{"panic-flag-file", required_argument, NULL, OPT_PANIC_FLAG_FILE},
 	{"throttle-flag-file", required_argument, NULL, OPT_THROTTLE_FLAG_FILE},
 	{"postpone-flag-file", required_argument, NULL, OPT_POSTPONE_FLAG_FILE},
+	{"max-lag", required_argument, NULL, OPT_MAX_LAG},
+	{"replica", required_argument, NULL, OPT_REPLICA},
+	{"max-load", required_argument, NULL, OPT_MAX_LOAD},
+	{"critical-load", required_argument, NULL, OPT_CRITICAL_LOAD},
+	{"throttle-query", required_argument, NULL, OPT_THROTTLE_QUERY},
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"verbose", no_argument, NULL, OPT_VERBOSE},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -186,6 +208,18 @@ main_error_detail(const struct shade_err *err)
 		fprintf(stderr, "shade: the server's error code:%s\n", code);
 }
 
+/* Another --replica: kept in an array that lives until exit. */
+static void
+main_replica(struct mig_opts *o, const char *dsn)
+{
+	static const char *replicas[MAIN_MAX_REPLICAS];
+
+	if (o->nreplicas == MAIN_MAX_REPLICAS)
+		main_usage_error("at most %d --replica options", MAIN_MAX_REPLICAS);
+	replicas[o->nreplicas++] = dsn;
+	o->replicas = replicas;
+}
+
 /* One option getopt_long returned: into o (--help and --version exit here). */
 static void
 main_option(int c, struct mig_opts *o, bool *dry_run, char **argv)
@@ -239,6 +273,23 @@ main_option(int c, struct mig_opts *o, bool *dry_run, char **argv)
 	case OPT_POSTPONE_FLAG_FILE:
 		o->postpone_flag_file = optarg;
 		break;
+	case OPT_MAX_LAG:
+		o->max_lag = main_seconds("--max-lag", optarg, 0.01, 86400);
+		break;
+	case OPT_REPLICA:
+		main_replica(o, optarg);
+		break;
+	case OPT_MAX_LOAD:
+		o->max_load = main_count("--max-load", optarg, 1, 1000000);
+		break;
+	case OPT_CRITICAL_LOAD:
+		o->critical_load = main_count("--critical-load", optarg, 1, 1000000);
+		break;
+	case OPT_THROTTLE_QUERY:
+		if (optarg[0] == '\0')
+			main_usage_error("--throttle-query needs a query");
+		o->throttle_query = optarg;
+		break;
 	case OPT_QUIET:
 		o->quiet = true;
 		break;
@@ -290,6 +341,9 @@ main(int argc, char **argv)
 		main_usage_error(o.execute ? "--execute and --dry-run exclude each other"
 					   : "say --execute to run the migration, or --dry-run to see the plan");
 
+	if (o.critical_load > 0 && o.max_load > 0 && o.critical_load <= o.max_load)
+		main_usage_error("--critical-load (%ld) must be above --max-load (%ld)",
+				 o.critical_load, o.max_load);
 	st = migration_run(&o, &err);
 	if (st != SHADE_OK) {
 		fprintf(stderr, "shade: %s\n", err.msg[0] ? err.msg : "failed");
