@@ -540,6 +540,43 @@ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
 ORDER BY 1"
 }
 
+# pg_replica_start: a streaming standby of the server pg_start started or
+# reused (pg_basebackup -R), on its own socket directory and port; sets
+# PGR_DIR, PGR_PORT and PGR_DSN (for $PG_DB); stopped when the test exits.
+# pg_replica_sql SQL runs SQL on it.
+pg_replica_start()
+{
+	PG_OSUSER=${PG_OSUSER:-$(pg_os_user)}
+	PGR_DIR=$T_TMP/pgr
+	PGR_PORT=$((PG_PORT + 1))
+	mkdir -p "$PGR_DIR"
+	[ "$(id -u)" = 0 ] && chown "$PG_OSUSER" "$PGR_DIR"
+	pg_as_user "$PG_BINDIR/pg_basebackup" -h "$PG_SOCKDIR" -p "$PG_PORT" -U "$PG_USER" \
+	    -D "$PGR_DIR/data" -R -X stream -c fast >"$PGR_DIR/basebackup.log" 2>&1 ||
+	    { cat "$PGR_DIR/basebackup.log" >&2; fail "pg_basebackup failed"; }
+	printf "unix_socket_directories = '%s'\nport = %s\nhot_standby = on\n" \
+	    "$PGR_DIR" "$PGR_PORT" >>"$PGR_DIR/data/postgresql.conf"
+	pg_as_user "$PG_BINDIR/pg_ctl" -D "$PGR_DIR/data" -l "$PGR_DIR/server.log" \
+	    -w -t 60 start >"$PGR_DIR/pg_ctl.log" 2>&1 ||
+	    { cat "$PGR_DIR/pg_ctl.log" "$PGR_DIR/server.log" >&2; fail "the standby did not start"; }
+	T_EXIT_HOOK="${T_EXIT_HOOK:+$T_EXIT_HOOK; }pg_replica_stop"
+	PGR_DSN="host=$PGR_DIR port=$PGR_PORT dbname=$PG_DB user=$PG_USER"
+}
+
+pg_replica_stop()
+{
+	[ -n "${PGR_DIR:-}" ] || return 0
+	pg_as_user "$PG_BINDIR/pg_ctl" -D "$PGR_DIR/data" -m immediate -w stop \
+	    >/dev/null 2>&1 || true
+	PGR_DIR=
+}
+
+pg_replica_sql()
+{
+	PGOPTIONS='-c client_min_messages=warning' psql -X -A -t -q -v ON_ERROR_STOP=1 \
+	    -h "$PGR_DIR" -p "$PGR_PORT" -d "$PG_DB" -c "$1" || fail "SQL on the standby failed: $1"
+}
+
 # -- MariaDB --------------------------------------------------------------
 
 my_start()
