@@ -29,6 +29,7 @@
 #include "dsn.h"
 #include "keyval.h"
 #include "sql.h"
+#include "throttle.h"
 #include "util.h"
 
 
@@ -246,6 +247,30 @@ struct engine {
 	 * change log and the shadow. The original is untouched.
 	 */
 	int (*undo)(struct eng *e, struct shade_err *err);
+
+	/*
+	 * The throttle's probes (throttle.h), each on a connection of the
+	 * probes' own, opened with open() on the primary's DSN or a
+	 * replica's; each is one short statement. NULL: the engine cannot.
+	 */
+	const char *load_name;  /* what probe_load counts, e.g. "running threads" */
+	/* Sessions running a statement now, the probe's own not counted. */
+	int (*probe_load)(struct eng *e, long *load, struct shade_err *err);
+	/*
+	 * On a replica: its own lag in seconds (0 when caught up), or < 0
+	 * and why (not a replica, replication stopped).
+	 */
+	int (*probe_lag)(struct eng *e, double *seconds, char *why, size_t len,
+			 struct shade_err *err);
+	/* On the primary: each replica it streams to, and its lag. */
+	int (*probe_replicas)(struct eng *e, struct throttle_lags *out, struct shade_err *err);
+	/*
+	 * The operator's --throttle-query: the first column of its first
+	 * row as a number (no row, NULL: 0); a value that is no number fails.
+	 */
+	int (*probe_query)(struct eng *e, const char *sql, double *value, struct shade_err *err);
+	/* The server e is connected to, for messages: host and port, no password. */
+	void (*probe_name)(struct eng *e, char *out, size_t len);
 };
 
 /* The engine that speaks to the server a DSN names. */

@@ -13,6 +13,7 @@
 #define SHADE_MIGRATION_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "dsn.h"
 #include "util.h"
@@ -48,6 +49,8 @@ struct mig_opts {
 	long max_load;           /* running threads / active backends */
 	long critical_load;      /* over it: abort, exit 1 */
 	const char *throttle_query;  /* a result > 0 throttles */
+	const char *const *replicas; /* --replica DSNs, whose lag --max-lag reads */
+	size_t nreplicas;
 };
 
 void migration_defaults(struct mig_opts *o);

@@ -53,6 +53,15 @@ static const char usage_text[] =
 	"  --config FILE        throttle settings (key = value), read at start and\n"
 	"                       again on SIGHUP: max-lag, max-load, critical-load,\n"
 	"                       throttle-query, chunk-time\n"
+	"  --max-lag SECS       while a replica's lag is over SECS, copy and apply\n"
+	"                       nothing new (PostgreSQL: the standbys the server\n"
+	"                       streams to, or each --replica; MySQL: each --replica)\n"
+	"  --replica DSN        a replica whose lag --max-lag reads (repeatable)\n"
+	"  --max-load N         while more than N sessions run a statement (MySQL\n"
+	"                       Threads_running, PostgreSQL active backends), wait\n"
+	"  --critical-load N    over N such sessions, abort and undo (exit 1)\n"
+	"  --throttle-query SQL  while SQL (run on the server) returns more than 0,\n"
+	"                       wait\n"
 	"  --quiet              print errors only\n"
 	"  --verbose            print every statement shade runs, and with an error\n"
 	"                       the statement that failed and its SQLSTATE/errno\n"
@@ -61,6 +70,9 @@ static const char usage_text[] =
 	"Exit status: 0 done, 1 failed (original untouched), 2 usage or bad input,\n"
 	"3 aborted by the operator (SIGINT/SIGTERM; SIGUSR1 pauses, SIGUSR2 resumes).\n"
 	"Passwords: from the DSN, PGPASSWORD/~/.pgpass, MYSQL_PWD/~/.my.cnf.\n";
+
+/* --replica options taken (each is a connection while shade runs). */
+#define MAIN_MAX_REPLICAS 64
 
 enum {
 	OPT_DSN = 256,
@@ -82,6 +94,11 @@ enum {
 	OPT_CONTROL_SOCKET,
 	OPT_POSTPONE_CUT_OVER,
 	OPT_CONFIG,
+	OPT_MAX_LAG,
+	OPT_REPLICA,
+	OPT_MAX_LOAD,
+	OPT_CRITICAL_LOAD,
+	OPT_THROTTLE_QUERY,
 	OPT_QUIET,
 	OPT_VERBOSE,
 	OPT_HELP,
@@ -109,6 +126,11 @@ static const struct option long_options[] = {
 	{"control-socket", required_argument, NULL, OPT_CONTROL_SOCKET},
 	{"postpone-cut-over", no_argument, NULL, OPT_POSTPONE_CUT_OVER},
 	{"config", required_argument, NULL, OPT_CONFIG},
+	{"max-lag", required_argument, NULL, OPT_MAX_LAG},
+	{"replica", required_argument, NULL, OPT_REPLICA},
+	{"max-load", required_argument, NULL, OPT_MAX_LOAD},
+	{"critical-load", required_argument, NULL, OPT_CRITICAL_LOAD},
+	{"throttle-query", required_argument, NULL, OPT_THROTTLE_QUERY},
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"verbose", no_argument, NULL, OPT_VERBOSE},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -228,6 +250,18 @@ main_config(struct mig_opts *o, struct config *conf)
 	return 0;
 }
 
+/* Another --replica: kept in an array that lives until exit. */
+static void
+main_replica(struct mig_opts *o, const char *dsn)
+{
+	static const char *replicas[MAIN_MAX_REPLICAS];
+
+	if (o->nreplicas == MAIN_MAX_REPLICAS)
+		main_usage_error("at most %d --replica options", MAIN_MAX_REPLICAS);
+	replicas[o->nreplicas++] = dsn;
+	o->replicas = replicas;
+}
+
 /* One option getopt_long returned: into o (--help and --version exit here). */
 static void
 main_option(int c, struct mig_opts *o, bool *dry_run, char **argv)
@@ -290,6 +324,23 @@ main_option(int c, struct mig_opts *o, bool *dry_run, char **argv)
 	case OPT_CONFIG:
 		o->config_file = optarg;
 		break;
+	case OPT_MAX_LAG:
+		o->max_lag = main_seconds("--max-lag", optarg, 0.01, 86400);
+		break;
+	case OPT_REPLICA:
+		main_replica(o, optarg);
+		break;
+	case OPT_MAX_LOAD:
+		o->max_load = main_count("--max-load", optarg, 1, 1000000);
+		break;
+	case OPT_CRITICAL_LOAD:
+		o->critical_load = main_count("--critical-load", optarg, 1, 1000000);
+		break;
+	case OPT_THROTTLE_QUERY:
+		if (optarg[0] == '\0')
+			main_usage_error("--throttle-query needs a query");
+		o->throttle_query = optarg;
+		break;
 	case OPT_QUIET:
 		o->quiet = true;
 		break;
@@ -351,6 +402,9 @@ main(int argc, char **argv)
 		goto out;
 	}
 
+	if (o.critical_load > 0 && o.max_load > 0 && o.critical_load <= o.max_load)
+		main_usage_error("--critical-load (%ld) must be above --max-load (%ld)",
+				 o.critical_load, o.max_load);
 	st = migration_run(&o, &err);
 	if (st != SHADE_OK) {
 		fprintf(stderr, "shade: %s\n", err.msg[0] ? err.msg : "failed");

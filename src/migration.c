@@ -305,7 +305,7 @@ migration_apply_for(struct migration *m, double budget, bool *drained)
 			break;
 		}
 	} while (now_seconds() - start < budget && !ctl_abort_wanted(&m->ctl) &&
-		 !m->ctl.paused && !m->ctl.throttled);
+		 !m->ctl.paused && !m->ctl.throttled && !migration_throttle_due(m));
 	if (total > 0 && now_seconds() > start) {
 		double inst = (double)total / (now_seconds() - start);
 
@@ -661,6 +661,12 @@ migration_step(struct migration *m)
 	if (migration_pausing(m))
 		return;  /* the step callback parks us on the pause timer */
 	err_clear(m->err);
+	if (m->critical) {
+		err_set(m->err, SHADE_FAILED, "%s: aborted during %s; the original table is untouched",
+			m->throttle.why, migration_phase_names[m->phase]);
+		migration_fail(m);
+		return;
+	}
 	switch (m->phase) {
 	case PHASE_PREFLIGHT:
 		if (m->o->cleanup) {
@@ -673,7 +679,7 @@ migration_step(struct migration *m)
 		 * Bad input is found here and in the shadow phase, and gets
 		 * exactly one line on stderr: say nothing until both passed.
 		 */
-		if (migration_preflight(m) != 0)
+		if (migration_preflight(m) != 0 || migration_throttle_open(m) != 0)
 			goto fail;
 		m->phase = PHASE_SHADOW;
 		break;
@@ -830,6 +836,7 @@ migration_run(const struct mig_opts *o, struct shade_err *err)
 	 */
 	if (m->eng)
 		m->engine->close(m->eng);
+	throttle_close(&m->throttle);
 	ctl_stop(&m->ctl);
 	migration_control_stop(m);  /* the socket file goes on every way out */
 	keyval_free(&m->cursor);

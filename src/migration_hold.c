@@ -5,7 +5,8 @@
  * step or say that a long build still runs. The state
  * machine (migration.c) asks migration_pausing() before each step and
  * migration_postponed() before the swap; both say once when a hold starts
- * and when it ends.
+ * and when it ends. The limits' throttle (throttle.h: replica lag, load,
+ * the operator's query) holds the same phases as the throttle flag file.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -78,6 +79,67 @@ migration_converging(struct migration *m)
 		progress_note(&m->prog, "%s", msg);
 }
 
+/* Seconds a verdict of the probes holds before they probe again. */
+#define MIGRATION_PROBE_AGE 0.4
+
+/*
+ * Connect the throttle's probes and probe once (throttle.h): bad limits,
+ * replicas or query are bad input, found before anything is built. With
+ * no limit and no replica, no connection is made (the operator may set a
+ * limit later: the probes connect then).
+ */
+int
+migration_throttle_open(struct migration *m)
+{
+	return throttle_open(&m->throttle, m->engine, &m->dsn, m->o->replicas, m->o->nreplicas,
+			     &m->wait, &m->eopts, &m->limits, m->err);
+}
+
+/*
+ * Between apply batches: over a limit now? Probes at most once a second,
+ * so that a long apply round still looks; says nothing (the step that
+ * follows, parked, does).
+ */
+bool
+migration_throttle_due(struct migration *m)
+{
+	return throttle_check(&m->throttle, &m->limits, 1.0) != THROTTLE_GO;
+}
+
+/*
+ * The limits' throttle: is any input over its limit in a phase it holds?
+ * Says once when it starts, with the reason, and when it ends; keeps
+ * m->throttle_reason as the probes see it now. A load over
+ * --critical-load sets m->critical: the step that follows fails.
+ */
+static bool
+migration_limits_hold(struct migration *m, bool aborting)
+{
+	enum throttle_verdict v = THROTTLE_GO;
+
+	if (!aborting && (m->phase == PHASE_COPY || m->phase == PHASE_APPLY ||
+			  m->phase == PHASE_CATCHUP))
+		v = throttle_check(&m->throttle, &m->limits, MIGRATION_PROBE_AGE);
+	if (v == THROTTLE_ABORT) {
+		m->critical = true;
+		return false;
+	}
+	if (v == THROTTLE_WAIT) {
+		if (m->throttle_reason[0] == '\0') {
+			progress_trend_reset(&m->trend);
+			progress_note(&m->prog, "throttled: %s", m->throttle.why);
+		}
+		snprintf(m->throttle_reason, sizeof(m->throttle_reason), "%s", m->throttle.why);
+		return true;
+	}
+	if (m->throttle_reason[0] != '\0') {
+		progress_note(&m->prog, "throttle ended: every input is within its limit again "
+			      "(was: %s)", m->throttle_reason);
+		m->throttle_reason[0] = '\0';
+	}
+	return false;
+}
+
 /*
  * Is the operator holding the migration? SIGUSR1 holds only the copy: the
  * phases after it are short, and a paused swap would hold nothing anyway.
@@ -107,7 +169,9 @@ migration_pausing(struct migration *m)
 			progress_note(&m->prog, "throttle ended: flag file %s is gone",
 				      m->ctl.throttle_file);
 	}
-	return pause || throttle;
+	if (migration_limits_hold(m, aborting))
+		return true;
+	return !m->critical && (pause || throttle);
 }
 
 void

@@ -79,6 +79,8 @@ struct migration {
 	struct run_state rstate;
 	struct throttle_limits limits;  /* now: the options, as the operator changed them */
 	char throttle_reason[256];  /* why the copy and apply are held, or "" */
+	struct throttle throttle;   /* the probes of the limits, and their verdict */
+	bool critical;              /* a probe saw --critical-load passed (throttle.why) */
 	enum mig_phase saved_phase;  /* the last phase the state table holds */
 	struct ctlsock sock;   /* --control-socket, when given */
 	bool postpone_held;    /* the socket's postpone or --postpone-cut-over, until cut-over */
@@ -97,6 +99,8 @@ void migration_converging(struct migration *m);
 void migration_pause_cb(struct ev_loop *loop, ev_timer *w, int revents);
 void migration_build_tick_cb(struct ev_loop *loop, ev_timer *w, int revents);
 void migration_ctl_changed(void *arg);
+int migration_throttle_open(struct migration *m);
+bool migration_throttle_due(struct migration *m);
 
 /* migration_control.c: the control socket's commands and the --config file. */
 int migration_control_start(struct migration *m);

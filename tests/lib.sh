@@ -62,6 +62,9 @@
 #	                      still running a statement or holding a lock)
 #	pg_hold TABLE SECS    a background reader holds TABLE's ACCESS SHARE
 #	                      lock for SECS seconds (HOLD_PID)
+#	pg_replica_start      a streaming standby of that server (pg_basebackup),
+#	                      stopped on exit; sets PGR_DIR, PGR_PORT, PGR_DSN;
+#	                      pg_replica_sql SQL runs SQL on it
 #	pg_leftovers TABLE    print shade's objects left for TABLE (the shadow,
 #	                      the change log, triggers on TABLE, functions outside
 #	                      the system schemas); empty when nothing is left
@@ -88,6 +91,10 @@
 #	                      run shade with the writer ($LOAD_ARGS) going from
 #	                      the capture to the end, and $LOAD_AFTER seconds
 #	                      more (default 0; see the function)
+#	my_primary_opts PORT  MY_SERVER_OPTS for a primary a replica can follow
+#	                      (binlog, server-id 1, TCP on 127.0.0.1:PORT)
+#	my_replica_start      a second mariadbd replicating from it, stopped on
+#	                      exit; sets MYR_SOCK; myr_sql SQL runs SQL on it
 #	my_leftovers TABLE    shade's objects left for TABLE (_TABLE_new,
 #	                      _TABLE_log, triggers on TABLE)
 #
@@ -540,6 +547,43 @@ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
 ORDER BY 1"
 }
 
+# pg_replica_start: a streaming standby of the server pg_start started or
+# reused (pg_basebackup -R), on its own socket directory and port; sets
+# PGR_DIR, PGR_PORT and PGR_DSN (for $PG_DB); stopped when the test exits.
+# pg_replica_sql SQL runs SQL on it.
+pg_replica_start()
+{
+	PG_OSUSER=${PG_OSUSER:-$(pg_os_user)}
+	PGR_DIR=$T_TMP/pgr
+	PGR_PORT=$((PG_PORT + 1))
+	mkdir -p "$PGR_DIR"
+	[ "$(id -u)" = 0 ] && chown "$PG_OSUSER" "$PGR_DIR"
+	pg_as_user "$PG_BINDIR/pg_basebackup" -h "$PG_SOCKDIR" -p "$PG_PORT" -U "$PG_USER" \
+	    -D "$PGR_DIR/data" -R -X stream -c fast >"$PGR_DIR/basebackup.log" 2>&1 ||
+	    { cat "$PGR_DIR/basebackup.log" >&2; fail "pg_basebackup failed"; }
+	printf "unix_socket_directories = '%s'\nport = %s\nhot_standby = on\n" \
+	    "$PGR_DIR" "$PGR_PORT" >>"$PGR_DIR/data/postgresql.conf"
+	pg_as_user "$PG_BINDIR/pg_ctl" -D "$PGR_DIR/data" -l "$PGR_DIR/server.log" \
+	    -w -t 60 start >"$PGR_DIR/pg_ctl.log" 2>&1 ||
+	    { cat "$PGR_DIR/pg_ctl.log" "$PGR_DIR/server.log" >&2; fail "the standby did not start"; }
+	T_EXIT_HOOK="${T_EXIT_HOOK:+$T_EXIT_HOOK; }pg_replica_stop"
+	PGR_DSN="host=$PGR_DIR port=$PGR_PORT dbname=$PG_DB user=$PG_USER"
+}
+
+pg_replica_stop()
+{
+	[ -n "${PGR_DIR:-}" ] || return 0
+	pg_as_user "$PG_BINDIR/pg_ctl" -D "$PGR_DIR/data" -m immediate -w stop \
+	    >/dev/null 2>&1 || true
+	PGR_DIR=
+}
+
+pg_replica_sql()
+{
+	PGOPTIONS='-c client_min_messages=warning' psql -X -A -t -q -v ON_ERROR_STOP=1 \
+	    -h "$PGR_DIR" -p "$PGR_PORT" -d "$PG_DB" -c "$1" || fail "SQL on the standby failed: $1"
+}
+
 # -- MariaDB --------------------------------------------------------------
 
 my_start()
@@ -746,6 +790,68 @@ UNION ALL
 SELECT CONCAT('trigger ', trigger_name) FROM information_schema.triggers
 WHERE trigger_schema = DATABASE() AND event_object_table = '$_t'
 ORDER BY 1"
+}
+
+# my_replica_start: a second mariadbd (server-id 2) replicating from the
+# server my_start started, which must log binlogs and listen on TCP (the
+# replica connects over TCP): run my_start with SHADE_MY_SOCK unset and
+# MY_SERVER_OPTS="$(my_primary_opts PORT)". Replication starts at the
+# primary's first binlog, so what the test creates afterwards reaches the
+# replica. Sets MYR_SOCK; stopped when the test exits. myr_sql SQL runs
+# SQL on it.
+my_primary_opts()
+{
+	echo "--log-bin=primary-bin --server-id=1 --skip-networking=0 --bind-address=127.0.0.1 --port=$1"
+}
+
+my_replica_start()
+{
+	MYR_DIR=$T_TMP/myr
+	MYR_SOCK=$MYR_DIR/mysqld.sock
+	mkdir -p "$MYR_DIR/data" "$MYR_DIR/tmp"
+	_u=
+	[ "$(id -u)" = 0 ] && _u=--user=root
+	mariadb-install-db --no-defaults --datadir="$MYR_DIR/data" $_u \
+	    --auth-root-authentication-method=normal --skip-test-db \
+	    --skip-name-resolve >"$MYR_DIR/install.log" 2>&1 ||
+	    { cat "$MYR_DIR/install.log" >&2; fail "mariadb-install-db (replica) failed"; }
+	mariadbd --no-defaults --datadir="$MYR_DIR/data" $_u --socket="$MYR_SOCK" \
+	    --skip-networking --tmpdir="$MYR_DIR/tmp" --pid-file="$MYR_DIR/mysqld.pid" \
+	    --log-error="$MYR_DIR/error.log" --server-id=2 --skip-log-bin \
+	    --character-set-server=utf8mb4 --collation-server=utf8mb4_general_ci \
+	    --skip-name-resolve --innodb-flush-log-at-trx-commit=2 --innodb-doublewrite=0 \
+	    --innodb-buffer-pool-size=128M </dev/null >"$MYR_DIR/stdout.log" 2>&1 &
+	MYR_PID=$!
+	T_EXIT_HOOK="${T_EXIT_HOOK:+$T_EXIT_HOOK; }my_replica_stop"
+	_i=0
+	until mariadb-admin --no-defaults -uroot --socket="$MYR_SOCK" ping >/dev/null 2>&1; do
+		kill -0 "$MYR_PID" 2>/dev/null ||
+		    { cat "$MYR_DIR/error.log" >&2; fail "the replica mariadbd died"; }
+		_i=$((_i + 1))
+		[ "$_i" -lt 600 ] || fail "the replica mariadbd did not answer in 60 s"
+		sleep 0.1
+	done
+	my_client -e "CREATE USER IF NOT EXISTS repl@'127.0.0.1' IDENTIFIED BY 'repl';
+	    GRANT REPLICATION SLAVE ON *.* TO repl@'127.0.0.1'" || fail "cannot create repl"
+	_bin=$(my_client -e "SHOW BINARY LOGS" | head -n 1 | cut -f 1)
+	_port=$(my_client -e "SELECT @@port")
+	myr_sql "CHANGE MASTER TO MASTER_HOST = '127.0.0.1', MASTER_PORT = $_port,
+	    MASTER_USER = 'repl', MASTER_PASSWORD = 'repl', MASTER_USE_GTID = no,
+	    MASTER_LOG_FILE = '$_bin', MASTER_LOG_POS = 4; START SLAVE"
+}
+
+my_replica_stop()
+{
+	[ -n "${MYR_PID:-}" ] || return 0
+	kill -TERM "$MYR_PID" 2>/dev/null || true
+	wait "$MYR_PID" 2>/dev/null || true
+	MYR_PID=
+}
+
+myr_sql()
+{
+	mariadb --no-defaults --protocol=socket --socket="$MYR_SOCK" -uroot -N -B -e "$1" ||
+	    fail "SQL on the replica failed: $1"
 }
 
 # -- shade and the writer -------------------------------------------------

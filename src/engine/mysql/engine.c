@@ -26,4 +26,9 @@ const struct engine engine_mysql = {
 	.finish = myeng_cleanup_finish,
 	.undo = myeng_cleanup_undo,
 	.cleanup = myeng_cleanup_abandoned,
+	.load_name = "running threads",
+	.probe_load = myeng_probe_load,
+	.probe_lag = myeng_probe_lag,
+	.probe_query = myeng_probe_query,
+	.probe_name = myeng_probe_name,
 };

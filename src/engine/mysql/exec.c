@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <errmsg.h>
 #include <mysqld_error.h>
@@ -79,12 +80,24 @@ myeng_text(const struct myeng_res *r, size_t row, unsigned col)
 	return s ? s : "";
 }
 
+int
+myeng_res_col(const struct myeng_res *r, const char *name)
+{
+	for (unsigned i = 0; r->names && i < r->ncols; i++)
+		if (strcasecmp(r->names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
 void
 myeng_res_free(struct myeng_res *r)
 {
 	for (size_t i = 0; i < r->nrows * r->ncols; i++)
 		free(r->cells[i]);
 	free(r->cells);
+	for (unsigned i = 0; r->names && i < r->ncols; i++)
+		free(r->names[i]);
+	free(r->names);
 	*r = (struct myeng_res){0};
 }
 
@@ -228,6 +241,9 @@ myeng_res_from(struct myeng_res *res, MYSQL_RES *r)
 	MYSQL_ROW row;
 
 	res->ncols = mysql_num_fields(r);
+	res->names = xcalloc(res->ncols ? res->ncols : 1, sizeof(*res->names));
+	for (unsigned i = 0; i < res->ncols; i++)
+		res->names[i] = xstrdup(mysql_fetch_field_direct(r, i)->name);
 	while ((row = mysql_fetch_row(r)) != NULL) {
 		unsigned long *len = mysql_fetch_lengths(r);
 

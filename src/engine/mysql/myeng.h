@@ -107,6 +107,7 @@ struct myeng_res {
 	size_t nrows;
 	unsigned ncols;
 	char **cells;
+	char **names;  /* the columns' names (text statements only, else NULL) */
 };
 
 /* A text statement sent but not yet finished (the swap's RENAME). */
@@ -209,6 +210,8 @@ void myeng_marks(struct buf *b, size_t n);
 const char *myeng_cell(const struct myeng_res *r, size_t row, unsigned col);
 const char *myeng_text(const struct myeng_res *r, size_t row, unsigned col);
 void myeng_res_free(struct myeng_res *r);
+/* The column called name (case-insensitive), or -1. */
+int myeng_res_col(const struct myeng_res *r, const char *name);
 void myeng_exec_kill(struct eng *e, MYSQL *c);
 int myeng_exec_wait_max(struct eng *e, MYSQL *c, int status, double max_s, bool *cancel_sent);
 void myeng_exec_send(struct eng *e, MYSQL *c, const char *sql, struct myeng_pending *pd);
@@ -339,6 +342,13 @@ int myeng_cleanup_abandoned(struct eng *e, const struct qname *table, struct tab
 			    bool *found, struct shade_err *err);
 void myeng_cleanup_plan_after_swap(struct eng *e);
 void myeng_cleanup_plan_finish(struct eng *e);
+
+/* probe.c: the throttle's probes, on a connection of their own */
+int myeng_probe_load(struct eng *e, long *load, struct shade_err *err);
+int myeng_probe_lag(struct eng *e, double *seconds, char *why, size_t len,
+		    struct shade_err *err);
+int myeng_probe_query(struct eng *e, const char *sql, double *value, struct shade_err *err);
+void myeng_probe_name(struct eng *e, char *out, size_t len);
 
 /*
  * dryrun.c. The files whose statements a dry run must not run (they would

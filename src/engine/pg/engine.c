@@ -28,4 +28,10 @@ const struct engine engine_pg = {
 	.swap = pgsql_swap,
 	.finish = pgsql_cleanup_finish,
 	.undo = pgsql_cleanup_undo,
+	.load_name = "active backends",
+	.probe_load = pgsql_probe_load,
+	.probe_lag = pgsql_probe_lag,
+	.probe_replicas = pgsql_probe_replicas,
+	.probe_query = pgsql_probe_query,
+	.probe_name = pgsql_probe_name,
 };

@@ -3,7 +3,7 @@
  *
  * The engine is a folder, a file per concern (exec, conn, catalog, runlock,
  * shadow, columns, constraints, triggers, names, carry, capture, copy, apply,
- * swap, blockers, cleanup, dryrun), behind this private
+ * swap, blockers, cleanup, dryrun, probe), behind this private
  * header; engine.c exports the one const struct engine the rest of shade
  * sees. A function that one file exports to the others is named after that
  * file (pgsql_copy_chunk is in copy.c, pgsql_exec_run in exec.c). Never a
@@ -51,6 +51,9 @@
 
 /* The session's search_path while shade's own statements run. */
 #define PGSQL_PINNED_PATH "pg_catalog, pg_temp"
+
+/* WAL positions a probe connection remembers (probe.c). */
+#define PGSQL_WAL_SEEN 128
 
 struct index_pair {
 	char *orig;    /* index name on T */
@@ -146,6 +149,16 @@ struct eng {
 	bool resumed;               /* taking up an interrupted run: what it
 				       built may be there already */
 	long long copied_total;     /* rows copied, this run and before */
+
+	/*
+	 * A probe connection (probe.c): when the primary's WAL reached each
+	 * position, oldest first, to time a standby's replay position.
+	 */
+	struct pgsql_wal_seen {
+		double at;   /* now_seconds() */
+		double lsn;  /* pg_current_wal_lsn() as a byte count */
+	} wal_seen[PGSQL_WAL_SEEN];
+	size_t nwal_seen;
 };
 
 /* exec.c: running statements */
@@ -287,6 +300,14 @@ void pgsql_blockers_append(struct eng *e, const char *modes, struct shade_err *e
 void pgsql_cleanup_statements(struct eng *e, bool drop_old, struct strlist *out);
 int pgsql_cleanup_finish(struct eng *e, bool drop_old, struct shade_err *err);
 int pgsql_cleanup_undo(struct eng *e, struct shade_err *err);
+
+/* probe.c: the throttle's probes, on a connection of their own */
+int pgsql_probe_load(struct eng *e, long *load, struct shade_err *err);
+int pgsql_probe_lag(struct eng *e, double *seconds, char *why, size_t len,
+		    struct shade_err *err);
+int pgsql_probe_replicas(struct eng *e, struct throttle_lags *out, struct shade_err *err);
+int pgsql_probe_query(struct eng *e, const char *sql, double *value, struct shade_err *err);
+void pgsql_probe_name(struct eng *e, char *out, size_t len);
 
 /* dryrun.c: the dry run */
 int pgsql_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alter,
