@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "logfmt.h"
 #include "migration.h"
 #include "util.h"
 
@@ -45,6 +46,9 @@ static const char usage_text[] =
 	"  --throttle-flag-file F  while file F exists, copy and apply nothing new\n"
 	"  --postpone-flag-file F  while file F exists, keep applying the change log\n"
 	"                       and do not swap\n"
+	"  --log-format FORMAT  text (default) or json: every event, progress line,\n"
+	"                       the summary and the final error as one JSON object\n"
+	"                       per line on stderr\n"
 	"  --quiet              print errors only\n"
 	"  --verbose            print every statement shade runs, and with an error\n"
 	"                       the statement that failed and its SQLSTATE/errno\n"
@@ -71,6 +75,7 @@ enum {
 	OPT_PANIC_FLAG_FILE,
 	OPT_THROTTLE_FLAG_FILE,
 	OPT_POSTPONE_FLAG_FILE,
+	OPT_LOG_FORMAT,
 	OPT_QUIET,
 	OPT_VERBOSE,
 	OPT_HELP,
@@ -95,6 +100,7 @@ static const struct option long_options[] = {
 	{"panic-flag-file", required_argument, NULL, OPT_PANIC_FLAG_FILE},
 	{"throttle-flag-file", required_argument, NULL, OPT_THROTTLE_FLAG_FILE},
 	{"postpone-flag-file", required_argument, NULL, OPT_POSTPONE_FLAG_FILE},
+	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"verbose", no_argument, NULL, OPT_VERBOSE},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -102,16 +108,53 @@ static const struct option long_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/*
+ * The format of the lines on stderr. Options are read in order: a usage
+ * error found before --log-format json (or in its own value) is said as
+ * text, one found after it, or after all options were read, as JSON.
+ */
+static enum logfmt_format main_format = LOGFMT_TEXT;
+
+/* The last line, as main_format says: text, or one JSON "failed" object. */
+static void
+main_say_failed(int status, const char *msg, const struct logfmt_field *extra, size_t nextra)
+{
+	struct logfmt_field f[8];
+	struct buf b = {0};
+	size_t n = 0;
+
+	if (main_format == LOGFMT_TEXT) {
+		fprintf(stderr, "shade: %s\n", msg);
+		return;
+	}
+	f[n++] = LF_INT("status", status);
+	f[n++] = LF_STR("message", msg);
+	for (size_t i = 0; i < nextra && n < ARRAY_LEN(f); i++)
+		f[n++] = extra[i];
+	logfmt_json(&b, logfmt_wall_now(), "error", "failed", f, n);
+	fputs(buf_str(&b), stderr);
+	buf_free(&b);
+}
+
+/* die()'s last line, in JSON when that is the format. */
+static void
+main_die_line(const char *msg)
+{
+	main_say_failed(SHADE_FAILED, msg, NULL, 0);
+}
+
 static void __attribute__((noreturn)) PRINTF_LIKE(1, 2)
 main_usage_error(const char *fmt, ...)
 {
+	struct buf b = {0};
 	va_list ap;
 
-	fputs("shade: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	fputs(" (see shade --help)\n", stderr);
+	buf_append(&b, " (see shade --help)");
+	main_say_failed(SHADE_USAGE, buf_str(&b), NULL, 0);
+	buf_free(&b);
 	exit(SHADE_USAGE);
 }
 
@@ -165,9 +208,34 @@ main_bad_option(char **argv)
 }
 
 /*
- * --verbose: the detail behind the one line, for the log. The statement
- * holds no password (passwords never reach SQL text).
+ * The last line of a run that failed. With --verbose, the detail behind it
+ * for the log: as text, a second line; in JSON, keys of the same object.
+ * The statement holds no password (passwords never reach SQL text).
  */
+static void main_error_detail(const struct shade_err *err);
+
+static void
+main_failed(int status, const struct shade_err *err, bool verbose)
+{
+	const char *msg = err->msg[0] ? err->msg : "failed";
+	struct logfmt_field f[3];
+	size_t n = 0;
+
+	if (main_format == LOGFMT_TEXT || !verbose) {
+		main_say_failed(status, msg, NULL, 0);
+		if (verbose)
+			main_error_detail(err);
+		return;
+	}
+	if (err->stmt != NULL)
+		f[n++] = LF_STR("statement", err->stmt);
+	if (err->sqlstate[0] != '\0')
+		f[n++] = LF_STR("sqlstate", err->sqlstate);
+	if (err->server_errno != 0)
+		f[n++] = LF_INT("server_errno", err->server_errno);
+	main_say_failed(status, msg, f, n);
+}
+
 static void
 main_error_detail(const struct shade_err *err)
 {
@@ -239,6 +307,12 @@ main_option(int c, struct mig_opts *o, bool *dry_run, char **argv)
 	case OPT_POSTPONE_FLAG_FILE:
 		o->postpone_flag_file = optarg;
 		break;
+	case OPT_LOG_FORMAT:
+		if (logfmt_parse(optarg, &o->log_format) != 0)
+			main_usage_error("--log-format takes text or json, not \"%s\"", optarg);
+		main_format = o->log_format;
+		die_set_printer(main_format == LOGFMT_JSON ? main_die_line : NULL);
+		break;
 	case OPT_QUIET:
 		o->quiet = true;
 		break;
@@ -291,11 +365,8 @@ main(int argc, char **argv)
 					   : "say --execute to run the migration, or --dry-run to see the plan");
 
 	st = migration_run(&o, &err);
-	if (st != SHADE_OK) {
-		fprintf(stderr, "shade: %s\n", err.msg[0] ? err.msg : "failed");
-		if (o.verbose)
-			main_error_detail(&err);
-	}
+	if (st != SHADE_OK)
+		main_failed((int)st, &err, o.verbose);
 	err_clear(&err);
 	return (int)st;
 }

@@ -18,6 +18,7 @@
 #include "ident.h"
 #include "migration.h"
 #include "progress.h"
+#include "tally.h"
 #include "throttle.h"
 
 enum mig_phase {
@@ -77,6 +78,12 @@ struct migration {
 	struct run_state rstate;
 	struct throttle_limits limits;  /* now: the options, as the operator changed them */
 	char throttle_reason[256];  /* why the copy and apply are held, or "" */
+	struct tally tally;    /* time per phase and per hold, for the summary */
+	double hold_at;        /* when the holds were last accounted */
+	char hold_kind[256];   /* what held the run since then ("" nothing,
+				  "paused", or a throttle reason) */
+	char building[256];    /* what the running build statement builds */
+	double build_started;  /* now_seconds() when it began */
 	enum mig_phase saved_phase;  /* the last phase the state table holds */
 
 	enum shade_status result;
@@ -93,9 +100,15 @@ void migration_converging(struct migration *m);
 void migration_pause_cb(struct ev_loop *loop, ev_timer *w, int revents);
 void migration_build_tick_cb(struct ev_loop *loop, ev_timer *w, int revents);
 void migration_ctl_changed(void *arg);
+/* Account the time since the last call to what held the run; held: now? */
+void migration_hold_account(struct migration *m, bool held);
+/* engine_opts.on_build: a build statement starts. */
+void migration_on_build(void *arg, const char *what);
 
 /* migration_report.c: what shade prints besides progress. */
 void migration_duration(char *out, size_t len, double secs);
 int migration_dry_run(struct migration *m);
+/* The summary at the end of a run that got past its preflight. */
+void migration_summary(struct migration *m, enum shade_status st);
 
 #endif
