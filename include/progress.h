@@ -79,10 +79,11 @@ bool progress_trend_check(struct progress_trend *t, double interval, double now,
 void progress_trend_reset(struct progress_trend *t);
 
 /*
- * A build statement (phase key or indexes) still runs: what it builds
- * (NULL: not known), for how long.
+ * A build statement (phase key or indexes) still runs: what it builds and
+ * for how long (what_secs < 0: not known), and how long the phase runs.
  */
-void progress_build_tick(struct progress *p, const char *phase, const char *what, double secs);
+void progress_build_tick(struct progress *p, const char *phase, const char *what,
+			 double what_secs, double phase_secs);
 /* --verbose: a statement about to run (said even when quiet). */
 void progress_sql(struct progress *p, const char *sql);
 /*

@@ -682,6 +682,8 @@ migration_step(struct migration *m)
 		 */
 		if (migration_preflight(m) != 0)
 			goto fail;
+		tally_phase(&m->tally, PHASE_PREFLIGHT, now_seconds() - m->phase_started);
+		m->phase_started = now_seconds();
 		m->phase = PHASE_SHADOW;
 		break;
 	case PHASE_SHADOW:

@@ -158,7 +158,7 @@ migration_build_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct migration *m = (struct migration *)((char *)w - offsetof(struct migration, build_tick));
 	bool build = m->phase == PHASE_KEY || m->phase == PHASE_INDEXES;
-	char what[300];
+	bool named = m->building[0] != '\0' && m->build_started >= m->phase_started;
 
 	(void)loop;
 	(void)revents;
@@ -168,13 +168,11 @@ migration_build_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		migration_held_tick(m);
 		return;
 	}
-	if (m->building[0] != '\0' && m->build_started >= m->phase_started)
-		snprintf(what, sizeof(what), "%s (for %.0f s)", m->building,
-			 now_seconds() - m->build_started);
-	else
-		snprintf(what, sizeof(what), "%s", m->phase == PHASE_KEY
-			 ? "the shadow's primary key" : "the other indexes");
-	progress_build_tick(&m->prog, migration_phase_names[m->phase], what,
+	progress_build_tick(&m->prog, migration_phase_names[m->phase],
+			    named ? m->building
+				  : m->phase == PHASE_KEY ? "the shadow's primary key"
+							  : "the other indexes",
+			    named ? now_seconds() - m->build_started : -1,
 			    now_seconds() - m->phase_started);
 }
 

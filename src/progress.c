@@ -237,23 +237,28 @@ progress_apply_tick(struct progress *p, const char *phase, double rate, bool for
 }
 
 void
-progress_build_tick(struct progress *p, const char *phase, const char *what, double secs)
+progress_build_tick(struct progress *p, const char *phase, const char *what,
+		    double what_secs, double phase_secs)
 {
-	char el[32], line[800];
+	char el[32], line[800], for_s[64] = "";
 
 	if (p->quiet)
 		return;
 	if (p->format == LOGFMT_JSON) {
-		struct logfmt_field f[] = {LF_STR("phase", phase), LF_STR("building", what),
-					   LF_NUM("running_seconds", secs),
-					   LF_NUM("elapsed_seconds", now_seconds() - p->started)};
+		struct logfmt_field f[] = {
+			LF_STR("phase", phase), LF_STR("building", what),
+			LF_NUM("building_seconds", what_secs < 0 ? NAN : what_secs),
+			LF_NUM("running_seconds", phase_secs),
+			LF_NUM("elapsed_seconds", now_seconds() - p->started)};
 
 		progress_json("info", "progress", f, ARRAY_LEN(f));
 		return;
 	}
-	progress_elapsed(el, sizeof(el), secs);
-	snprintf(line, sizeof(line), "shade: %s: building %s, running for %s", phase,
-		 what ? what : "", el);
+	progress_elapsed(el, sizeof(el), phase_secs);
+	if (what_secs >= 0)
+		snprintf(for_s, sizeof(for_s), " (for %.0f s)", what_secs);
+	snprintf(line, sizeof(line), "shade: %s: building %s%s, running for %s", phase, what,
+		 for_s, el);
 	progress_text(p, line, true);
 }
 
