@@ -36,13 +36,13 @@ logfmt_wall_now(void)
 void
 logfmt_timestamp(char *out, size_t len, double epoch)
 {
-	time_t secs = (time_t)floor(epoch);
-	long ms = (long)((epoch - floor(epoch)) * 1000.0);
+	/* Rounded to the millisecond as a whole: .123 is not written .122. */
+	long long total_ms = llround(epoch * 1000.0);
+	time_t secs = (time_t)(total_ms / 1000);
+	long ms = (long)(total_ms % 1000);
 	struct tm tm;
 	char day[32];
 
-	if (ms > 999)
-		ms = 999;
 	gmtime_r(&secs, &tm);
 	strftime(day, sizeof(day), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(out, len, "%s.%03ldZ", day, ms);
