@@ -70,7 +70,9 @@ progress_live_end(struct progress *p)
 
 /*
  * A text line of its own: on a terminal it goes above the live line, which
- * is drawn again under it (keep_live) or left off (a phase changed).
+ * is drawn again under it (keep_live: a note), or stays where it is as an
+ * ordinary line, its last state (a phase changed: the copy's last count
+ * stays on the screen).
  */
 static void
 progress_text(struct progress *p, const char *line, bool keep_live)
@@ -78,7 +80,7 @@ progress_text(struct progress *p, const char *line, bool keep_live)
 	struct buf b = {0};
 
 	if (p->live_shown)
-		buf_append(&b, PROGRESS_ERASE);
+		buf_append(&b, keep_live ? PROGRESS_ERASE : "\n");
 	buf_append(&b, line);
 	buf_append_char(&b, '\n');
 	p->live_shown = false;

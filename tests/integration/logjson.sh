@@ -8,6 +8,9 @@
 #     the --verbose statements as "sql" events, and a summary whose
 #     rows_copied is the table's real row count, with the time per phase
 #     and the swap's lock time; the table has the new schema;
+#   - a catch-up held by the throttle flag file (while the postpone file
+#     keeps it in catch-up) still says where it is at every interval, and
+#     the summary counts the time under "flag file";
 #   - a long index build names the index it builds (PostgreSQL: an index on
 #     a function that sleeps makes the build last, whatever the machine);
 #   - an ALTER the rows do not fit ends with a failed summary and a JSON
@@ -71,6 +74,20 @@ json_run_checks()
 	    (.paused_seconds | type)' "$SHADE_ERR")" "number number" "$1: the summary's holds"
 }
 
+# wait_json WHAT N FILTER: wait until shade's stderr holds N events FILTER
+# selects (lines being written are skipped until whole).
+wait_json()
+{
+	_i=0
+	while [ "$(jq -R -c "fromjson? | select($3)" "$SHADE_ERR" | wc -l)" -lt "$2" ]; do
+		kill -0 "$SHADE_PID" 2>/dev/null ||
+		    { wait_shade; fail "$1: shade ended (exit $SHADE_RC) first"; }
+		_i=$((_i + 1))
+		[ "$_i" -lt 1200 ] || fail "$1: not seen within 120 s"
+		sleep 0.1
+	done
+}
+
 # bad_input WHAT DSN: exit 2, exactly one JSON line with status 2.
 bad_input()
 {
@@ -128,6 +145,26 @@ assert_eq "$(pg_val "SELECT count(*) FROM information_schema.columns
 [ "$(jcount "$SHADE_ERR" '.event == "progress" and .phase == "indexes" and
     (.building | test("^index _?items_slow_idx")) and (.building_seconds | type) == "number"')" -ge 1 ] ||
     fail "pg json: the index build did not name items_slow_idx"
+
+# A catch-up held by the throttle file still reports at every interval.
+pg_make_table
+POSTPONE=$T_TMP/postpone THROTTLE=$T_TMP/throttle
+: >"$POSTPONE"
+rm -f "$THROTTLE"
+start_shade --log-format json --dsn "$PG_DSN" --table items --execute --progress-interval 0.2 \
+    --postpone-flag-file "$POSTPONE" --throttle-flag-file "$THROTTLE" \
+    --alter 'ADD COLUMN flag int NOT NULL DEFAULT 0'
+wait_json "pg held: the postponement" 1 '.event == "phase" and .phase == "postponed"'
+: >"$THROTTLE"
+wait_json "pg held: catch-up lines while throttled" 3 \
+    '.event == "progress" and .phase == "catch-up" and .held == "throttled"'
+rm -f "$THROTTLE" "$POSTPONE"
+wait_shade
+assert_rc 0 "pg held"
+json_lines "pg held" "$SHADE_ERR"
+assert_eq "$(jq -r 'select(.event == "summary") | (.throttled_by."flag file" > 0 and
+    .throttled_seconds >= .throttled_by."flag file")' "$SHADE_ERR")" true \
+    "pg held: the summary's flag file time"
 
 # A UNIQUE the rows do not fit: the build fails, the original stays.
 pg_make_table
