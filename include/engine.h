@@ -42,6 +42,13 @@ struct engine_opts {
 	/* Called with every statement before it runs (NULL: nobody listens). */
 	void (*trace)(void *arg, const char *sql);
 	void *trace_arg;
+	/*
+	 * Called by build_key and build_indexes before each build statement,
+	 * with what it builds ("index items_sku_idx"), so that a long build
+	 * can say what it is on (NULL: nobody listens). Never in a dry run.
+	 */
+	void (*on_build)(void *arg, const char *what);
+	void *on_build_arg;
 };
 
 /* What preflight learned about the table, for the migration and the user. */

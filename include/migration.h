@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "dsn.h"
+#include "logfmt.h"
 #include "util.h"
 
 struct mig_opts {
@@ -27,6 +28,7 @@ struct mig_opts {
 	bool drop_old;
 	bool quiet;
 	bool verbose;            /* print every statement */
+	enum logfmt_format log_format;  /* stderr: text, or a JSON object per line */
 	double chunk_time;       /* target seconds per chunk */
 	long chunk_rows;         /* initial chunk size */
 	double lock_timeout;     /* seconds, per attempt */

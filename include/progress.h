@@ -2,13 +2,19 @@
  * progress.h - telling the operator where the migration is, on stderr: a
  * line when a phase starts, and during the copy a line per interval with
  * rows copied / total, rows per second, the change-log backlog and an ETA;
- * while the log is applied, a line per interval with its backlog and rate.
+ * while the log is applied, a line per interval with its backlog and rate;
+ * at the end a summary. As text (on a terminal the copy and apply lines
+ * are one live line rewritten in place) or, with --log-format json, one
+ * JSON object per line (logfmt.h).
  */
 #ifndef SHADE_PROGRESS_H
 #define SHADE_PROGRESS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "logfmt.h"
+#include "tally.h"
 
 struct progress {
 	double started;       /* now_seconds() at the start */
@@ -23,6 +29,11 @@ struct progress {
 	bool paused;
 	bool throttled;       /* held by the throttle flag file */
 	bool quiet;
+	enum logfmt_format format;
+	const char *throttle_reason;  /* the migration's, "" when none (may be NULL) */
+	bool live;            /* stderr is a terminal: ticks rewrite one line */
+	bool live_shown;      /* live_line is on the screen, without its newline */
+	char live_line[400];
 };
 
 /*
@@ -40,6 +51,13 @@ struct progress_trend {
 };
 
 void progress_init(struct progress *p, double interval, bool quiet);
+/*
+ * Write as format; with text on a terminal (and not quiet), the copy and
+ * apply ticks become one live line, rewritten about once a second.
+ */
+void progress_format(struct progress *p, enum logfmt_format format);
+/* Take the live line off the screen (before the process says its last). */
+void progress_live_end(struct progress *p);
 void progress_phase(struct progress *p, const char *phase, const char *detail);
 /* Print a copy line if the interval has passed (or force). */
 void progress_tick(struct progress *p, bool force);
@@ -59,6 +77,23 @@ bool progress_trend_check(struct progress_trend *t, double interval, double now,
 			  long long backlog, long long applied, char *out, size_t len);
 /* Forget the checks (the apply was held: the rates say nothing). */
 void progress_trend_reset(struct progress_trend *t);
+
+/*
+ * A build statement (phase key or indexes) still runs: what it builds and
+ * for how long (what_secs < 0: not known), and how long the phase runs.
+ */
+void progress_build_tick(struct progress *p, const char *phase, const char *what,
+			 double what_secs, double phase_secs);
+/* --verbose: a statement about to run (said even when quiet). */
+void progress_sql(struct progress *p, const char *sql);
+/*
+ * The summary at the end: what was done, the time per phase (names[i] for
+ * t->phase_secs[i], i < nphases; a phase with no time is left out), held
+ * and paused time, the swap's lock. status 0: a full summary; else the
+ * shorter one of a run that failed (reached: the phase it ended in).
+ */
+void progress_summary(struct progress *p, const struct tally *t, const char *const *names,
+		      size_t nphases, int status, const char *reached);
 
 /* Print an informational line: "shade: ..." */
 void progress_note(struct progress *p, const char *fmt, ...)

@@ -72,6 +72,11 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) PRINTF_LIKE(1, 2);
 void die(const char *fmt, ...) PRINTF_LIKE(1, 2) __attribute__((noreturn));
+/*
+ * Who writes die()'s message (without "shade: "); NULL: die() writes
+ * "shade: MSG" itself. --log-format json makes it a JSON line.
+ */
+void die_set_printer(void (*printer)(const char *msg));
 
 /* A growable NUL-terminated string. A zeroed struct is an empty buffer. */
 struct buf {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "logfmt.h"
 #include "migration.h"
 #include "util.h"
 
@@ -62,6 +63,9 @@ static const char usage_text[] =
 	"  --critical-load N    over N such sessions, abort and undo (exit 1)\n"
 	"  --throttle-query SQL  while SQL (run on the server) returns more than 0,\n"
 	"                       wait\n"
+	"  --log-format FORMAT  text (default) or json: every event, progress line,\n"
+	"                       the summary and the final error as one JSON object\n"
+	"                       per line on stderr\n"
 	"  --quiet              print errors only\n"
 	"  --verbose            print every statement shade runs, and with an error\n"
 	"                       the statement that failed and its SQLSTATE/errno\n"
@@ -99,6 +103,7 @@ enum {
 	OPT_MAX_LOAD,
 	OPT_CRITICAL_LOAD,
 	OPT_THROTTLE_QUERY,
+	OPT_LOG_FORMAT,
 	OPT_QUIET,
 	OPT_VERBOSE,
 	OPT_HELP,
@@ -131,6 +136,7 @@ static const struct option long_options[] = {
 	{"max-load", required_argument, NULL, OPT_MAX_LOAD},
 	{"critical-load", required_argument, NULL, OPT_CRITICAL_LOAD},
 	{"throttle-query", required_argument, NULL, OPT_THROTTLE_QUERY},
+	{"log-format", required_argument, NULL, OPT_LOG_FORMAT},
 	{"quiet", no_argument, NULL, OPT_QUIET},
 	{"verbose", no_argument, NULL, OPT_VERBOSE},
 	{"help", no_argument, NULL, OPT_HELP},
@@ -138,16 +144,53 @@ static const struct option long_options[] = {
 	{NULL, 0, NULL, 0},
 };
 
+/*
+ * The format of the lines on stderr. Options are read in order: a usage
+ * error found before --log-format json (or in its own value) is said as
+ * text, one found after it, or after all options were read, as JSON.
+ */
+static enum logfmt_format main_format = LOGFMT_TEXT;
+
+/* The last line, as main_format says: text, or one JSON "failed" object. */
+static void
+main_say_failed(int status, const char *msg, const struct logfmt_field *extra, size_t nextra)
+{
+	struct logfmt_field f[8];
+	struct buf b = {0};
+	size_t n = 0;
+
+	if (main_format == LOGFMT_TEXT) {
+		fprintf(stderr, "shade: %s\n", msg);
+		return;
+	}
+	f[n++] = LF_INT("status", status);
+	f[n++] = LF_STR("message", msg);
+	for (size_t i = 0; i < nextra && n < ARRAY_LEN(f); i++)
+		f[n++] = extra[i];
+	logfmt_json(&b, logfmt_wall_now(), "error", "failed", f, n);
+	fputs(buf_str(&b), stderr);
+	buf_free(&b);
+}
+
+/* die()'s last line, in JSON when that is the format. */
+static void
+main_die_line(const char *msg)
+{
+	main_say_failed(SHADE_FAILED, msg, NULL, 0);
+}
+
 static void __attribute__((noreturn)) PRINTF_LIKE(1, 2)
 main_usage_error(const char *fmt, ...)
 {
+	struct buf b = {0};
 	va_list ap;
 
-	fputs("shade: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	fputs(" (see shade --help)\n", stderr);
+	buf_append(&b, " (see shade --help)");
+	main_say_failed(SHADE_USAGE, buf_str(&b), NULL, 0);
+	buf_free(&b);
 	exit(SHADE_USAGE);
 }
 
@@ -201,9 +244,34 @@ main_bad_option(char **argv)
 }
 
 /*
- * --verbose: the detail behind the one line, for the log. The statement
- * holds no password (passwords never reach SQL text).
+ * The last line of a run that failed. With --verbose, the detail behind it
+ * for the log: as text, a second line; in JSON, keys of the same object.
+ * The statement holds no password (passwords never reach SQL text).
  */
+static void main_error_detail(const struct shade_err *err);
+
+static void
+main_failed(int status, const struct shade_err *err, bool verbose)
+{
+	const char *msg = err->msg[0] ? err->msg : "failed";
+	struct logfmt_field f[3];
+	size_t n = 0;
+
+	if (main_format == LOGFMT_TEXT || !verbose) {
+		main_say_failed(status, msg, NULL, 0);
+		if (verbose)
+			main_error_detail(err);
+		return;
+	}
+	if (err->stmt != NULL)
+		f[n++] = LF_STR("statement", err->stmt);
+	if (err->sqlstate[0] != '\0')
+		f[n++] = LF_STR("sqlstate", err->sqlstate);
+	if (err->server_errno != 0)
+		f[n++] = LF_INT("server_errno", err->server_errno);
+	main_say_failed(status, msg, f, n);
+}
+
 static void
 main_error_detail(const struct shade_err *err)
 {
@@ -228,13 +296,10 @@ main_error_detail(const struct shade_err *err)
  * line, exit 2. conf owns the throttle query o then points at.
  */
 static int
-main_config(struct mig_opts *o, struct config *conf)
+main_config(struct mig_opts *o, struct config *conf, struct shade_err *err)
 {
-	struct shade_err err = {0};
-
-	if (config_read(conf, o->config_file, &err) != 0) {
-		fprintf(stderr, "shade: --config %s\n", err.msg);
-		err_clear(&err);
+	if (config_read(conf, o->config_file, err) != 0) {
+		err_prefix(err, SHADE_USAGE, "--config ");
 		return -1;
 	}
 	if (conf->set & CONFIG_MAX_LAG)
@@ -341,6 +406,12 @@ main_option(int c, struct mig_opts *o, bool *dry_run, char **argv)
 			main_usage_error("--throttle-query needs a query");
 		o->throttle_query = optarg;
 		break;
+	case OPT_LOG_FORMAT:
+		if (logfmt_parse(optarg, &o->log_format) != 0)
+			main_usage_error("--log-format takes text or json, not \"%s\"", optarg);
+		main_format = o->log_format;
+		die_set_printer(main_format == LOGFMT_JSON ? main_die_line : NULL);
+		break;
 	case OPT_QUIET:
 		o->quiet = true;
 		break;
@@ -397,7 +468,7 @@ main(int argc, char **argv)
 	if (o.postpone_cut_over && o.control_socket == NULL)
 		main_usage_error("--postpone-cut-over needs --control-socket (its cut-over command "
 				 "lets the swap go on)");
-	if (o.config_file != NULL && main_config(&o, &conf) != 0) {
+	if (o.config_file != NULL && main_config(&o, &conf, &err) != 0) {
 		st = SHADE_USAGE;
 		goto out;
 	}
@@ -406,12 +477,9 @@ main(int argc, char **argv)
 		main_usage_error("--critical-load (%ld) must be above --max-load (%ld)",
 				 o.critical_load, o.max_load);
 	st = migration_run(&o, &err);
-	if (st != SHADE_OK) {
-		fprintf(stderr, "shade: %s\n", err.msg[0] ? err.msg : "failed");
-		if (o.verbose)
-			main_error_detail(&err);
-	}
 out:
+	if (st != SHADE_OK)
+		main_failed((int)st, &err, o.verbose);
 	err_clear(&err);
 	config_free(&conf);
 	return (int)st;

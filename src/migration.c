@@ -57,8 +57,9 @@ migration_defaults(struct mig_opts *o)
 static void
 migration_trace(void *arg, const char *sql)
 {
-	(void)arg;
-	fprintf(stderr, "shade: sql: %s\n", sql);
+	struct migration *m = arg;
+
+	progress_sql(&m->prog, sql);
 }
 
 static bool
@@ -214,6 +215,7 @@ migration_fail(struct migration *m)
 void
 migration_set_phase(struct migration *m, enum mig_phase ph, const char *detail)
 {
+	tally_phase(&m->tally, (int)m->phase, now_seconds() - m->phase_started);
 	m->phase = ph;
 	m->phase_started = now_seconds();
 	progress_phase(&m->prog, migration_phase_names[ph], detail);
@@ -234,11 +236,15 @@ migration_with_lock(struct migration *m, int (*op)(struct eng *, struct shade_er
 	backoff_init(&bo, 0.5, 16, m->o->lock_retries);
 	for (;;) {
 		const char *blockers;
-		double pause;
+		double pause, t0 = now_seconds();
 
 		err_clear(m->err);
-		if (op(m->eng, m->err) == 0)
+		if (op(m->eng, m->err) == 0) {
+			/* The swap's statements are what hold the lock writers wait on. */
+			if (m->phase == PHASE_SWAP)
+				m->tally.swap_lock_secs = now_seconds() - t0;
 			return 0;
+		}
 		if (!m->err->retryable)
 			return -1;
 		if ((pause = backoff_next(&bo)) < 0) {
@@ -348,8 +354,9 @@ migration_between_chunks(struct migration *m)
 		m->last_backlog_check = now_seconds();
 		if (!drained && m->engine->backlog(m->eng, &m->prog.backlog, m->err) != 0)
 			return -1;
-		progress_tick(&m->prog, true);
 	}
+	/* Its own interval: a line per interval, or the live line each second. */
+	progress_tick(&m->prog, false);
 	return 0;
 }
 
@@ -516,6 +523,9 @@ migration_preflight(struct migration *m)
 	m->eopts.connect_timeout = o->connect_timeout;
 	if (o->verbose)
 		m->eopts.trace = migration_trace;
+	m->eopts.trace_arg = m;
+	m->eopts.on_build = migration_on_build;
+	m->eopts.on_build_arg = m;
 	return migration_connect(m);
 }
 
@@ -563,6 +573,7 @@ migration_cleanup(struct migration *m)
 	m->eopts.connect_timeout = m->o->connect_timeout;
 	if (m->o->verbose)
 		m->eopts.trace = migration_trace;
+	m->eopts.trace_arg = m;
 	if (m->engine->cleanup == NULL) {
 		err_set(m->err, SHADE_USAGE, "--cleanup is not supported on %s yet", m->engine->name);
 		return -1;
@@ -658,8 +669,11 @@ migration_step(struct migration *m)
 		migration_fail(m);
 		return;
 	}
-	if (migration_pausing(m))
+	if (migration_pausing(m)) {
+		migration_hold_account(m, true);
 		return;  /* the step callback parks us on the pause timer */
+	}
+	migration_hold_account(m, false);
 	err_clear(m->err);
 	if (m->critical) {
 		err_set(m->err, SHADE_FAILED, "%s: aborted during %s; the original table is untouched",
@@ -681,6 +695,8 @@ migration_step(struct migration *m)
 		 */
 		if (migration_preflight(m) != 0 || migration_throttle_open(m) != 0)
 			goto fail;
+		tally_phase(&m->tally, PHASE_PREFLIGHT, now_seconds() - m->phase_started);
+		m->phase_started = now_seconds();
 		m->phase = PHASE_SHADOW;
 		break;
 	case PHASE_SHADOW:
@@ -787,6 +803,10 @@ migration_run(const struct mig_opts *o, struct shade_err *err)
 	if (m->loop == NULL)
 		die("cannot initialise the event loop");
 	progress_init(&m->prog, o->progress_interval, o->quiet);
+	progress_format(&m->prog, o->log_format);
+	m->prog.throttle_reason = m->throttle_reason;
+	tally_init(&m->tally);
+	m->phase_started = m->hold_at = now_seconds();
 	chunk_init(&m->chunk, o->chunk_time, o->chunk_rows, 100, 1000000);
 	m->limits.max_lag = o->max_lag;
 	m->limits.max_load = o->max_load;
@@ -829,6 +849,8 @@ migration_run(const struct mig_opts *o, struct shade_err *err)
 		progress_note(&m->prog, "done: %s has the new schema; the old table is kept as %s",
 			      m->summary.display,
 			      m->summary.old_display ? m->summary.old_display : "_<table>_old");
+	migration_summary(m, st);
+	progress_live_end(&m->prog);  /* main.c may say the last line */
 	/*
 	 * Close the connections while the signal watchers still stand, then
 	 * ignore what arrives until exit: with no watcher a late SIGUSR1 or

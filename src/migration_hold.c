@@ -10,6 +10,7 @@
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "migration_int.h"
 
@@ -174,38 +175,93 @@ migration_pausing(struct migration *m)
 	return !m->critical && (pause || throttle);
 }
 
+/*
+ * Account the time since the last call to what held the run then, and
+ * remember what holds it now: a pause, or a throttle by its reason (the
+ * flag file, or whatever m->throttle_reason says).
+ */
+void
+migration_hold_account(struct migration *m, bool held)
+{
+	double now = now_seconds();
+
+	if (strcmp(m->hold_kind, "paused") == 0)
+		m->tally.paused_secs += now - m->hold_at;
+	else if (m->hold_kind[0] != '\0')
+		tally_hold(&m->tally, m->hold_kind, now - m->hold_at);
+	m->hold_at = now;
+	if (!held)
+		m->hold_kind[0] = '\0';
+	else if (m->prog.paused)
+		snprintf(m->hold_kind, sizeof(m->hold_kind), "paused");
+	else if (m->ctl.throttled)
+		snprintf(m->hold_kind, sizeof(m->hold_kind), "flag file");
+	else
+		snprintf(m->hold_kind, sizeof(m->hold_kind), "%s",
+			 m->throttle_reason[0] ? m->throttle_reason : "throttled");
+}
+
+/*
+ * While held, the phase still says where it is, once per interval (a
+ * throttle may hold a catch-up for minutes: silence would look like a hang).
+ */
+static void
+migration_held_tick(struct migration *m)
+{
+	if (m->phase == PHASE_COPY)
+		progress_tick(&m->prog, false);
+	else if (m->phase == PHASE_APPLY || m->phase == PHASE_CATCHUP)
+		progress_apply_tick(&m->prog, migration_phase_names[m->phase], m->apply_rate, false);
+}
+
 void
 migration_pause_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct migration *m = (struct migration *)((char *)w - offsetof(struct migration, pause_check));
 
 	(void)revents;
+	migration_held_tick(m);
 	/* The step looks again, and parks here again if still held. */
 	ev_timer_stop(loop, w);
 	ev_idle_start(loop, &m->step);
 }
 
+void
+migration_on_build(void *arg, const char *what)
+{
+	struct migration *m = arg;
+
+	snprintf(m->building, sizeof(m->building), "%s", what);
+	m->build_started = now_seconds();
+}
+
 /*
  * A build (the key, the indexes) is one statement that may take long: say
- * once per interval that it still runs, as the copy says where it is.
+ * once per interval that it still runs and what it builds, as the copy
+ * says where it is. An apply statement that runs long (a batch under
+ * load) gets its phase's line too, so no phase falls silent.
  */
 void
 migration_build_tick_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	struct migration *m = (struct migration *)((char *)w - offsetof(struct migration, build_tick));
-	char el[32];
-	long s = (long)(now_seconds() - m->phase_started + 0.5);
+	bool build = m->phase == PHASE_KEY || m->phase == PHASE_INDEXES;
+	bool named = m->building[0] != '\0' && m->build_started >= m->phase_started;
 
 	(void)loop;
 	(void)revents;
-	if (!m->in_step || (m->phase != PHASE_KEY && m->phase != PHASE_INDEXES) ||
-	    now_seconds() - m->phase_started < m->prog.interval)
+	if (!m->in_step || now_seconds() - m->phase_started < m->prog.interval)
 		return;
-	snprintf(el, sizeof(el), "%02ld:%02ld:%02ld", s / 3600, s / 60 % 60, s % 60);
-	progress_note(&m->prog, "%s: %s, running for %s", migration_phase_names[m->phase],
-		      m->phase == PHASE_KEY ? "building the shadow's primary key"
-					    : "building the other indexes",
-		      el);
+	if (!build) {
+		migration_held_tick(m);
+		return;
+	}
+	progress_build_tick(&m->prog, migration_phase_names[m->phase],
+			    named ? m->building
+				  : m->phase == PHASE_KEY ? "the shadow's primary key"
+							  : "the other indexes",
+			    named ? now_seconds() - m->build_started : -1,
+			    now_seconds() - m->phase_started);
 }
 
 /*

@@ -20,6 +20,7 @@
 #include "ident.h"
 #include "migration.h"
 #include "progress.h"
+#include "tally.h"
 #include "throttle.h"
 
 enum mig_phase {
@@ -81,6 +82,12 @@ struct migration {
 	char throttle_reason[256];  /* why the copy and apply are held, or "" */
 	struct throttle throttle;   /* the probes of the limits, and their verdict */
 	bool critical;              /* a probe saw --critical-load passed (throttle.why) */
+	struct tally tally;    /* time per phase and per hold, for the summary */
+	double hold_at;        /* when the holds were last accounted */
+	char hold_kind[256];   /* what held the run since then ("" nothing,
+				  "paused", or a throttle reason) */
+	char building[256];    /* what the running build statement builds */
+	double build_started;  /* now_seconds() when it began */
 	enum mig_phase saved_phase;  /* the last phase the state table holds */
 	struct ctlsock sock;   /* --control-socket, when given */
 	bool postpone_held;    /* the socket's postpone or --postpone-cut-over, until cut-over */
@@ -107,9 +114,15 @@ int migration_control_start(struct migration *m);
 void migration_control_stop(struct migration *m);
 void migration_control_safe_point(struct migration *m);
 bool migration_postpone_wanted(const struct migration *m);
+/* Account the time since the last call to what held the run; held: now? */
+void migration_hold_account(struct migration *m, bool held);
+/* engine_opts.on_build: a build statement starts. */
+void migration_on_build(void *arg, const char *what);
 
 /* migration_report.c: what shade prints besides progress. */
 void migration_duration(char *out, size_t len, double secs);
 int migration_dry_run(struct migration *m);
+/* The summary at the end of a run that got past its preflight. */
+void migration_summary(struct migration *m, enum shade_status st);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * migration_report.c - what a migration prints besides its progress lines:
- * the dry run's report on stdout.
+ * the dry run's report on stdout, and the summary at the end of a run.
  */
 #include <stdio.h>
 
@@ -71,4 +71,23 @@ migration_dry_run(struct migration *m)
 		printf("%3zu. %s;\n", i + 1, r.plan.items[i]);
 	engine_report_free(&r);
 	return 0;
+}
+
+/*
+ * The summary of a run that got as far as its capture phase (before it,
+ * nothing was done worth summing up, and bad input gets its one line).
+ * The phase it ended in gets its time until now.
+ */
+void
+migration_summary(struct migration *m, enum shade_status st)
+{
+	if (!m->o->execute || m->o->cleanup || m->phase < PHASE_CAPTURE)
+		return;
+	if (m->phase != PHASE_DONE) {
+		tally_phase(&m->tally, (int)m->phase, now_seconds() - m->phase_started);
+		m->phase_started = now_seconds();
+	}
+	migration_hold_account(m, false);
+	progress_summary(&m->prog, &m->tally, migration_phase_names, PHASE_DONE, (int)st,
+			 migration_phase_names[m->phase]);
 }

@@ -65,16 +65,28 @@ err_set_stmt(struct shade_err *e, const char *stmt)
 	e->stmt = stmt ? xstrdup(stmt) : NULL;
 }
 
+static void (*die_printer)(const char *msg);
+
+void
+die_set_printer(void (*printer)(const char *msg))
+{
+	die_printer = printer;
+}
+
 void
 die(const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 
-	fputs("shade: ", stderr);
+	/* A fixed buffer: die() may be saying that memory ran out. */
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	if (die_printer != NULL)
+		die_printer(msg);
+	else
+		fprintf(stderr, "shade: %s\n", msg);
 	exit(SHADE_FAILED);
 }
 

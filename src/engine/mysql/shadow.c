@@ -392,6 +392,28 @@ out:
 	return rc;
 }
 
+/*
+ * Tell who listens (engine_opts.on_build) what the one ALTER builds: the
+ * deferred indexes, by name.
+ */
+static void
+myeng_shadow_building(struct eng *e)
+{
+	struct buf what = {0};
+
+	if (e->plan != NULL || e->opts == NULL || e->opts->on_build == NULL)
+		return;
+	buf_append(&what, e->deferred.len == 1 ? "index " : "indexes ");
+	for (size_t i = 0; i < e->deferred.len; i++) {
+		char *name = myeng_shadow_index_name(e->deferred.items[i]);
+
+		buf_printf(&what, "%s%s", i ? ", " : "", name ? name : "?");
+		free(name);
+	}
+	e->opts->on_build(e->opts->on_build_arg, buf_str(&what));
+	buf_free(&what);
+}
+
 int
 myeng_shadow_build_indexes(struct eng *e, struct shade_err *err)
 {
@@ -407,6 +429,7 @@ myeng_shadow_build_indexes(struct eng *e, struct shade_err *err)
 	if (sql != NULL) {
 		if (myeng_shadow_release(e, err) != 0)
 			goto out;
+		myeng_shadow_building(e);
 		if (myeng_run(e, sql, err) != 0) {
 			if (!err->cancelled && (err->server_errno == ER_DUP_ENTRY ||
 						err->server_errno == ER_DUP_ENTRY_WITH_KEY_NAME))

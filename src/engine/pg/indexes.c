@@ -110,6 +110,18 @@ pgsql_indexes_free(struct eng *e)
 	e->naside = 0;
 }
 
+/* Tell who listens (engine_opts.on_build) which index is built now. */
+static void
+pgsql_indexes_starting(struct eng *e, const struct aside_index *x)
+{
+	char what[300];
+
+	if (e->plan != NULL || e->opts == NULL || e->opts->on_build == NULL)
+		return;
+	snprintf(what, sizeof(what), "%s %s", x->kind == 'p' ? "primary key" : "index", x->name);
+	e->opts->on_build(e->opts->on_build_arg, what);
+}
+
 /* Build the indexes of one kind again, with what belongs to each. */
 static int WARN_UNUSED
 pgsql_indexes_build_kind(struct eng *e, char kind, struct shade_err *err)
@@ -133,6 +145,7 @@ pgsql_indexes_build_kind(struct eng *e, char kind, struct shade_err *err)
 		own = e->plan == NULL && PQtransactionStatus(e->conn) == PQTRANS_IDLE;
 		if (own && pgsql_exec_run(e, "BEGIN", err) != 0)
 			goto out;
+		pgsql_indexes_starting(e, x);
 		if (pgsql_exec_run(e, x->create, err) != 0)
 			goto out;
 		if ((x->comment && pgsql_exec_run(e, x->comment, err) != 0) ||
