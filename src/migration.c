@@ -657,6 +657,48 @@ migration_save_phase(struct migration *m)
 	return 0;
 }
 
+/*
+ * The first two phases: preflight (or --cleanup), then the shadow (or the
+ * dry run's report, or taking an interrupted run up). Returns -1 on failure.
+ */
+static int
+migration_begin_step(struct migration *m)
+{
+	if (m->phase == PHASE_PREFLIGHT) {
+		if (m->o->cleanup) {
+			if (migration_cleanup(m) != 0)
+				return -1;
+			migration_finish(m, SHADE_OK);
+			return 0;
+		}
+		/*
+		 * Bad input is found here and in the shadow phase, and gets
+		 * exactly one line on stderr: say nothing until both passed.
+		 */
+		if (migration_preflight(m) != 0 || migration_throttle_open(m) != 0)
+			return -1;
+		tally_phase(&m->tally, PHASE_PREFLIGHT, now_seconds() - m->phase_started);
+		m->phase_started = now_seconds();
+		m->phase = PHASE_SHADOW;
+		return 0;
+	}
+	if (!m->o->execute) {
+		if (migration_dry_run(m) != 0)
+			return -1;
+		migration_finish(m, SHADE_OK);
+		return 0;
+	}
+	if (m->resuming)
+		return migration_resume(m);
+	if (m->engine->create_shadow(m->eng, m->o->alter, &m->alter, m->err) != 0)
+		return -1;
+	m->built = true;
+	progress_phase(&m->prog, "preflight", m->preflight_note);
+	progress_phase(&m->prog, "shadow", "created with the new schema");
+	migration_set_phase(m, PHASE_CAPTURE, "creating the change log and triggers");
+	return 0;
+}
+
 static void
 migration_step(struct migration *m)
 {
@@ -683,40 +725,9 @@ migration_step(struct migration *m)
 	}
 	switch (m->phase) {
 	case PHASE_PREFLIGHT:
-		if (m->o->cleanup) {
-			if (migration_cleanup(m) != 0)
-				goto fail;
-			migration_finish(m, SHADE_OK);
-			break;
-		}
-		/*
-		 * Bad input is found here and in the shadow phase, and gets
-		 * exactly one line on stderr: say nothing until both passed.
-		 */
-		if (migration_preflight(m) != 0 || migration_throttle_open(m) != 0)
-			goto fail;
-		tally_phase(&m->tally, PHASE_PREFLIGHT, now_seconds() - m->phase_started);
-		m->phase_started = now_seconds();
-		m->phase = PHASE_SHADOW;
-		break;
 	case PHASE_SHADOW:
-		if (!m->o->execute) {
-			if (migration_dry_run(m) != 0)
-				goto fail;
-			migration_finish(m, SHADE_OK);
-			break;
-		}
-		if (m->resuming) {
-			if (migration_resume(m) != 0)
-				goto fail;
-			break;
-		}
-		if (m->engine->create_shadow(m->eng, m->o->alter, &m->alter, m->err) != 0)
+		if (migration_begin_step(m) != 0)
 			goto fail;
-		m->built = true;
-		progress_phase(&m->prog, "preflight", m->preflight_note);
-		progress_phase(&m->prog, "shadow", "created with the new schema");
-		migration_set_phase(m, PHASE_CAPTURE, "creating the change log and triggers");
 		break;
 	case PHASE_CAPTURE:
 		if (migration_with_lock(m, m->engine->create_capture) != 0)
