@@ -740,20 +740,33 @@ my_migrate_under_load()
 {
 	_tbl=$1
 	shift
+	# A reader holds the table until shade has waited for the capture's
+	# lock once: released on that event, not after a fixed time, so a
+	# slow machine cannot make shade miss the wait.
 	my_client -D "$MY_DB" -e "START TRANSACTION;
-	    SELECT COUNT(*) FROM \`$_tbl\`; SELECT SLEEP(2); COMMIT" >/dev/null &
+	    SELECT COUNT(*) FROM \`$_tbl\`; SELECT SLEEP(120); COMMIT" >/dev/null 2>&1 &
 	_hold=$!
 	bg_track "$_hold"
-	sleep 0.3
+	_i=0
+	until [ "$(my_val "SELECT count(*) FROM information_schema.processlist
+	    WHERE info = 'SELECT SLEEP(120)'")" -gt 0 ]; do
+		_i=$((_i + 1))
+		[ "$_i" -lt 600 ] || fail "$_tbl: the lock holder did not start"
+		sleep 0.1
+	done
 	start_shade "$@"
 	_i=0
-	until grep -q 'capture' "$SHADE_ERR"; do
+	until grep -q 'could not lock' "$SHADE_ERR"; do
 		kill -0 "$SHADE_PID" 2>/dev/null || break
 		_i=$((_i + 1))
-		[ "$_i" -lt 1200 ] || fail "$_tbl: shade did not reach the capture"
+		[ "$_i" -lt 1800 ] || fail "$_tbl: shade did not wait for the capture's lock"
 		sleep 0.05
 	done
 	kill -USR1 "$SHADE_PID" 2>/dev/null || true
+	for _id in $(my_val "SELECT id FROM information_schema.processlist
+	    WHERE info = 'SELECT SLEEP(120)'"); do
+		my_sql "KILL QUERY $_id" 2>/dev/null || true
+	done
 	wait "$_hold" || true
 	_i=0
 	while [ "$(my_val "SELECT count(*) FROM information_schema.triggers
