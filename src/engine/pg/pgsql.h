@@ -55,6 +55,7 @@
 struct index_pair {
 	char *orig;    /* index name on T */
 	char *shadow;  /* its twin's name on the shadow */
+	bool constraint; /* it backs a constraint (of the same name) */
 };
 
 /* An index of the shadow, off it for the copy (indexes.c). */
