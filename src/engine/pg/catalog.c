@@ -32,9 +32,6 @@ static const char sql_unsupported[] =
 	"  WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
 	"    AND d.refobjid = $1::pg_catalog.oid AND r.ev_class <> $1::pg_catalog.oid"
 	"    AND v.relkind <> 'v'),"
-	" (SELECT count(*) FROM pg_catalog.pg_constraint"
-	"  WHERE contype = 'f' AND confrelid = $1::pg_catalog.oid"
-	"    AND conrelid = $1::pg_catalog.oid),"
 	" (SELECT count(*) FROM pg_catalog.pg_rewrite"
 	"  WHERE ev_class = $1::pg_catalog.oid AND rulename <> '_RETURN'),"
 	" (SELECT count(*) FROM pg_catalog.pg_inherits"
@@ -44,7 +41,6 @@ static const char sql_unsupported[] =
 
 static const char *const unsupported_what[] = {
 	"dependent materialized views",
-	"a foreign key that references the table itself",
 	"rules",
 	"inheritance or partitions",
 	"a publication with a row filter or column list",

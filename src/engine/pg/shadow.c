@@ -35,6 +35,7 @@ static const char sql_index_twins[] =
 	"  JOIN pg_catalog.pg_namespace n ON n.oid = ct.relnamespace"
 	"  LEFT JOIN pg_catalog.pg_constraint con"
 	"    ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid"
+	"   AND con.contype IN ('p', 'u', 'x')" /* not a self-reference's FK */
 	"  WHERE i.indrelid IN ($1::pg_catalog.regclass, $2::pg_catalog.regclass)),"
 	" r AS (SELECT *, row_number() OVER (PARTITION BY indrelid, def, indisunique,"
 	"          indisprimary, ct ORDER BY name) AS rn FROM ix)"
@@ -99,6 +100,7 @@ static const char sql_index_marks[] =
 	" FROM pg_catalog.pg_index i"
 	" JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid"
 	" LEFT JOIN pg_catalog.pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid"
+	"   AND c.contype IN ('p', 'u', 'x')"
 	" LEFT JOIN pg_catalog.pg_description d ON d.objoid = c.oid"
 	"   AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass"
 	" WHERE i.indrelid = $1::pg_catalog.regclass AND ci.relname = $4"
@@ -231,8 +233,10 @@ pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_inf
 	}
 	if (pgsql_exec_pinned_path(e, err) != 0 ||
 	    pgsql_names_constraints(e, err) != 0 ||
-	    pgsql_columns_map(e, alter, err) != 0 || pgsql_indexes_set_aside(e, err) != 0 ||
-	    pgsql_constraints_set_aside(e, err) != 0 || pgsql_carry_unforce(e, err) != 0)
+	    pgsql_columns_map(e, alter, err) != 0 ||
+	    /* a foreign key to the shadow itself needs its index: it goes first */
+	    pgsql_constraints_set_aside(e, err) != 0 || pgsql_indexes_set_aside(e, err) != 0 ||
+	    pgsql_carry_unforce(e, err) != 0)
 		goto out;
 	pgsql_copy_statements(e);
 	pgsql_apply_statements(e);
