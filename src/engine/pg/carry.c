@@ -518,14 +518,21 @@ out:
 	return rc;
 }
 
-/* Views reading T, re-pointed at the new T once it carries the name. */
+/*
+ * Views reading T, re-pointed at the new T once it carries the name; or,
+ * where the ALTER retypes a column one reads, dropped before the renames
+ * and created again after them (views.c).
+ */
 static int WARN_UNUSED
-pgsql_carry_views(struct eng *e, struct strlist *after, struct shade_err *err)
+pgsql_carry_views(struct eng *e, struct strlist *out, struct strlist *after,
+		  struct shade_err *err)
 {
 	PGresult *res = NULL;
 	struct buf b = {0};
 	int rc = -1;
 
+	if (e->views_recreate)
+		return pgsql_views_swap_statements(e, out, after, err);
 	if (pgsql_carry_ask(e, sql_views, &res, err) != 0)
 		goto out;
 	for (int i = 0; i < PQntuples(res); i++) {
@@ -629,7 +636,7 @@ pgsql_carry_swap_statements(struct eng *e, struct strlist *out, struct shade_err
 		sql_build(&b, SQL_PG, "ALTER TABLE %Q FORCE ROW LEVEL SECURITY", &e->orig);
 		strlist_push_take(&after, buf_take(&b));
 	}
-	if (pgsql_carry_views(e, &after, err) != 0 || pgsql_carry_renames(e, out, err) != 0)
+	if (pgsql_carry_views(e, out, &after, err) != 0 || pgsql_carry_renames(e, out, err) != 0)
 		goto out;
 	for (size_t i = 0; i < after.len; i++)
 		strlist_push(out, after.items[i]);
@@ -706,5 +713,22 @@ pgsql_carry_fingerprint(struct eng *e, char **out, struct shade_err *err)
 		return -1;
 	*out = xstrdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
+	if (e->views_recreate) {
+		/* The views recreated, as the statements that recreate them. */
+		struct strlist drop = {0}, create = {0};
+		struct buf b = {0};
+		int rc = pgsql_views_swap_statements(e, &drop, &create, err);
+
+		buf_append(&b, *out);
+		for (size_t i = 0; i < drop.len; i++)
+			buf_printf(&b, "\n%s", drop.items[i]);
+		for (size_t i = 0; i < create.len; i++)
+			buf_printf(&b, "\n%s", create.items[i]);
+		free(*out);
+		*out = buf_take(&b);
+		strlist_free(&drop);
+		strlist_free(&create);
+		return rc;
+	}
 	return 0;
 }

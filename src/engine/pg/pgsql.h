@@ -2,8 +2,8 @@
  * engine/pg/pgsql.h - what the files of the PostgreSQL engine share.
  *
  * The engine is a folder, a file per concern (exec, conn, catalog, runlock,
- * shadow, columns, constraints, triggers, names, carry, capture, copy, apply,
- * swap, blockers, cleanup, dryrun), behind this private
+ * shadow, columns, constraints, triggers, names, carry, views, capture, copy,
+ * apply, swap, blockers, cleanup, dryrun), behind this private
  * header; engine.c exports the one const struct engine the rest of shade
  * sees. A function that one file exports to the others is named after that
  * file (pgsql_copy_chunk is in copy.c, pgsql_exec_run in exec.c). Never a
@@ -127,6 +127,10 @@ struct eng {
 	const struct alter_info *alter;  /* the ALTER-BODY as read (the caller's,
 					    outlives the engine) */
 
+	bool views_recreate;        /* the ALTER retypes a column a view reads:
+				       the swap drops and creates T's views
+				       (views.c) */
+
 	bool capture_created;       /* triggers may exist on T */
 	bool force_rls;             /* the new table forces row-level security:
 				       not while shade copies into it (a table
@@ -240,6 +244,11 @@ int pgsql_carry_unforce(struct eng *e, struct shade_err *err) WARN_UNUSED;
 int pgsql_carry_identity(struct eng *e, struct shade_err *err) WARN_UNUSED;
 int pgsql_carry_fingerprint(struct eng *e, char **out, struct shade_err *err) WARN_UNUSED;
 int pgsql_carry_swap_statements(struct eng *e, struct strlist *out,
+				struct shade_err *err) WARN_UNUSED;
+
+/* views.c: views over T whose columns change type */
+int pgsql_views_check(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int pgsql_views_swap_statements(struct eng *e, struct strlist *before, struct strlist *after,
 				struct shade_err *err) WARN_UNUSED;
 
 /* capture.c: the change log and the triggers */
