@@ -636,7 +636,9 @@ pgsql_carry_swap_statements(struct eng *e, struct strlist *out, struct shade_err
 		sql_build(&b, SQL_PG, "ALTER TABLE %Q FORCE ROW LEVEL SECURITY", &e->orig);
 		strlist_push_take(&after, buf_take(&b));
 	}
-	if (pgsql_carry_views(e, out, &after, err) != 0 || pgsql_carry_renames(e, out, err) != 0)
+	if (pgsql_carry_views(e, out, &after, err) != 0 ||
+	    pgsql_matviews_swap_statements(e, &after, err) != 0 ||
+	    pgsql_carry_renames(e, out, err) != 0)
 		goto out;
 	for (size_t i = 0; i < after.len; i++)
 		strlist_push(out, after.items[i]);
@@ -713,6 +715,17 @@ pgsql_carry_fingerprint(struct eng *e, char **out, struct shade_err *err)
 		return -1;
 	*out = xstrdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
+	{
+		struct buf b = {0};
+		int rc;
+
+		buf_append(&b, *out);
+		rc = pgsql_matviews_fingerprint(e, &b, err);
+		free(*out);
+		*out = buf_take(&b);
+		if (rc != 0)
+			return -1;
+	}
 	if (e->views_recreate) {
 		/* The views recreated, as the statements that recreate them. */
 		struct strlist drop = {0}, create = {0};

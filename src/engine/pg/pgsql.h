@@ -2,8 +2,8 @@
  * engine/pg/pgsql.h - what the files of the PostgreSQL engine share.
  *
  * The engine is a folder, a file per concern (exec, conn, catalog, runlock,
- * shadow, columns, constraints, triggers, names, carry, views, capture, copy,
- * apply, swap, blockers, cleanup, dryrun), behind this private
+ * shadow, columns, constraints, triggers, names, carry, views, matviews,
+ * capture, copy, apply, swap, blockers, cleanup, dryrun), behind this private
  * header; engine.c exports the one const struct engine the rest of shade
  * sees. A function that one file exports to the others is named after that
  * file (pgsql_copy_chunk is in copy.c, pgsql_exec_run in exec.c). Never a
@@ -250,6 +250,12 @@ int pgsql_carry_swap_statements(struct eng *e, struct strlist *out,
 int pgsql_views_check(struct eng *e, struct shade_err *err) WARN_UNUSED;
 int pgsql_views_swap_statements(struct eng *e, struct strlist *before, struct strlist *after,
 				struct shade_err *err) WARN_UNUSED;
+
+/* matviews.c: materialized views over T, built again over the new table */
+int pgsql_matviews_check(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int pgsql_matviews_swap_statements(struct eng *e, struct strlist *after,
+				   struct shade_err *err) WARN_UNUSED;
+int pgsql_matviews_fingerprint(struct eng *e, struct buf *out, struct shade_err *err) WARN_UNUSED;
 
 /* capture.c: the change log and the triggers */
 int pgsql_capture_statements(struct eng *e, struct strlist *pre, struct strlist *trg,

@@ -234,6 +234,7 @@ pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_inf
 	if (pgsql_exec_pinned_path(e, err) != 0 ||
 	    pgsql_names_constraints(e, err) != 0 ||
 	    pgsql_columns_map(e, alter, err) != 0 || pgsql_views_check(e, err) != 0 ||
+	    pgsql_matviews_check(e, err) != 0 ||
 	    /* a foreign key to the shadow itself needs its index: it goes first */
 	    pgsql_constraints_set_aside(e, err) != 0 || pgsql_indexes_set_aside(e, err) != 0 ||
 	    pgsql_carry_unforce(e, err) != 0)
