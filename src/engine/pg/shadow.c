@@ -179,18 +179,24 @@ static void
 pgsql_shadow_alter_failed(struct eng *e, struct shade_err *err)
 {
 	for (size_t i = 0; i < e->nipairs; i++) {
-		char *twin = xasprintf("\"%s\"", e->ipairs[i].shadow);
-		char *p;
+		const char *twin = e->ipairs[i].shadow;
+		size_t n = strlen(twin);
+		char *p = err->msg;
 
-		while ((p = strstr(err->msg, twin)) != NULL) {
+		while ((p = strstr(p, twin)) != NULL) {
 			struct buf b = {0};
 
+			if (p == err->msg || p[-1] != '"' || p[n] != '"') {
+				p++;
+				continue;
+			}
 			buf_append_n(&b, err->msg, (size_t)(p - err->msg));
-			buf_printf(&b, "\"%s\"%s", e->ipairs[i].orig, p + strlen(twin));
+			buf_append(&b, e->ipairs[i].orig);
+			buf_append(&b, p + n);
 			snprintf(err->msg, sizeof(err->msg), "%s", buf_str(&b));
+			p = err->msg + (p - err->msg) + strlen(e->ipairs[i].orig);
 			buf_free(&b);
 		}
-		free(twin);
 	}
 	err_prefix(err, SHADE_USAGE, "the ALTER fails on the shadow table: ");
 }
