@@ -16,18 +16,18 @@ pg_start
 pg_newdb
 
 pg_sql >/dev/null <<'SQL'
-CREATE ROLE app;
-CREATE ROLE reader;
+CREATE ROLE mv_app;
+CREATE ROLE mv_reader;
 CREATE TABLE orders (id serial PRIMARY KEY, region text NOT NULL, amount numeric(10,2) NOT NULL);
 INSERT INTO orders (region, amount)
 SELECT 'r' || g % 7, g % 100 + 0.5 FROM generate_series(1, 20000) g;
-GRANT SELECT ON orders TO app;
+GRANT SELECT ON orders TO mv_app;
 CREATE MATERIALIZED VIEW by_region WITH (fillfactor = 70) AS
     SELECT region, sum(amount) AS total, count(*) AS n FROM orders GROUP BY region;
 CREATE UNIQUE INDEX by_region_key ON by_region (region);
 CREATE INDEX by_region_total_idx ON by_region (total DESC);
-ALTER MATERIALIZED VIEW by_region OWNER TO app;
-GRANT SELECT ON by_region TO reader;
+ALTER MATERIALIZED VIEW by_region OWNER TO mv_app;
+GRANT SELECT ON by_region TO mv_reader;
 COMMENT ON MATERIALIZED VIEW by_region IS 'totals per region';
 COMMENT ON COLUMN by_region.total IS 'sum of amounts';
 CREATE MATERIALIZED VIEW big AS SELECT id, amount FROM orders WHERE amount > 90 WITH NO DATA;
@@ -66,7 +66,7 @@ run_shade --dsn "$PG_DSN" --table orders --execute --drop-old \
     --alter "ALTER COLUMN amount TYPE numeric(14,2), ADD COLUMN note text"
 assert_rc 0 "the migration"
 echo "$state_by_region" >"$T_TMP/mv.before"
-assert_contains "$T_TMP/mv.before" "by_region owner=app populated=true opts={fillfactor=70} acl={" \
+assert_contains "$T_TMP/mv.before" "by_region owner=mv_app populated=true opts={fillfactor=70} acl={" \
     "the state before"
 assert_eq "$(mv_state by_region)" "$state_by_region" \
     "the materialized view reads the new table (the old is dropped), as it was"
@@ -85,7 +85,7 @@ assert_eq "$(pg_val "SELECT count(*) FROM (SELECT * FROM by_region EXCEPT
     "the materialized view holds what its query returns"
 pg_sql "INSERT INTO orders (region, amount) VALUES ('r0', 1000)" >/dev/null
 pg_sql "REFRESH MATERIALIZED VIEW CONCURRENTLY by_region" >/dev/null
-assert_eq "$(pg_val "SET ROLE reader; SELECT n FROM by_region WHERE region = 'r0'")" \
+assert_eq "$(pg_val "SET ROLE mv_reader; SELECT n FROM by_region WHERE region = 'r0'")" \
     "$(pg_val "SELECT count(*) FROM orders WHERE region = 'r0'")" "a grantee reads it, refreshed"
 assert_eq "$(pg_val "SELECT count(*) FROM pg_class WHERE relname LIKE '\_%new'")" 0 \
     "no temporary name left"

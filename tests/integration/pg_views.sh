@@ -18,8 +18,8 @@ pg_start
 pg_newdb
 
 pg_sql >/dev/null <<'EOF'
-CREATE ROLE app;
-CREATE ROLE reader;
+CREATE ROLE views_app;
+CREATE ROLE views_reader;
 CREATE FUNCTION public.no_delete() RETURNS trigger LANGUAGE plpgsql AS
 $$ BEGIN RETURN NULL; END $$;
 EOF
@@ -29,18 +29,18 @@ setup()
 {
 	pg_sql >/dev/null <<EOF
 CREATE SCHEMA $1;
-GRANT USAGE ON SCHEMA $1 TO app, reader;
+GRANT USAGE ON SCHEMA $1 TO views_app, views_reader;
 SET search_path = $1;
 CREATE TABLE orders (id serial PRIMARY KEY, amount numeric(10,2) NOT NULL, note text);
 INSERT INTO orders (amount, note) SELECT g % 100 + 0.25, 'n' || g FROM generate_series(1, 5000) g;
-GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO app;
-GRANT USAGE ON SEQUENCE orders_id_seq TO app;
+GRANT SELECT, INSERT, UPDATE, DELETE ON orders TO views_app;
+GRANT USAGE ON SEQUENCE orders_id_seq TO views_app;
 CREATE VIEW v_orders WITH (security_barrier = true) AS
     SELECT id, amount, amount * 2 AS twice, note FROM orders;
-ALTER VIEW v_orders OWNER TO app;
+ALTER VIEW v_orders OWNER TO views_app;
 ALTER VIEW v_orders ALTER COLUMN note SET DEFAULT 'from the view';
-GRANT SELECT ON v_orders TO reader;
-GRANT UPDATE (note) ON v_orders TO reader;
+GRANT SELECT ON v_orders TO views_reader;
+GRANT UPDATE (note) ON v_orders TO views_reader;
 COMMENT ON VIEW v_orders IS 'orders, doubled';
 COMMENT ON COLUMN v_orders.twice IS 'twice the amount';
 CREATE VIEW v_big AS SELECT id, amount, note FROM v_orders WHERE amount > 50
@@ -86,10 +86,10 @@ DROP VIEW v_total, v_big, v_notes, v_orders;
 ALTER TABLE orders ALTER COLUMN amount TYPE numeric(14,2);
 CREATE VIEW v_orders WITH (security_barrier = true) AS
     SELECT id, amount, amount * 2 AS twice, note FROM orders;
-ALTER VIEW v_orders OWNER TO app;
+ALTER VIEW v_orders OWNER TO views_app;
 ALTER VIEW v_orders ALTER COLUMN note SET DEFAULT 'from the view';
-GRANT SELECT ON v_orders TO reader;
-GRANT UPDATE (note) ON v_orders TO reader;
+GRANT SELECT ON v_orders TO views_reader;
+GRANT UPDATE (note) ON v_orders TO views_reader;
 COMMENT ON VIEW v_orders IS 'orders, doubled';
 COMMENT ON COLUMN v_orders.twice IS 'twice the amount';
 CREATE VIEW v_big AS SELECT id, amount, note FROM v_orders WHERE amount > 50
@@ -136,7 +136,7 @@ assert_rc 0 "the migration"
 describe s >"$T_TMP/views.s"
 describe r >"$T_TMP/views.r"
 assert_same_file "$T_TMP/views.r" "$T_TMP/views.s" "the views are those made by hand"
-assert_contains "$T_TMP/views.s" "v_orders owner=app opts={security_barrier=true} acl={" \
+assert_contains "$T_TMP/views.s" "v_orders owner=views_app opts={security_barrier=true} acl={" \
     "the view's options, owner and privileges"
 assert_contains "$T_TMP/views.s" "v_big owner=postgres opts={check_option=cascaded}" \
     "the check option"
@@ -154,7 +154,7 @@ assert_eq "$(pg_val "SELECT count(*) FROM s.orders")" "$((5000 + inserted))" "no
 assert_eq "$(pg_val "SELECT (SELECT sum(amount) FROM s.orders WHERE amount > 50) = total
     AND (SELECT count(*) FROM s.orders WHERE amount > 50) = n FROM s.v_total")" t \
     "the views return the right rows"
-assert_eq "$(pg_val "SET ROLE reader; SELECT count(*) FROM s.v_orders")" "$((5000 + inserted))" \
+assert_eq "$(pg_val "SET ROLE views_reader; SELECT count(*) FROM s.v_orders")" "$((5000 + inserted))" \
     "a grantee reads the view"
 pg_try "INSERT INTO s.v_big (amount) VALUES (1)" >"$T_TMP/check" || true
 assert_contains "$T_TMP/check" "violates check option" "the check option holds"

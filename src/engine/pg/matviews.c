@@ -200,43 +200,6 @@ out:
 }
 
 /*
- * For the swap's catalog fingerprint: what the statements for T's
- * materialized views are built from, as those statements.
- */
-int
-pgsql_matviews_fingerprint(struct eng *e, struct buf *out, struct shade_err *err)
-{
-	const char *params[1] = {e->orig_text};
-	PGresult *res = NULL, *one = NULL;
-	struct buf b = {0};
-	int rc = -1;
-
-	if (pgsql_exec(e, sql_matviews, 1, params, &res, err) != 0)
-		goto out;
-	for (int i = 0; i < PQntuples(res); i++) {
-		const char *p[3] = {PQgetvalue(res, i, 0), NULL, "_new"};
-
-		struct qname name = {PQgetvalue(res, i, 1), PQgetvalue(res, i, 2)};
-
-		buf_reset(&b);
-		sql_build(&b, SQL_PG, "%Q", &name);
-		p[1] = buf_str(&b);
-		PQclear(one);
-		if (pgsql_exec(e, sql_matview_create, 3, p, &one, err) != 0)
-			goto out;
-		buf_printf(out, "\n%s %s", p[1], PQgetvalue(res, i, 3));
-		for (int k = 0; k < PQntuples(one); k++)
-			buf_printf(out, "\n%s", PQgetvalue(one, k, 1));
-	}
-	rc = 0;
-out:
-	PQclear(res);
-	PQclear(one);
-	buf_free(&b);
-	return rc;
-}
-
-/*
  * The swap's statements for T's materialized views: into after (once the
  * new table has T's name), and what follows the commit into e->post_swap.
  */

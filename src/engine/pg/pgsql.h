@@ -239,6 +239,7 @@ int pgsql_indexes_resume(struct eng *e, const char *phase, struct shade_err *err
 /* carry.c: what belongs to T and moves to the new table */
 extern const char pgsql_carry_setval_sql[];
 extern const char pgsql_carry_fingerprint_sql[];
+void pgsql_carry_fingerprint_query(struct buf *b);
 int pgsql_carry_onto_shadow(struct eng *e, struct shade_err *err) WARN_UNUSED;
 int pgsql_carry_unforce(struct eng *e, struct shade_err *err) WARN_UNUSED;
 int pgsql_carry_identity(struct eng *e, struct shade_err *err) WARN_UNUSED;
@@ -255,7 +256,6 @@ int pgsql_views_swap_statements(struct eng *e, struct strlist *before, struct st
 int pgsql_matviews_check(struct eng *e, struct shade_err *err) WARN_UNUSED;
 int pgsql_matviews_swap_statements(struct eng *e, struct strlist *after,
 				   struct shade_err *err) WARN_UNUSED;
-int pgsql_matviews_fingerprint(struct eng *e, struct buf *out, struct shade_err *err) WARN_UNUSED;
 
 /* capture.c: the change log and the triggers */
 int pgsql_capture_statements(struct eng *e, struct strlist *pre, struct strlist *trg,
