@@ -167,8 +167,8 @@ pgsql_constraints_self_refused(struct eng *e, const char *name, char refs, bool 
 	}
 	if (refs == 's' && validated && !t_valid) {
 		err_set(err, SHADE_USAGE,
-			"the ALTER validates foreign key %s, which references %s.%s itself: not "
-			"supported yet (VALIDATE it with a plain ALTER); nothing was changed",
+			"the ALTER validates or renames foreign key %s, which references %s.%s "
+			"itself: not supported yet (do that with a plain ALTER); nothing was changed",
 			name, e->orig.schema, e->orig.name);
 		return -1;
 	}
