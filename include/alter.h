@@ -67,4 +67,28 @@ int alter_parse(const char *body, enum sql_dialect d, struct alter_info *out,
 		struct shade_err *err) WARN_UNUSED;
 void alter_info_free(struct alter_info *a);
 
+/*
+ * A name the ALTER-BODY may give to one of the table's indexes, and the
+ * name to run it under instead (PostgreSQL: the shadow's twin of that
+ * index). constraint: the index backs a constraint of the same name, so
+ * the name is also mapped where the body names a constraint.
+ */
+struct alter_name_map {
+	const char *from;  /* as the server stores it */
+	const char *to;
+	bool constraint;
+};
+
+/*
+ * Append body to out, byte for byte, except each identifier in a name
+ * position that one of map's n entries names, replaced by its `to`, quoted
+ * for d: a constraint position (after CONSTRAINT [IF EXISTS]: DROP,
+ * RENAME, VALIDATE, ALTER and ADD CONSTRAINT) maps entries marked
+ * constraint, an index position (after CLUSTER ON and USING INDEX) maps
+ * every entry. Returns 0, or -1 with err if body does not lex (alter_parse
+ * accepted it already, so that is a bug).
+ */
+int alter_map_names(const char *body, enum sql_dialect d, const struct alter_name_map *map,
+		    size_t n, struct buf *out, struct shade_err *err) WARN_UNUSED;
+
 #endif

@@ -702,6 +702,75 @@ out:
 	return ret;
 }
 
+/*
+ * Is toks[i], given the tokens before it, where the server reads a
+ * constraint's name ('c'), an index's name ('i'), or neither (0)?
+ */
+static char
+alter_name_position(const struct alter_lexer *lx, const struct alter_tok *toks, size_t i)
+{
+	if (i >= 1 && alter_kw(lx, &toks[i], "IF"))
+		return 0; /* CONSTRAINT IF EXISTS: the name is further on */
+	if (i >= 1 && alter_kw(lx, &toks[i - 1], "CONSTRAINT"))
+		return 'c';
+	if (i >= 3 && alter_kw(lx, &toks[i - 1], "EXISTS") && alter_kw(lx, &toks[i - 2], "IF") &&
+	    alter_kw(lx, &toks[i - 3], "CONSTRAINT"))
+		return 'c';
+	if (i >= 2 && ((alter_kw(lx, &toks[i - 1], "ON") && alter_kw(lx, &toks[i - 2], "CLUSTER")) ||
+		       (alter_kw(lx, &toks[i - 1], "INDEX") && alter_kw(lx, &toks[i - 2], "USING"))))
+		return 'i';
+	return 0;
+}
+
+/* The entry of map that the identifier toks[i] names in position pos, or NULL. */
+static const struct alter_name_map *
+alter_name_find(const struct alter_lexer *lx, const struct alter_tok *t, char pos,
+		const struct alter_name_map *map, size_t n)
+{
+	const struct alter_name_map *hit = NULL;
+	char *name = alter_ident(lx, t);
+
+	for (size_t k = 0; name && k < n && !hit; k++)
+		if ((pos == 'i' || map[k].constraint) && strcmp(map[k].from, name) == 0)
+			hit = &map[k];
+	free(name);
+	return hit;
+}
+
+int
+alter_map_names(const char *body, enum sql_dialect d, const struct alter_name_map *map,
+		size_t n, struct buf *out, struct shade_err *err)
+{
+	struct alter_lexer lx = {.s = body, .len = strlen(body), .d = d, .err = err};
+	struct alter_tok toks[4];  /* the token and the three before it */
+	size_t ntoks = 0, copied = 0;
+	int r;
+
+	for (;;) {
+		const struct alter_name_map *hit;
+		size_t i;
+		char pos;
+
+		if (ntoks == ARRAY_LEN(toks)) {
+			memmove(toks, toks + 1, sizeof(toks) - sizeof(toks[0]));
+			ntoks--;
+		}
+		if ((r = alter_next(&lx, &toks[ntoks])) <= 0)
+			break;
+		i = ntoks++;
+		if ((pos = alter_name_position(&lx, toks, i)) == 0 ||
+		    (hit = alter_name_find(&lx, &toks[i], pos, map, n)) == NULL)
+			continue;
+		buf_append_n(out, body + copied, toks[i].start - copied);
+		sql_ident(out, d, hit->to);
+		copied = toks[i].end;
+	}
+	if (r < 0)
+		return -1;
+	buf_append_n(out, body + copied, lx.len - copied);
+	return 0;
+}
+
 void
 alter_info_free(struct alter_info *a)
 {

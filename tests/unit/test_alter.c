@@ -447,6 +447,55 @@ test_prefixes(void)
 	}
 }
 
+/* alter_map_names: names in name positions only, the rest byte for byte. */
+static const struct alter_name_map name_map[] = {
+	{"t_v_key", "_t_v_key_new", true},
+	{"t_pkey", "_t_pkey_new", true},
+	{"t_w_idx", "_t_w_idx_new", false},
+	{"Odd", "_Odd_new", true},
+};
+
+static const struct {
+	const char *body, *want;
+} map_cases[] = {
+	{"DROP CONSTRAINT t_v_key", "DROP CONSTRAINT \"_t_v_key_new\""},
+	{"drop constraint if exists T_V_KEY cascade",
+	 "drop constraint if exists \"_t_v_key_new\" cascade"},
+	{"RENAME CONSTRAINT t_v_key TO t_v_key2", "RENAME CONSTRAINT \"_t_v_key_new\" TO t_v_key2"},
+	{"CLUSTER ON t_w_idx", "CLUSTER ON \"_t_w_idx_new\""},
+	{"REPLICA IDENTITY USING INDEX t_v_key", "REPLICA IDENTITY USING INDEX \"_t_v_key_new\""},
+	/* a plain index is no constraint: a check may have its name */
+	{"DROP CONSTRAINT t_w_idx", "DROP CONSTRAINT t_w_idx"},
+	/* quoted names compare exactly; bare ones fold */
+	{"DROP CONSTRAINT \"Odd\", DROP CONSTRAINT Odd",
+	 "DROP CONSTRAINT \"_Odd_new\", DROP CONSTRAINT Odd"},
+	/* the same words elsewhere: a column, a string, a comment */
+	{"ADD COLUMN t_v_key int DEFAULT 0 /* CONSTRAINT t_v_key */, ALTER t_pkey SET DEFAULT "
+	 "'CLUSTER ON t_w_idx'",
+	 "ADD COLUMN t_v_key int DEFAULT 0 /* CONSTRAINT t_v_key */, ALTER t_pkey SET DEFAULT "
+	 "'CLUSTER ON t_w_idx'"},
+	{"DROP CONSTRAINT t_pkey, ADD CONSTRAINT t_pkey PRIMARY KEY (id, k) USING INDEX TABLESPACE x",
+	 "DROP CONSTRAINT \"_t_pkey_new\", ADD CONSTRAINT \"_t_pkey_new\" PRIMARY KEY (id, k) "
+	 "USING INDEX TABLESPACE x"},
+};
+
+static void
+test_map_names(void)
+{
+	for (size_t i = 0; i < ARRAY_LEN(map_cases); i++) {
+		struct shade_err err = {0};
+		struct buf got = {0};
+
+		UNIT_CASE("%s", map_cases[i].body);
+		CHECK(alter_map_names(map_cases[i].body, SQL_PG, name_map, ARRAY_LEN(name_map), &got,
+				      &err) == 0);
+		CHECK_STREQ(buf_str(&got), map_cases[i].want);
+		buf_free(&got);
+		err_clear(&err);
+	}
+	UNIT_CASE("%s", "");
+}
+
 int
 main(void)
 {
@@ -457,5 +506,6 @@ main(void)
 	UNIT_RUN(test_dropped);
 	UNIT_RUN(test_triggers);
 	UNIT_RUN(test_prefixes);
+	UNIT_RUN(test_map_names);
 	return unit_done();
 }

@@ -518,14 +518,21 @@ out:
 	return rc;
 }
 
-/* Views reading T, re-pointed at the new T once it carries the name. */
+/*
+ * Views reading T, re-pointed at the new T once it carries the name; or,
+ * where the ALTER retypes a column one reads, dropped before the renames
+ * and created again after them (views.c).
+ */
 static int WARN_UNUSED
-pgsql_carry_views(struct eng *e, struct strlist *after, struct shade_err *err)
+pgsql_carry_views(struct eng *e, struct strlist *out, struct strlist *after,
+		  struct shade_err *err)
 {
 	PGresult *res = NULL;
 	struct buf b = {0};
 	int rc = -1;
 
+	if (e->views_recreate)
+		return pgsql_views_swap_statements(e, out, after, err);
 	if (pgsql_carry_ask(e, sql_views, &res, err) != 0)
 		goto out;
 	for (int i = 0; i < PQntuples(res); i++) {
@@ -629,7 +636,9 @@ pgsql_carry_swap_statements(struct eng *e, struct strlist *out, struct shade_err
 		sql_build(&b, SQL_PG, "ALTER TABLE %Q FORCE ROW LEVEL SECURITY", &e->orig);
 		strlist_push_take(&after, buf_take(&b));
 	}
-	if (pgsql_carry_views(e, &after, err) != 0 || pgsql_carry_renames(e, out, err) != 0)
+	if (pgsql_carry_views(e, out, &after, err) != 0 ||
+	    pgsql_matviews_swap_statements(e, &after, err) != 0 ||
+	    pgsql_carry_renames(e, out, err) != 0)
 		goto out;
 	for (size_t i = 0; i < after.len; i++)
 		strlist_push(out, after.items[i]);
@@ -645,7 +654,9 @@ out:
  * T's publications, the sequences T's columns own, the row-level security
  * and replica identity switches with the replica identity index, the
  * policies, the dependent views and their definitions, the shadow's index
- * names. Whoever teaches pgsql_carry_swap_statements to read something new
+ * names, and all that views.c and matviews.c build the views and
+ * materialized views over T again from (one statement: under the swap's
+ * lock it is the only catalog query). Whoever teaches pgsql_carry_swap_statements to read something new
  * adds it here too. $1 is T, $2 the shadow.
  */
 const char pgsql_carry_fingerprint_sql[] =
@@ -694,15 +705,64 @@ const char pgsql_carry_fingerprint_sql[] =
 	"  WHERE i.indrelid = $2::pg_catalog.regclass)"
 	")::pg_catalog.text)";
 
-/* The digest (pgsql_carry_fingerprint_sql) as it is now; the caller frees *out. */
+
+/*
+ * The second half of the digest: the views over T, through other views
+ * too, and the materialized views over T, with all that views.c and
+ * matviews.c build them again from. (Apart only because C caps the length
+ * of a string literal; pgsql_carry_fingerprint_query joins the two into
+ * one statement.)
+ */
+static const char sql_fingerprint_views[] =
+	"SELECT pg_catalog.md5(COALESCE((WITH RECURSIVE dep(oid) AS ("
+	"   SELECT r.ev_class FROM pg_catalog.pg_depend d"
+	"   JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
+	"   WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+	"     AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+	"     AND d.refobjid = $1::pg_catalog.regclass"
+	"   UNION"
+	"   SELECT r.ev_class FROM dep JOIN pg_catalog.pg_depend d ON d.refobjid = dep.oid"
+	"    AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+	"    AND d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+	"   JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid AND r.ev_class <> dep.oid)"
+	"  SELECT pg_catalog.array_agg(ROW(v.oid::pg_catalog.regclass, v.relkind, v.relowner,"
+	"     v.reloptions, v.relacl, v.relispopulated, pg_catalog.pg_get_viewdef(v.oid),"
+	"     (SELECT pg_catalog.array_agg(ROW(a.attname, a.attacl,"
+	"        pg_catalog.col_description(v.oid, a.attnum),"
+	"        (SELECT pg_catalog.pg_get_expr(f.adbin, f.adrelid) FROM pg_catalog.pg_attrdef f"
+	"         WHERE f.adrelid = v.oid AND f.adnum = a.attnum)) ORDER BY a.attnum)"
+	"      FROM pg_catalog.pg_attribute a WHERE a.attrelid = v.oid AND a.attnum > 0),"
+	"     pg_catalog.obj_description(v.oid, 'pg_class'),"
+	"     (SELECT pg_catalog.array_agg(pg_catalog.pg_get_indexdef(i.indexrelid) ORDER BY i.indexrelid)"
+	"      FROM pg_catalog.pg_index i WHERE i.indrelid = v.oid),"
+	"     (SELECT pg_catalog.array_agg(ROW(t.tgenabled, pg_catalog.pg_get_triggerdef(t.oid))"
+	"        ORDER BY t.tgname)"
+	"      FROM pg_catalog.pg_trigger t WHERE t.tgrelid = v.oid AND NOT t.tgisinternal)"
+	"    )::pg_catalog.text ORDER BY v.oid)"
+	"  FROM pg_catalog.pg_class v WHERE v.oid IN (SELECT oid FROM dep) AND v.oid <> $1::pg_catalog.regclass)::pg_catalog.text, ''))";
+
+/* The one statement that computes the digest, into b. */
+void
+pgsql_carry_fingerprint_query(struct buf *b)
+{
+	buf_reset(b);
+	buf_printf(b, "SELECT (%s) || (%s)", pgsql_carry_fingerprint_sql, sql_fingerprint_views);
+}
+
+/* The digest (pgsql_carry_fingerprint_query) as it is now; the caller frees *out. */
 int
 pgsql_carry_fingerprint(struct eng *e, char **out, struct shade_err *err)
 {
 	const char *params[2] = {e->orig_text, e->shadow_text};
 	PGresult *res = NULL;
+	struct buf b = {0};
+	int rc;
 
 	*out = NULL;
-	if (pgsql_exec(e, pgsql_carry_fingerprint_sql, 2, params, &res, err) != 0)
+	pgsql_carry_fingerprint_query(&b);
+	rc = pgsql_exec(e, buf_str(&b), 2, params, &res, err);
+	buf_free(&b);
+	if (rc != 0)
 		return -1;
 	*out = xstrdup(PQgetvalue(res, 0, 0));
 	PQclear(res);

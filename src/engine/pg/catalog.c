@@ -26,15 +26,6 @@ pgsql_catalog_name_in_schema(struct qname *q, const char *schema, char *name)
  */
 static const char sql_unsupported[] =
 	"SELECT "
-	" (SELECT count(*) FROM pg_catalog.pg_depend d"
-	"   JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid"
-	"   JOIN pg_catalog.pg_class v ON v.oid = r.ev_class"
-	"  WHERE d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
-	"    AND d.refobjid = $1::pg_catalog.oid AND r.ev_class <> $1::pg_catalog.oid"
-	"    AND v.relkind <> 'v'),"
-	" (SELECT count(*) FROM pg_catalog.pg_constraint"
-	"  WHERE contype = 'f' AND confrelid = $1::pg_catalog.oid"
-	"    AND conrelid = $1::pg_catalog.oid),"
 	" (SELECT count(*) FROM pg_catalog.pg_rewrite"
 	"  WHERE ev_class = $1::pg_catalog.oid AND rulename <> '_RETURN'),"
 	" (SELECT count(*) FROM pg_catalog.pg_inherits"
@@ -43,8 +34,6 @@ static const char sql_unsupported[] =
 	"  WHERE prrelid = $1::pg_catalog.oid AND (prqual IS NOT NULL OR prattrs IS NOT NULL))";
 
 static const char *const unsupported_what[] = {
-	"dependent materialized views",
-	"a foreign key that references the table itself",
 	"rules",
 	"inheritance or partitions",
 	"a publication with a row filter or column list",

@@ -137,6 +137,13 @@ pgsql_columns_check_key(struct eng *e, const struct alter_info *alter, PGresult 
 		goto out;
 	for (int i = 0; i < PQntuples(kres); i++)
 		strlist_push(&key, PQgetvalue(kres, i, 0));
+	if (key.len == 0) {
+		err_set(err, SHADE_USAGE,
+			"the ALTER leaves %s.%s without a primary key, which shade needs to "
+			"follow changes; refused (add one in the same ALTER, or use a plain ALTER)",
+			e->orig.schema, e->orig.name);
+		goto out;
+	}
 	if (!colmap_same_key(&e->src, &e->dst, &e->pk, &key, false)) {
 		err_set(err, SHADE_USAGE,
 			"the ALTER changes the primary key of %s.%s, which shade cannot do online yet",

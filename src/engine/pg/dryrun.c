@@ -66,7 +66,8 @@ pgsql_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alt
 	}
 	pgsql_swap_lock_statement(e, &b);
 	strlist_push_take(e->plan, buf_take(&b));
-	strlist_push(e->plan, pgsql_carry_fingerprint_sql);
+	pgsql_carry_fingerprint_query(&b);
+	strlist_push_take(e->plan, buf_take(&b));
 	if (e->identity.len > 0)
 		strlist_push(e->plan, pgsql_carry_setval_sql);
 	if (pgsql_carry_swap_statements(e, &tail, err) != 0)

@@ -74,6 +74,16 @@ pgsql_names_free(const struct strlist *taken, char *to)
 	return NULL;
 }
 
+/* The name on T of the index whose twin is called name, or NULL. */
+static const char *
+pgsql_names_twin_of(const struct eng *e, const char *name)
+{
+	for (size_t i = 0; i < e->nipairs; i++)
+		if (strcmp(e->ipairs[i].shadow, name) == 0)
+			return e->ipairs[i].orig;
+	return NULL;
+}
+
 int
 pgsql_names_constraints(struct eng *e, struct shade_err *err)
 {
@@ -89,9 +99,24 @@ pgsql_names_constraints(struct eng *e, struct shade_err *err)
 		strlist_push(&taken, PQgetvalue(res, i, 0));
 	for (int i = 0; i < PQntuples(res); i++) {
 		const char *name = PQgetvalue(res, i, 0);
+		const char *t_name;
 		char *to;
 
-		if (PQgetvalue(res, i, 1)[0] != 't' || (to = pgsql_names_for_t(e, name)) == NULL)
+		if (PQgetvalue(res, i, 1)[0] != 't')
+			continue;
+		if ((t_name = pgsql_names_twin_of(e, name)) != NULL) {
+			/*
+			 * ADD CONSTRAINT under one of T's index names, mapped
+			 * to its twin's (shadow.c): T's name, on the shadow
+			 * now (constraint names are per table).
+			 */
+			sql_build(&b, SQL_PG, "ALTER TABLE %Q RENAME CONSTRAINT %I TO %I",
+				  &e->shadow, name, t_name);
+			if (pgsql_exec_run_buf(e, &b, err) != 0)
+				goto out;
+			continue;
+		}
+		if ((to = pgsql_names_for_t(e, name)) == NULL)
 			continue;
 		if ((to = pgsql_names_free(&taken, to)) == NULL)
 			continue;

@@ -2,10 +2,10 @@
  * engine/pg/pgsql.h - what the files of the PostgreSQL engine share.
  *
  * The engine is a folder, a file per concern (exec, conn, catalog, runlock,
- * shadow, columns, constraints, triggers, names, carry, capture, copy, apply,
- * swap, blockers, cleanup, dryrun, probe), behind this private
- * header; engine.c exports the one const struct engine the rest of shade
- * sees. A function that one file exports to the others is named after that
+ * shadow, columns, constraints, triggers, names, carry, views, matviews,
+ * capture, copy, apply, swap, blockers, cleanup, dryrun, probe), behind this
+ * private header; engine.c exports the one const struct engine the rest of
+ * shade sees. A function that one file exports to the others is named after that
  * file (pgsql_copy_chunk is in copy.c, pgsql_exec_run in exec.c). Never a
  * pg_ or PQ prefix: libpq owns those.
  *
@@ -58,6 +58,7 @@
 struct index_pair {
 	char *orig;    /* index name on T */
 	char *shadow;  /* its twin's name on the shadow */
+	bool constraint; /* it backs a constraint (of the same name) */
 };
 
 /* An index of the shadow, off it for the copy (indexes.c). */
@@ -128,6 +129,10 @@ struct eng {
 	struct strlist *plan;       /* dry run: record what pgsql_exec_run runs */
 	const struct alter_info *alter;  /* the ALTER-BODY as read (the caller's,
 					    outlives the engine) */
+
+	bool views_recreate;        /* the ALTER retypes a column a view reads:
+				       the swap drops and creates T's views
+				       (views.c) */
 
 	bool capture_created;       /* triggers may exist on T */
 	bool force_rls;             /* the new table forces row-level security:
@@ -247,12 +252,23 @@ int pgsql_indexes_resume(struct eng *e, const char *phase, struct shade_err *err
 /* carry.c: what belongs to T and moves to the new table */
 extern const char pgsql_carry_setval_sql[];
 extern const char pgsql_carry_fingerprint_sql[];
+void pgsql_carry_fingerprint_query(struct buf *b);
 int pgsql_carry_onto_shadow(struct eng *e, struct shade_err *err) WARN_UNUSED;
 int pgsql_carry_unforce(struct eng *e, struct shade_err *err) WARN_UNUSED;
 int pgsql_carry_identity(struct eng *e, struct shade_err *err) WARN_UNUSED;
 int pgsql_carry_fingerprint(struct eng *e, char **out, struct shade_err *err) WARN_UNUSED;
 int pgsql_carry_swap_statements(struct eng *e, struct strlist *out,
 				struct shade_err *err) WARN_UNUSED;
+
+/* views.c: views over T whose columns change type */
+int pgsql_views_check(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int pgsql_views_swap_statements(struct eng *e, struct strlist *before, struct strlist *after,
+				struct shade_err *err) WARN_UNUSED;
+
+/* matviews.c: materialized views over T, built again over the new table */
+int pgsql_matviews_check(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int pgsql_matviews_swap_statements(struct eng *e, struct strlist *after,
+				   struct shade_err *err) WARN_UNUSED;
 
 /* capture.c: the change log and the triggers */
 int pgsql_capture_statements(struct eng *e, struct strlist *pre, struct strlist *trg,

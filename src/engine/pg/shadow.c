@@ -11,6 +11,7 @@
  */
 #include "pgsql.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,10 +35,11 @@ static const char sql_index_twins[] =
 	"  JOIN pg_catalog.pg_namespace n ON n.oid = ct.relnamespace"
 	"  LEFT JOIN pg_catalog.pg_constraint con"
 	"    ON con.conindid = i.indexrelid AND con.conrelid = i.indrelid"
+	"   AND con.contype IN ('p', 'u', 'x')" /* not a self-reference's FK */
 	"  WHERE i.indrelid IN ($1::pg_catalog.regclass, $2::pg_catalog.regclass)),"
 	" r AS (SELECT *, row_number() OVER (PARTITION BY indrelid, def, indisunique,"
 	"          indisprimary, ct ORDER BY name) AS rn FROM ix)"
-	" SELECT o.name, s.name, o.def LIKE 'USING %'"
+	" SELECT o.name, s.name, o.def LIKE 'USING %', o.ct <> '-'"
 	" FROM r o FULL JOIN r s"
 	"   ON s.indrelid = $2::pg_catalog.regclass AND o.def = s.def"
 	"  AND o.indisunique = s.indisunique AND o.indisprimary = s.indisprimary"
@@ -67,6 +69,7 @@ pgsql_shadow_pair_indexes(struct eng *e, struct shade_err *err)
 		}
 		e->ipairs[i].orig = xstrdup(PQgetvalue(res, i, 0));
 		e->ipairs[i].shadow = sql_derived_name(SQL_PG, e->ipairs[i].orig, "_new");
+		e->ipairs[i].constraint = PQgetvalue(res, i, 3)[0] == 't';
 	}
 	/* Give each twin a name the swap can find again after the ALTER. */
 	for (size_t i = 0; i < e->nipairs; i++) {
@@ -97,6 +100,7 @@ static const char sql_index_marks[] =
 	" FROM pg_catalog.pg_index i"
 	" JOIN pg_catalog.pg_class ci ON ci.oid = i.indexrelid"
 	" LEFT JOIN pg_catalog.pg_constraint c ON c.conindid = i.indexrelid AND c.conrelid = i.indrelid"
+	"   AND c.contype IN ('p', 'u', 'x')"
 	" LEFT JOIN pg_catalog.pg_description d ON d.objoid = c.oid"
 	"   AND d.classoid = 'pg_catalog.pg_constraint'::pg_catalog.regclass"
 	" WHERE i.indrelid = $1::pg_catalog.regclass AND ci.relname = $4"
@@ -134,36 +138,65 @@ out:
 	return rc;
 }
 
-/* Does msg name name in double quotes, as the server's messages do? */
-static bool
-pgsql_shadow_quoted_in(const char *msg, const char *name)
+/*
+ * The ALTER names T's indexes, and the constraints behind them, by their
+ * names on T; on the shadow their twins answer to other names until the
+ * swap. So the statement that runs on the shadow names the twins instead
+ * (alter_map_names: only where the server reads an index or constraint
+ * name, the rest of the text as written). What the ALTER does to a twin
+ * is then what it does to T's index: dropped, it is gone at the swap;
+ * renamed, it keeps its new name (the swap only renames twins still
+ * called so); an ADD CONSTRAINT under one of T's names makes a twin-named
+ * index that takes T's name at the swap, as on T.
+ */
+static int WARN_UNUSED
+pgsql_shadow_map_names(struct eng *e, struct buf *b, struct shade_err *err)
 {
-	size_t n = strlen(name);
+	struct alter_name_map *map = xcalloc(e->nipairs ? e->nipairs : 1, sizeof(*map));
+	struct buf mapped = {0};
+	int rc = -1;
 
-	for (const char *p = strstr(msg, name); p; p = strstr(p + 1, name))
-		if (p > msg && p[-1] == '"' && p[n] == '"')
-			return true;
-	return false;
+	for (size_t i = 0; i < e->nipairs; i++)
+		map[i] = (struct alter_name_map){e->ipairs[i].orig, e->ipairs[i].shadow,
+						 e->ipairs[i].constraint};
+	if (alter_map_names(buf_str(b), SQL_PG, map, e->nipairs, &mapped, err) != 0)
+		goto out;
+	buf_reset(b);
+	buf_append(b, buf_str(&mapped));
+	rc = 0;
+out:
+	free(map);
+	buf_free(&mapped);
+	return rc;
 }
 
 /*
- * The ALTER failed on the shadow: the server's message says why. Where it
- * names one of T's indexes (or the constraint behind one) that the shadow
- * has under another name, the ALTER named it and missed the copy: say
- * that, not that the ALTER is wrong.
+ * The ALTER failed on the shadow: the server's message says why, naming
+ * the twins it met under their names on the shadow. Give the operator T's
+ * names back, quoted as the server quotes them.
  */
 static void
 pgsql_shadow_alter_failed(struct eng *e, struct shade_err *err)
 {
 	for (size_t i = 0; i < e->nipairs; i++) {
-		if (!pgsql_shadow_quoted_in(err->msg, e->ipairs[i].orig))
-			continue;
-		err_set(err, SHADE_USAGE,
-			"the ALTER names index %s of %s.%s (or the constraint behind it), which "
-			"shade's copy of the table carries under another name until the swap: "
-			"not supported yet; nothing was changed",
-			e->ipairs[i].orig, e->orig.schema, e->orig.name);
-		return;
+		const char *twin = e->ipairs[i].shadow;
+		size_t n = strlen(twin);
+		char *p = err->msg;
+
+		while ((p = strstr(p, twin)) != NULL) {
+			struct buf b = {0};
+
+			if (p == err->msg || p[-1] != '"' || p[n] != '"') {
+				p++;
+				continue;
+			}
+			buf_append_n(&b, err->msg, (size_t)(p - err->msg));
+			buf_append(&b, e->ipairs[i].orig);
+			buf_append(&b, p + n);
+			snprintf(err->msg, sizeof(err->msg), "%s", buf_str(&b));
+			p = err->msg + (p - err->msg) + strlen(e->ipairs[i].orig);
+			buf_free(&b);
+		}
 	}
 	err_prefix(err, SHADE_USAGE, "the ALTER fails on the shadow table: ");
 }
@@ -197,7 +230,7 @@ pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_inf
 	 * trigger-state clauses (triggers.c): there may be nothing left.
 	 */
 	pgsql_triggers_alter_sql(e, alter, alter_body, &b);
-	if (pgsql_exec_user_path(e, err) != 0)
+	if (pgsql_shadow_map_names(e, &b, err) != 0 || pgsql_exec_user_path(e, err) != 0)
 		goto out;
 	if (b.len > 0 && pgsql_exec_run_buf(e, &b, err) != 0) {
 		if (!err->cancelled)
@@ -206,8 +239,11 @@ pgsql_shadow_build(struct eng *e, const char *alter_body, const struct alter_inf
 	}
 	if (pgsql_exec_pinned_path(e, err) != 0 ||
 	    pgsql_names_constraints(e, err) != 0 ||
-	    pgsql_columns_map(e, alter, err) != 0 || pgsql_indexes_set_aside(e, err) != 0 ||
-	    pgsql_constraints_set_aside(e, err) != 0 || pgsql_carry_unforce(e, err) != 0)
+	    pgsql_columns_map(e, alter, err) != 0 || pgsql_views_check(e, err) != 0 ||
+	    pgsql_matviews_check(e, err) != 0 ||
+	    /* a foreign key to the shadow itself needs its index: it goes first */
+	    pgsql_constraints_set_aside(e, err) != 0 || pgsql_indexes_set_aside(e, err) != 0 ||
+	    pgsql_carry_unforce(e, err) != 0)
 		goto out;
 	pgsql_copy_statements(e);
 	pgsql_apply_statements(e);
