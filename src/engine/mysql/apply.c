@@ -203,12 +203,15 @@ myeng_apply_release_plan(struct eng *e, const char *comment)
 }
 
 /*
- * A duplicate in a unique key other than the primary key: what a stale
- * holder causes. (The server names the key last: 'PRIMARY', or
- * 'table.PRIMARY' on MySQL 8; ER_DUP_UNIQUE names none.)
+ * A duplicate in a unique key other than the one the log records: what a
+ * stale holder causes. That is any unique key but the primary key, and the
+ * primary key too where the ALTER changes it (columns.c): a row of the
+ * shadow under another old key may hold its value. (The server names the
+ * key last: 'PRIMARY', or 'table.PRIMARY' on MySQL 8; ER_DUP_UNIQUE names
+ * none.)
  */
 static bool
-myeng_apply_unique_conflict(const struct shade_err *err)
+myeng_apply_unique_conflict(const struct eng *e, const struct shade_err *err)
 {
 	size_t len = strlen(err->msg);
 
@@ -216,7 +219,7 @@ myeng_apply_unique_conflict(const struct shade_err *err)
 			       err->server_errno != ER_DUP_ENTRY_WITH_KEY_NAME &&
 			       err->server_errno != ER_DUP_UNIQUE))
 		return false;
-	return !((len >= 14 && strcmp(err->msg + len - 14, " key 'PRIMARY'") == 0) ||
+	return e->pk_changed || !((len >= 14 && strcmp(err->msg + len - 14, " key 'PRIMARY'") == 0) ||
 		 (len >= 9 && strcmp(err->msg + len - 9, ".PRIMARY'") == 0));
 }
 
@@ -258,7 +261,7 @@ myeng_apply_recopy(struct eng *e, const char *sql, const struct myeng_params *id
 			rc = 0;
 			goto out;
 		}
-		if (!myeng_apply_unique_conflict(err) || tries == MYENG_RELEASE_TRIES)
+		if (!myeng_apply_unique_conflict(e, err) || tries == MYENG_RELEASE_TRIES)
 			break;
 		if (myeng_run(e, sql_back, &rerr) != 0 ||
 		    myeng_apply_release(e, &released, &rerr) != 0) {
@@ -279,7 +282,7 @@ myeng_apply_recopy(struct eng *e, const char *sql, const struct myeng_params *id
 	if (err->cancelled || err->retryable || err->server_errno == 0 ||
 	    err->server_errno >= CR_MIN_ERROR)
 		goto out;
-	if (tries == MYENG_RELEASE_TRIES && myeng_apply_unique_conflict(err))
+	if (tries == MYENG_RELEASE_TRIES && myeng_apply_unique_conflict(e, err))
 		err_prefix(err, SHADE_FAILED,
 			   "applying changes of %s: shade refreshed the rows changed meanwhile %d "
 			   "times and the value was still held twice (writers keep moving it, or "

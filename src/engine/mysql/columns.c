@@ -382,6 +382,103 @@ out:
 }
 
 /*
+ * Does some index of the shadow lead with exactly the columns of cols (in
+ * any order, whole columns)? The apply joins the shadow to the log on them.
+ */
+static int WARN_UNUSED
+myeng_columns_key_indexed(struct eng *e, const struct strlist *cols, bool *found,
+			  struct shade_err *err)
+{
+	struct myeng_res res = {0};
+	struct buf b = {0};
+	size_t lead = 0;
+	int rc = -1;
+
+	*found = false;
+	sql_build(&b, SQL_MYSQL, "SHOW INDEX FROM %Q", &e->shadow);
+	if (myeng_query(e, buf_str(&b), NULL, &res, err) != 0)
+		goto out;
+	for (size_t i = 0; i < res.nrows && res.ncols >= 8 && !*found; i++) {
+		unsigned long seq = strtoul(myeng_text(&res, i, 3), NULL, 10);
+
+		if (seq == 1)
+			lead = 0;
+		if (seq == lead + 1 && myeng_cell(&res, i, 7) == NULL &&
+		    colmap_find(cols, myeng_text(&res, i, 4), true) >= 0)
+			lead++;
+		*found = lead == cols->len;
+	}
+	rc = 0;
+out:
+	myeng_res_free(&res);
+	buf_free(&b);
+	return rc;
+}
+
+/*
+ * The ALTER changes the primary key (key: the shadow's, in order). The log
+ * and the copy go on following T's key (capture.c, copy.c): T enforces it
+ * at every instant, so the shadow holds at most one row per old key value,
+ * and the apply's delete-and-re-copy by it stays exact. So each of its
+ * columns must stay in the new table, NOT NULL (the shadow has it as its
+ * primary key during the copy, shadow.c), and an index of the new table
+ * must lead with them, for the apply to find its rows once the new key
+ * replaces it. shadow: SHOW FULL COLUMNS of the shadow.
+ */
+static int WARN_UNUSED
+myeng_columns_key_change(struct eng *e, const struct myeng_res *shadow,
+			 const struct strlist *key, struct shade_err *err)
+{
+	bool indexed;
+
+	if (key->len == 0 || e->new_pk_def == NULL) {
+		err_set(err, SHADE_USAGE,
+			"the ALTER leaves %s without a primary key, which shade needs to follow "
+			"changes; refused",
+			e->display);
+		return -1;
+	}
+	for (size_t i = 0; i < e->npk; i++) {
+		long at = colmap_find(&e->src, e->pkcols.items[i], true);
+		size_t r;
+
+		for (r = 0; at >= 0 && r < shadow->nrows; r++)
+			if (strcasecmp(myeng_text(shadow, r, COL_FIELD), e->dst.items[at]) == 0)
+				break;
+		if (at < 0 || r == shadow->nrows) {
+			err_set(err, SHADE_USAGE,
+				"the ALTER changes the primary key of %s and drops its column %s: "
+				"shade follows changes by the old key, so the new table must keep "
+				"its columns; refused (keep %s, under a UNIQUE key if need be)",
+				e->display, e->pkcols.items[i], e->pkcols.items[i]);
+			return -1;
+		}
+		if (strcmp(myeng_text(shadow, r, COL_NULL), "NO") != 0) {
+			err_set(err, SHADE_USAGE,
+				"the ALTER changes the primary key of %s and makes old key column %s "
+				"nullable: shade follows changes by the old key and needs it NOT "
+				"NULL; refused",
+				e->display, e->dst.items[at]);
+			return -1;
+		}
+		strlist_push(&e->shadow_pk, e->dst.items[at]);
+		e->pk[i].shadow_name = xstrdup(e->dst.items[at]);
+	}
+	if (myeng_columns_key_indexed(e, &e->shadow_pk, &indexed, err) != 0)
+		return -1;
+	if (!indexed) {
+		err_set(err, SHADE_USAGE,
+			"the ALTER changes the primary key of %s, and no index of the new table "
+			"leads with the old key's columns, by which shade applies changes; refused "
+			"(keep them leading the new key, or keep a UNIQUE or plain index on them)",
+			e->display);
+		return -1;
+	}
+	e->pk_changed = true;
+	return 0;
+}
+
+/*
  * After the ALTER: the column mapping (same name, or renamed by the ALTER;
  * generated columns compute themselves), the check that the primary key is
  * still the same columns with their values kept apart, and the new columns
@@ -406,17 +503,15 @@ myeng_columns_map(struct eng *e, const struct alter_info *alter, const struct st
 	/* The shadow's key must be T's key, column for column, no prefixes. */
 	if (myeng_columns_shadow_key(e, &key, &plain, err) != 0)
 		goto out;
-	if (!plain || !colmap_same_key(&e->src, &e->dst, &e->pkcols, &key, true)) {
-		err_set(err, SHADE_USAGE,
-			"the ALTER changes the primary key of %s, which shade cannot do online yet",
-			e->display);
-		goto out;
-	}
-	for (size_t i = 0; i < key.len; i++) {
-		const char *col = e->dst.items[colmap_find(&e->dst, key.items[i], true)];
+	if (plain && colmap_same_key(&e->src, &e->dst, &e->pkcols, &key, true)) {
+		for (size_t i = 0; i < key.len; i++) {
+			const char *col = e->dst.items[colmap_find(&e->dst, key.items[i], true)];
 
-		strlist_push(&e->shadow_pk, col);
-		e->pk[i].shadow_name = xstrdup(col);
+			strlist_push(&e->shadow_pk, col);
+			e->pk[i].shadow_name = xstrdup(col);
+		}
+	} else if (myeng_columns_key_change(e, &shadow, &key, err) != 0) {
+		goto out;
 	}
 	if (myeng_columns_check_key(e, &shadow, err) != 0 ||
 	    myeng_columns_new(e, &shadow, checks, err) != 0)

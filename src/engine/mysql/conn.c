@@ -344,6 +344,7 @@ myeng_conn_close(struct eng *e)
 	}
 	free(e->utrg);
 	free(e->ai_key);
+	free(e->new_pk_def);
 	free(e->sql_max);
 	free(e->sql_probe_first);
 	free(e->sql_probe_next);

@@ -172,6 +172,15 @@ struct eng {
 	size_t utrg_on_shadow;      /* of them created on the shadow (tmp names) */
 	bool utrg_named;            /* they carry their own names on the new T */
 	char *ai_key;               /* temporary index kept for AUTO_INCREMENT */
+	/*
+	 * The ALTER changes the primary key (columns.c): the log and the copy
+	 * still follow T's key, whose columns the shadow keeps; the shadow
+	 * has that key as its primary key during the copy, and new_pk_def
+	 * ("PRIMARY KEY (`a`,`b`)", as SHOW CREATE TABLE writes it) replaces
+	 * it with the deferred indexes (shadow.c).
+	 */
+	bool pk_changed;
+	char *new_pk_def;
 
 	bool shadow_created;
 	bool shadow_temporary;      /* the dry run's shadow */

@@ -32,6 +32,7 @@ struct myeng_shadow_def {
 	struct strlist indexes;   /* its secondary indexes as the server writes
 				     them ("KEY `a` (`b`)", "UNIQUE KEY ...") */
 	struct strlist checks;    /* the lines that hold a CHECK constraint */
+	char *primary;            /* "PRIMARY KEY (...)", or NULL */
 	long long auto_increment; /* its AUTO_INCREMENT table option (1: none) */
 };
 
@@ -41,6 +42,7 @@ myeng_shadow_def_free(struct myeng_shadow_def *d)
 	free(d->engine);
 	strlist_free(&d->indexes);
 	strlist_free(&d->checks);
+	free(d->primary);
 }
 
 static int WARN_UNUSED
@@ -79,6 +81,8 @@ myeng_read_shadow(struct eng *e, struct myeng_shadow_def *def, struct shade_err 
 			def->has_fk = true;
 		if (strstr(line, " CHECK ("))
 			strlist_push(&def->checks, line);
+		if (strncmp(line, "  PRIMARY KEY ", 14) == 0 && def->primary == NULL)
+			def->primary = xstrndup(line + 2, len - 2 - (line[len - 1] == ','));
 		for (size_t i = 0; i < ARRAY_LEN(kinds); i++) {
 			if (strncmp(line, kinds[i], strlen(kinds[i])) != 0)
 				continue;
@@ -103,7 +107,11 @@ out:
  * chunks are copied, which ON DUPLICATE KEY UPDATE needs (a second unique
  * key would make it update some other row instead of failing). An
  * AUTO_INCREMENT column must lead some index: it gets a plain temporary one
- * while the copy runs.
+ * while the copy runs. A new primary key is set aside the same way: during
+ * the copy the shadow's primary key is T's, the key the copy walks and the
+ * log records, so that ON DUPLICATE KEY UPDATE still meets only a row an
+ * apply wrote under the same key; the new one replaces it with the other
+ * deferred indexes, after a release, where a duplicate is T's own.
  */
 static int WARN_UNUSED
 myeng_defer_indexes(struct eng *e, const struct strlist *indexes, struct shade_err *err)
@@ -111,8 +119,11 @@ myeng_defer_indexes(struct eng *e, const struct strlist *indexes, struct shade_e
 	struct buf b = {0}, stmt = {0};
 	int rc = -1;
 
-	if (indexes->len == 0)
+	if (indexes->len == 0 && !e->pk_changed)
 		return 0;
+	if (e->pk_changed)
+		sql_build(&b, SQL_MYSQL, "DROP PRIMARY KEY, ADD PRIMARY KEY (%L)%s", &e->shadow_pk,
+			  indexes->len ? ", " : "");
 	for (size_t i = 0; i < indexes->len; i++) {
 		char *name = myeng_shadow_index_name(indexes->items[i]);
 
@@ -253,6 +264,9 @@ myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 		goto fail;
 	}
 	e->ai_start = def.auto_increment;
+	free(e->new_pk_def);
+	e->new_pk_def = def.primary;
+	def.primary = NULL;
 	if (myeng_columns_map(e, alter, &def.checks, err) != 0 ||
 	    myeng_defer_indexes(e, &def.indexes, err) != 0)
 		goto fail;
@@ -292,9 +306,12 @@ myeng_shadow_index_sql(const struct eng *e)
 {
 	struct buf b = {0};
 
-	if (e->deferred.len == 0)
+	if (e->deferred.len == 0 && !e->pk_changed)
 		return NULL;
 	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q ", &e->shadow);
+	if (e->pk_changed)
+		sql_build(&b, SQL_MYSQL, "DROP PRIMARY KEY, ADD %s%s", e->new_pk_def,
+			  e->deferred.len ? ", " : "");
 	for (size_t i = 0; i < e->deferred.len; i++)
 		sql_build(&b, SQL_MYSQL, "%sADD %s", i ? ", " : "", e->deferred.items[i]);
 	if (e->ai_key)
@@ -321,7 +338,7 @@ static int WARN_UNUSED
 myeng_shadow_release(struct eng *e, struct shade_err *err)
 {
 	unsigned long long released;
-	bool unique = false;
+	bool unique = e->pk_changed;
 
 	for (size_t i = 0; i < e->deferred.len; i++)
 		if (strncmp(e->deferred.items[i], "UNIQUE ", 7) == 0)
@@ -337,11 +354,36 @@ myeng_shadow_release(struct eng *e, struct shade_err *err)
 }
 
 /*
+ * Has the shadow its new primary key (*built), or still T's, the copy's
+ * (shadow_pk, column for column)?
+ */
+static int WARN_UNUSED
+myeng_shadow_pk_built(struct eng *e, bool *built, struct shade_err *err)
+{
+	struct myeng_res res = {0};
+	struct buf b = {0};
+	int rc = -1;
+
+	sql_build(&b, SQL_MYSQL, "SHOW INDEX FROM %Q WHERE Key_name = 'PRIMARY'", &e->shadow);
+	if (myeng_query(e, buf_str(&b), NULL, &res, err) != 0)
+		goto out;
+	*built = res.nrows != e->shadow_pk.len || res.ncols < 5;
+	for (size_t i = 0; i < res.nrows && !*built; i++)
+		if (strcasecmp(myeng_text(&res, i, 4), e->shadow_pk.items[i]) != 0)
+			*built = true;
+	rc = 0;
+out:
+	myeng_res_free(&res);
+	buf_free(&b);
+	return rc;
+}
+
+/*
  * Taking up an interrupted run: did it build the deferred indexes? The one
  * ALTER that builds them (myeng_shadow_build_indexes) commits all of them
- * and drops the AUTO_INCREMENT helper index, or changes nothing: so when
- * they are all on the shadow, the build is done. Only some of them is not
- * shade's doing: the run is not taken up.
+ * (and the new primary key) and drops the AUTO_INCREMENT helper index, or
+ * changes nothing: so when they are all on the shadow, the build is done.
+ * Only some of them is not shade's doing: the run is not taken up.
  */
 int
 myeng_shadow_indexes_resume(struct eng *e, struct shade_err *err)
@@ -350,11 +392,17 @@ myeng_shadow_indexes_resume(struct eng *e, struct shade_err *err)
 	struct myeng_res res = {0};
 	struct strlist names = {0};
 	struct buf b = {0};
-	size_t found;
+	size_t found = 0, total = e->deferred.len + (e->pk_changed ? 1 : 0);
+	bool pk_built = false;
 	int rc = -1;
 
-	if (e->deferred.len == 0)
+	if (total == 0)
 		return 0;
+	if (e->pk_changed && myeng_shadow_pk_built(e, &pk_built, err) != 0)
+		goto out;
+	found = pk_built ? 1 : 0;
+	if (e->deferred.len == 0)
+		goto counted;
 	/* Each has a name: myeng_defer_indexes read it. */
 	for (size_t i = 0; i < e->deferred.len; i++)
 		strlist_push_take(&names, myeng_shadow_index_name(e->deferred.items[i]));
@@ -368,17 +416,17 @@ myeng_shadow_indexes_resume(struct eng *e, struct shade_err *err)
 	buf_append(&b, ")");
 	if (myeng_query(e, buf_str(&b), &p, &res, err) != 0)
 		goto out;
-	found = (size_t)strtoull(myeng_text(&res, 0, 0), NULL, 10);
-	if (found > 0 && found < e->deferred.len) {
+	found += (size_t)strtoull(myeng_text(&res, 0, 0), NULL, 10);
+counted:
+	if (found > 0 && found < total) {
 		err_set(err, SHADE_USAGE,
 			"the interrupted run on %s cannot be resumed: %s.%s has %zu of the %zu "
 			"indexes shade builds in one step; remove what is left with shade --cleanup "
 			"--dsn ... --table %s",
-			e->display, e->orig.schema, e->shadow.name, found, e->deferred.len,
-			e->display);
+			e->display, e->orig.schema, e->shadow.name, found, total, e->display);
 		goto out;
 	}
-	e->indexes_built = found == e->deferred.len;
+	e->indexes_built = found == total;
 	if (e->indexes_built) {
 		free(e->ai_key);
 		e->ai_key = NULL;

@@ -121,8 +121,44 @@ pgsql_columns_computed(const struct alter_info *alter, const char *col)
 }
 
 /*
- * The shadow's key must be T's key, column for column, with values the
- * ALTER keeps apart (see the top of the file). res is sql_columns' result.
+ * The ALTER changes the primary key (newkey: the shadow's). The log goes on
+ * recording T's key, which T enforces at every instant, so the shadow holds
+ * at most one row per old key value and the apply's delete-and-re-insert by
+ * it stays exact: its columns must stay in the new table. Fills key with
+ * their names there.
+ */
+static int WARN_UNUSED
+pgsql_columns_old_key(struct eng *e, const struct strlist *newkey, struct strlist *key,
+		      struct shade_err *err)
+{
+	if (newkey->len == 0) {
+		err_set(err, SHADE_USAGE,
+			"the ALTER leaves %s.%s without a primary key, which shade needs to follow "
+			"changes; refused (add one in the same ALTER, or use a plain ALTER)",
+			e->orig.schema, e->orig.name);
+		return -1;
+	}
+	for (size_t i = 0; i < e->pk.len; i++) {
+		long at = strlist_find(&e->src, e->pk.items[i]);
+
+		if (at < 0) {
+			err_set(err, SHADE_USAGE,
+				"the ALTER changes the primary key of %s.%s and drops its column %s: "
+				"shade follows changes by the old key, so the new table must keep "
+				"its columns; refused (keep %s, under a UNIQUE constraint if need be)",
+				e->orig.schema, e->orig.name, e->pk.items[i], e->pk.items[i]);
+			return -1;
+		}
+		strlist_push(key, e->dst.items[at]);
+	}
+	e->pk_changed = true;
+	return 0;
+}
+
+/*
+ * The shadow's key must be T's key, column for column, or T's key must
+ * survive in it (pgsql_columns_old_key), with values the ALTER keeps apart
+ * (see the top of the file). res is sql_columns' result.
  */
 static int WARN_UNUSED
 pgsql_columns_check_key(struct eng *e, const struct alter_info *alter, PGresult *res,
@@ -130,24 +166,17 @@ pgsql_columns_check_key(struct eng *e, const struct alter_info *alter, PGresult 
 {
 	const char *params[1] = {e->shadow_text};
 	PGresult *kres = NULL;
-	struct strlist key = {0};
+	struct strlist key = {0}, newkey = {0};
 	int rc = -1;
 
 	if (pgsql_exec(e, sql_shadow_key, 1, params, &kres, err) != 0)
 		goto out;
 	for (int i = 0; i < PQntuples(kres); i++)
-		strlist_push(&key, PQgetvalue(kres, i, 0));
-	if (key.len == 0) {
-		err_set(err, SHADE_USAGE,
-			"the ALTER leaves %s.%s without a primary key, which shade needs to "
-			"follow changes; refused (add one in the same ALTER, or use a plain ALTER)",
-			e->orig.schema, e->orig.name);
-		goto out;
-	}
-	if (!colmap_same_key(&e->src, &e->dst, &e->pk, &key, false)) {
-		err_set(err, SHADE_USAGE,
-			"the ALTER changes the primary key of %s.%s, which shade cannot do online yet",
-			e->orig.schema, e->orig.name);
+		strlist_push(&newkey, PQgetvalue(kres, i, 0));
+	if (colmap_same_key(&e->src, &e->dst, &e->pk, &newkey, false)) {
+		key = newkey;
+		newkey = (struct strlist){0};
+	} else if (pgsql_columns_old_key(e, &newkey, &key, err) != 0) {
 		goto out;
 	}
 	for (int r = 0; r < PQntuples(res); r++) {
@@ -181,6 +210,7 @@ pgsql_columns_check_key(struct eng *e, const struct alter_info *alter, PGresult 
 out:
 	PQclear(kres);
 	strlist_free(&key);
+	strlist_free(&newkey);
 	return rc;
 }
 

@@ -213,6 +213,7 @@ pgsql_conn_close(struct eng *e)
 	strlist_free(&e->pk);
 	strlist_free(&e->shadow_pk);
 	free(e->key_ops);
+	free(e->key_index);
 	strlist_free(&e->src);
 	strlist_free(&e->dst);
 	pgsql_indexes_free(e);

@@ -65,6 +65,36 @@ pgsql_indexes_value(PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? NULL : xstrdup(PQgetvalue(res, row, col));
 }
 
+/*
+ * The ALTER changes the primary key (columns.c): the apply finds its rows
+ * by T's key, which the log records, so build_key builds a unique index on
+ * T's key columns in the new key's place (after the same release, it cannot
+ * fail either), and the new key waits for build_indexes with the unique
+ * indexes: after a release at one snapshot, where a duplicate it finds is
+ * T's own (over data the new key does not fit), never shade's race, and
+ * from then on the apply answers a duplicate in it like one in any unique
+ * key. The index is dropped in the swap's transaction (swap.c); it is named
+ * after the log, not the shadow, so that no name of the shadow's is taken
+ * for T's at the swap (names.c). Its cost: one more index build over the
+ * shadow, and its upkeep while the apply runs.
+ */
+static void
+pgsql_indexes_key_aside(struct eng *e)
+{
+	struct buf b = {0};
+
+	for (size_t i = 0; i < e->naside; i++)
+		if (e->aside[i].kind == 'p')
+			e->aside[i].kind = 'u';
+	free(e->key_index);
+	e->key_index = sql_derived_name(SQL_PG, e->log.name, "_key");
+	sql_build(&b, SQL_PG, "CREATE UNIQUE INDEX %I ON %Q (%L)", e->key_index, &e->shadow,
+		  &e->shadow_pk);
+	e->aside = xreallocarray(e->aside, e->naside + 1, sizeof(*e->aside));
+	e->aside[e->naside++] = (struct aside_index){
+		.name = xstrdup(e->key_index), .create = buf_take(&b), .kind = 'p'};
+}
+
 /* Take every index off the shadow, remembering how to build it again. */
 int
 pgsql_indexes_set_aside(struct eng *e, struct shade_err *err)
@@ -90,6 +120,8 @@ pgsql_indexes_set_aside(struct eng *e, struct shade_err *err)
 		if (pgsql_exec_run(e, PQgetvalue(res, i, 2), err) != 0)
 			goto out;
 	}
+	if (e->pk_changed)
+		pgsql_indexes_key_aside(e);
 	rc = 0;
 out:
 	PQclear(res);

@@ -103,6 +103,12 @@ struct eng {
 
 	struct strlist pk;          /* T's primary-key columns, in order */
 	struct strlist shadow_pk;   /* the same columns' names on the shadow */
+	bool pk_changed;            /* the ALTER changes the primary key: the log
+				       still records T's, and key_index (a unique
+				       index on shadow_pk, built in its place
+				       after the copy, dropped at the swap) finds
+				       the apply's rows (indexes.c) */
+	char *key_index;
 	char *key_ops;              /* the schema of the operators that order
 				       the key (catalog.c), e.g. pg_catalog */
 	struct strlist src;         /* copy mapping: T's column ... */

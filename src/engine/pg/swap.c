@@ -91,6 +91,14 @@ pgsql_swap(struct eng *e, struct shade_err *err)
 		if (pgsql_apply_in_txn(e, 10000, &applied, err) != 0)
 			goto fail;
 	} while (applied > 0);
+	/* The apply's index on T's key, where the ALTER changes it (indexes.c). */
+	if (e->key_index) {
+		struct qname ki = {e->shadow.schema, e->key_index};
+
+		sql_build(&b, SQL_PG, "DROP INDEX %Q", &ki);
+		if (pgsql_exec_run_buf(e, &b, err) != 0)
+			goto fail;
+	}
 	/* With the swap, nothing is left to resume: the state goes with it. */
 	sql_build(&b, SQL_PG, "DROP TABLE %Q", &e->state);
 	if (pgsql_carry_identity(e, err) != 0 || pgsql_exec_run_list(e, &tail, err) != 0 ||
