@@ -237,7 +237,7 @@ myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 		if (err->cancelled)
 			goto fail;
 		err_prefix(err, SHADE_USAGE, "the ALTER fails on a copy of %s: ", e->display);
-		if (e->nfk_out > 0)
+		if (e->nfk_out > 0 && err->server_errno == ER_CANT_DROP_FIELD_OR_KEY)
 			err_append(err, " (the copy has no foreign keys: shade refuses an ALTER "
 					"that drops one)");
 		err->retryable = false;
