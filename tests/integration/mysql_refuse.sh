@@ -11,8 +11,8 @@
 # a DEFAULT (both in a run and in a dry run), leftovers of an earlier run,
 # foreign keys shade cannot carry over (one out of the table with an ON
 # DELETE or ON UPDATE action, whose changes fire no triggers; one of a
-# table to itself; an ALTER that adds or drops one, or changes a column
-# one uses); and passwords: from the DSN
+# table to itself, or between two tables both ways; an ALTER that adds or
+# drops one, or changes a column one uses); and passwords: from the DSN
 # (never printed), MYSQL_PWD and ~/.my.cnf.
 set -eu
 . "$(dirname "$0")/../lib.sh"
@@ -41,6 +41,10 @@ CREATE TABLE nulling (id INT PRIMARY KEY, parent_id INT,
 	ON UPDATE SET NULL) ENGINE=InnoDB;
 CREATE TABLE tree (id INT PRIMARY KEY, up INT,
 	CONSTRAINT tree_up_fk FOREIGN KEY (up) REFERENCES tree (id)) ENGINE=InnoDB;
+CREATE TABLE ma (id INT PRIMARY KEY, mb_id INT, KEY (mb_id)) ENGINE=InnoDB;
+CREATE TABLE mb (id INT PRIMARY KEY, ma_id INT,
+	CONSTRAINT mb_ma_fk FOREIGN KEY (ma_id) REFERENCES ma (id)) ENGINE=InnoDB;
+ALTER TABLE ma ADD CONSTRAINT ma_mb_fk FOREIGN KEY (mb_id) REFERENCES mb (id);
 INSERT INTO parent SELECT seq FROM seq_1_to_10;
 INSERT INTO child SELECT seq, seq FROM seq_1_to_10;
 INSERT INTO cascading SELECT seq, seq FROM seq_1_to_10;
@@ -123,6 +127,9 @@ assert_contains "$SHADE_ERR" "ON UPDATE SET NULL" "a foreign key out ON UPDATE S
 refuse "a foreign key to itself" --dsn "$MY_DSN" --table tree \
     --alter 'ADD COLUMN z INT' --execute
 assert_contains "$SHADE_ERR" "tree_up_fk" "a foreign key to itself: its name"
+refuse "tables that reference each other" --dsn "$MY_DSN" --table ma \
+    --alter 'ADD COLUMN z INT' --execute
+assert_contains "$SHADE_ERR" "reference each other" "tables that reference each other: why"
 refuse "an ALTER that adds a foreign key" --dsn "$MY_DSN" --table items \
     --alter 'ADD CONSTRAINT items_fk FOREIGN KEY (qty) REFERENCES parent (id)' --execute
 assert_contains "$SHADE_ERR" "adds a foreign key" "an ALTER that adds a foreign key: why"

@@ -31,9 +31,9 @@
  *
  * Refused (preflight): a key out of T with an action (CASCADE, SET NULL,
  * SET DEFAULT): the rows it changes in T fire no trigger (InnoDB), so the
- * change log would miss them; a key of T to itself; an ALTER that adds or
- * drops a key, or changes, renames or drops a column one uses, or the
- * index it needs.
+ * change log would miss them; a key of T to itself, or a parent of T that
+ * is its child too; an ALTER that adds or drops a key, or changes, renames
+ * or drops a column one uses, or the index it needs.
  *
  * Undo, resume and --cleanup read the state from the database (a killed
  * run knows nothing): every key referencing the shadow goes back to T
@@ -287,9 +287,29 @@ myeng_fk_load(struct eng *e, struct shade_err *err)
 	for (size_t i = 0; i < e->nfk_out; i++)
 		if (myeng_fk_refuse(e, &e->fk_out[i], true, err) != 0)
 			return -1;
-	for (size_t i = 0; i < e->nfk_in; i++)
-		if (myeng_fk_refuse(e, &e->fk_in[i], false, err) != 0)
+	for (size_t i = 0; i < e->nfk_in; i++) {
+		const struct myeng_fk *in = &e->fk_in[i];
+
+		if (myeng_fk_refuse(e, in, false, err) != 0)
 			return -1;
+		/*
+		 * A parent that is a child too: the swap locks it for reading
+		 * and would have to alter it under that lock.
+		 */
+		for (size_t j = 0; j < e->nfk_out; j++) {
+			const struct myeng_fk *out = &e->fk_out[j];
+
+			if (strcmp(out->parent.schema, in->child.schema) == 0 &&
+			    strcmp(out->parent.name, in->child.name) == 0) {
+				err_set(err, SHADE_USAGE,
+					"%s and %s.%s reference each other (foreign keys %s and %s), "
+					"which shade cannot carry over",
+					e->display, in->child.schema, in->child.name, out->name,
+					in->name);
+				return -1;
+			}
+		}
+	}
 	return 0;
 }
 
@@ -632,7 +652,7 @@ myeng_fk_plan_finish(struct eng *e)
 	if (e->nfk_out == 0)
 		return;
 	myeng_dryrun_add(e, "the keys out of T get their names back", sql_checks_off);
-	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q ", &e->sentry);
+	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q ", &e->old);
 	for (size_t i = 0; i < e->nfk_out; i++)
 		sql_build(&b, SQL_MYSQL, "%sDROP FOREIGN KEY %I", i ? ", " : "", e->fk_out[i].name);
 	myeng_dryrun_take(e, NULL, buf_take(&b));

@@ -22,6 +22,9 @@
  *   T_shade_cut               the swap's sentry (a name that sorts after T)
  *   _<trigger>_shade_tmp      T's own triggers on the shadow, from the swap
  *                             until they get their names back right after
+ *   _<key>_shade_fk           a foreign key's name while it moves (fk.c): a
+ *                             key out of T on the shadow from the swap until
+ *                             right after it; a child's key for a moment
  *   _T_old                    T after the swap, kept unless --drop-old
  *
  * A function one file exports is named after its file where that reads
