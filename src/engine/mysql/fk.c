@@ -56,18 +56,31 @@ static const char *const fk_rules[] = {"RESTRICT", "NO ACTION", "CASCADE", "SET 
 static const char sql_checks_off[] = "SET SESSION foreign_key_checks = 0";
 static const char sql_checks_on[] = "SET SESSION foreign_key_checks = 1";
 
-/* The keys on one side of a table, one row per column, in order. */
-static const char sql_fk_read[] =
-	"SELECT rc.CONSTRAINT_SCHEMA, rc.CONSTRAINT_NAME, rc.TABLE_NAME,"
-	"  rc.UNIQUE_CONSTRAINT_SCHEMA, rc.REFERENCED_TABLE_NAME, rc.UPDATE_RULE,"
-	"  rc.DELETE_RULE, k.COLUMN_NAME, k.REFERENCED_COLUMN_NAME"
-	" FROM information_schema.REFERENTIAL_CONSTRAINTS rc"
-	" JOIN information_schema.KEY_COLUMN_USAGE k"
-	"   ON k.CONSTRAINT_SCHEMA = rc.CONSTRAINT_SCHEMA"
-	"  AND k.CONSTRAINT_NAME = rc.CONSTRAINT_NAME AND k.TABLE_NAME = rc.TABLE_NAME"
-	"  AND k.REFERENCED_TABLE_NAME IS NOT NULL"
-	" WHERE %s = ? AND BINARY %s = ?"
-	" ORDER BY rc.CONSTRAINT_SCHEMA, rc.TABLE_NAME, rc.CONSTRAINT_NAME, k.ORDINAL_POSITION";
+/*
+ * The keys on one side of a table. information_schema opens only the
+ * tables an equality on its lookup columns names (TABLE_SCHEMA and
+ * TABLE_NAME, unwrapped): the keys out of T, and each key's columns, are
+ * read that way; the keys into T need every table's, as before shade
+ * carried them.
+ */
+static const char sql_fk_out[] =
+	"SELECT CONSTRAINT_SCHEMA, CONSTRAINT_NAME, TABLE_NAME, UNIQUE_CONSTRAINT_SCHEMA,"
+	"  REFERENCED_TABLE_NAME, UPDATE_RULE, DELETE_RULE"
+	" FROM information_schema.REFERENTIAL_CONSTRAINTS"
+	" WHERE CONSTRAINT_SCHEMA = ? AND TABLE_NAME = ? AND BINARY TABLE_NAME = ?"
+	" ORDER BY CONSTRAINT_NAME";
+static const char sql_fk_in[] =
+	"SELECT CONSTRAINT_SCHEMA, CONSTRAINT_NAME, TABLE_NAME, UNIQUE_CONSTRAINT_SCHEMA,"
+	"  REFERENCED_TABLE_NAME, UPDATE_RULE, DELETE_RULE"
+	" FROM information_schema.REFERENTIAL_CONSTRAINTS"
+	" WHERE UNIQUE_CONSTRAINT_SCHEMA = ? AND BINARY REFERENCED_TABLE_NAME = ?"
+	"   AND BINARY REFERENCED_TABLE_NAME = ?"
+	" ORDER BY CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME";
+static const char sql_fk_cols[] =
+	"SELECT COLUMN_NAME, REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE"
+	" WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND BINARY TABLE_NAME = ?"
+	"   AND BINARY CONSTRAINT_NAME = ? AND REFERENCED_TABLE_NAME IS NOT NULL"
+	" ORDER BY ORDINAL_POSITION";
 
 static void
 myeng_fk_clear(struct myeng_fk *fk)
@@ -130,53 +143,80 @@ myeng_fk_rule(const char *s)
  * Read the keys of table: those it holds (incoming false) or those that
  * reference it (incoming true).
  */
+/* Read the columns of key fk, in order. */
+static int WARN_UNUSED
+myeng_fk_read_cols(struct eng *e, struct myeng_fk *fk, struct shade_err *err)
+{
+	struct myeng_params p = {0};
+	struct myeng_res res = {0};
+	int rc = -1;
+
+	myeng_param_str(&p, fk->child.schema);
+	myeng_param_str(&p, fk->child.name);
+	myeng_param_str(&p, fk->child.name);
+	myeng_param_str(&p, fk->name);
+	if (myeng_query(e, sql_fk_cols, &p, &res, err) != 0)
+		goto out;
+	if (res.nrows == 0) {
+		err_set(err, SHADE_FAILED, "cannot read the columns of foreign key %s of %s.%s",
+			fk->name, fk->child.schema, fk->child.name);
+		goto out;
+	}
+	for (size_t r = 0; r < res.nrows; r++) {
+		strlist_push(&fk->cols, myeng_text(&res, r, 0));
+		strlist_push(&fk->refcols, myeng_text(&res, r, 1));
+	}
+	rc = 0;
+out:
+	myeng_params_free(&p);
+	myeng_res_free(&res);
+	return rc;
+}
+
+/*
+ * Read the keys of table: those it holds (incoming false) or those that
+ * reference it (incoming true).
+ */
 static int WARN_UNUSED
 myeng_fk_read(struct eng *e, bool incoming, const struct qname *table, struct myeng_fk **out,
 	      size_t *n, struct shade_err *err)
 {
 	struct myeng_params p = {0};
 	struct myeng_res res = {0};
-	struct myeng_fk *fk = NULL;
-	char *sql = incoming ? xasprintf(sql_fk_read, "rc.UNIQUE_CONSTRAINT_SCHEMA",
-					 "rc.REFERENCED_TABLE_NAME")
-			     : xasprintf(sql_fk_read, "rc.CONSTRAINT_SCHEMA", "rc.TABLE_NAME");
 	int rc = -1;
 
 	*out = NULL;
 	*n = 0;
 	myeng_param_str(&p, table->schema);
 	myeng_param_str(&p, table->name);
-	if (myeng_query(e, sql, &p, &res, err) != 0)
+	myeng_param_str(&p, table->name);
+	if (myeng_query(e, incoming ? sql_fk_in : sql_fk_out, &p, &res, err) != 0)
 		goto out;
 	*out = xcalloc(res.nrows ? res.nrows : 1, sizeof(**out));
 	for (size_t r = 0; r < res.nrows; r++) {
-		if (fk == NULL || strcmp(fk->child.schema, myeng_text(&res, r, 0)) != 0 ||
-		    strcmp(fk->name, myeng_text(&res, r, 1)) != 0 ||
-		    strcmp(fk->child.name, myeng_text(&res, r, 2)) != 0) {
-			fk = &(*out)[(*n)++];
-			fk->child.schema = xstrdup(myeng_text(&res, r, 0));
-			fk->name = xstrdup(myeng_text(&res, r, 1));
-			fk->tmp = myeng_fk_tmp_name(fk->name);
-			fk->child.name = xstrdup(myeng_text(&res, r, 2));
-			fk->parent.schema = xstrdup(myeng_text(&res, r, 3));
-			fk->parent.name = xstrdup(myeng_text(&res, r, 4));
-			fk->on_update = myeng_fk_rule(myeng_text(&res, r, 5));
-			fk->on_delete = myeng_fk_rule(myeng_text(&res, r, 6));
-			if (fk->on_update == NULL || fk->on_delete == NULL) {
-				err_set(err, SHADE_USAGE,
-					"foreign key %s of %s.%s has an action shade does not know "
-					"(ON UPDATE %s ON DELETE %s)",
-					fk->name, fk->child.schema, fk->child.name,
-					myeng_text(&res, r, 5), myeng_text(&res, r, 6));
-				goto out;
-			}
+		struct myeng_fk *fk = &(*out)[(*n)++];
+
+		fk->child.schema = xstrdup(myeng_text(&res, r, 0));
+		fk->name = xstrdup(myeng_text(&res, r, 1));
+		fk->tmp = myeng_fk_tmp_name(fk->name);
+		fk->child.name = xstrdup(myeng_text(&res, r, 2));
+		fk->parent.schema = xstrdup(myeng_text(&res, r, 3));
+		fk->parent.name = xstrdup(myeng_text(&res, r, 4));
+		fk->on_update = myeng_fk_rule(myeng_text(&res, r, 5));
+		fk->on_delete = myeng_fk_rule(myeng_text(&res, r, 6));
+		if (fk->on_update == NULL || fk->on_delete == NULL) {
+			err_set(err, SHADE_USAGE,
+				"foreign key %s of %s.%s has an action shade does not know "
+				"(ON UPDATE %s ON DELETE %s)",
+				fk->name, fk->child.schema, fk->child.name, myeng_text(&res, r, 5),
+				myeng_text(&res, r, 6));
+			goto out;
 		}
-		strlist_push(&fk->cols, myeng_text(&res, r, 7));
-		strlist_push(&fk->refcols, myeng_text(&res, r, 8));
+		if (myeng_fk_read_cols(e, fk, err) != 0)
+			goto out;
 	}
 	rc = 0;
 out:
-	free(sql);
 	myeng_params_free(&p);
 	myeng_res_free(&res);
 	return rc;
