@@ -6,7 +6,8 @@
 # Each case builds table t in two databases, eq_p and eq_s; the plain
 # ALTER runs on eq_p.t, shade (--execute --drop-old) on eq_s.t. Then the
 # two are compared: SHOW CREATE TABLE (the database's name taken out), the
-# triggers, and every row.
+# triggers, every foreign key of the database (the children's too), and
+# every row.
 #
 # A case's setup may SET GLOBAL time_zone or sql_mode: the plain ALTER's
 # session and shade's then start with them, as on a server configured so.
@@ -35,6 +36,16 @@ my_describe()
 	    FROM information_schema.triggers
 	    WHERE trigger_schema = DATABASE() AND event_object_table = 't'
 	    ORDER BY 1"
+	# Every foreign key of the database, either way: the children's too.
+	my_in "$1" -e "SELECT r.constraint_name, r.table_name, r.referenced_table_name,
+	    r.update_rule, r.delete_rule, GROUP_CONCAT(k.column_name, '>',
+	    k.referenced_column_name ORDER BY k.ordinal_position)
+	    FROM information_schema.referential_constraints r
+	    JOIN information_schema.key_column_usage k
+	      ON k.constraint_schema = r.constraint_schema
+	     AND k.constraint_name = r.constraint_name AND k.table_name = r.table_name
+	    WHERE r.constraint_schema = DATABASE()
+	    GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2"
 }
 
 # my_rows DB: every row of t, in key order.

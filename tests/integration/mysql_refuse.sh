@@ -9,7 +9,10 @@
 # error), an ALTER that would leave InnoDB, a change of the key column's
 # type that may make two keys one and a new NOT NULL json column without
 # a DEFAULT (both in a run and in a dry run), leftovers of an earlier run,
-# foreign keys shade cannot carry over yet; and passwords: from the DSN
+# foreign keys shade cannot carry over (one out of the table with an ON
+# DELETE or ON UPDATE action, whose changes fire no triggers; one of a
+# table to itself, or between two tables both ways; an ALTER that adds or
+# drops one, or changes a column one uses); and passwords: from the DSN
 # (never printed), MYSQL_PWD and ~/.my.cnf.
 set -eu
 . "$(dirname "$0")/../lib.sh"
@@ -30,6 +33,21 @@ CREATE TABLE parent (id INT PRIMARY KEY) ENGINE=InnoDB;
 CREATE TABLE child (id INT PRIMARY KEY, parent_id INT,
 	CONSTRAINT child_parent_fk FOREIGN KEY (parent_id) REFERENCES parent (id))
 	ENGINE=InnoDB;
+CREATE TABLE cascading (id INT PRIMARY KEY, parent_id INT,
+	CONSTRAINT cascading_parent_fk FOREIGN KEY (parent_id) REFERENCES parent (id)
+	ON DELETE CASCADE) ENGINE=InnoDB;
+CREATE TABLE nulling (id INT PRIMARY KEY, parent_id INT,
+	CONSTRAINT nulling_parent_fk FOREIGN KEY (parent_id) REFERENCES parent (id)
+	ON UPDATE SET NULL) ENGINE=InnoDB;
+CREATE TABLE tree (id INT PRIMARY KEY, up INT,
+	CONSTRAINT tree_up_fk FOREIGN KEY (up) REFERENCES tree (id)) ENGINE=InnoDB;
+CREATE TABLE ma (id INT PRIMARY KEY, mb_id INT, KEY (mb_id)) ENGINE=InnoDB;
+CREATE TABLE mb (id INT PRIMARY KEY, ma_id INT,
+	CONSTRAINT mb_ma_fk FOREIGN KEY (ma_id) REFERENCES ma (id)) ENGINE=InnoDB;
+ALTER TABLE ma ADD CONSTRAINT ma_mb_fk FOREIGN KEY (mb_id) REFERENCES mb (id);
+INSERT INTO parent SELECT seq FROM seq_1_to_10;
+INSERT INTO child SELECT seq, seq FROM seq_1_to_10;
+INSERT INTO cascading SELECT seq, seq FROM seq_1_to_10;
 EOF
 
 my_fingerprint >"$T_TMP/before"
@@ -99,12 +117,32 @@ refuse "an empty ALTER" --dsn "$MY_DSN" --table items --alter '' --execute
 refuse "renaming the table" --dsn "$MY_DSN" --table items \
     --alter 'RENAME TO other' --execute
 
-refuse "a foreign key out" --dsn "$MY_DSN" --table child \
+refuse "a foreign key out ON DELETE CASCADE" --dsn "$MY_DSN" --table cascading \
     --alter 'ADD COLUMN z INT' --execute
-assert_contains "$SHADE_ERR" "child_parent_fk" "a foreign key out: its name"
-refuse "a foreign key in" --dsn "$MY_DSN" --table parent \
+assert_contains "$SHADE_ERR" "cascading_parent_fk" "a foreign key out ON DELETE CASCADE: its name"
+assert_contains "$SHADE_ERR" "fire no triggers" "a foreign key out ON DELETE CASCADE: why"
+refuse "a foreign key out ON UPDATE SET NULL" --dsn "$MY_DSN" --table nulling \
+    --alter 'ADD COLUMN z INT' --dry-run
+assert_contains "$SHADE_ERR" "ON UPDATE SET NULL" "a foreign key out ON UPDATE SET NULL: why"
+refuse "a foreign key to itself" --dsn "$MY_DSN" --table tree \
     --alter 'ADD COLUMN z INT' --execute
-assert_contains "$SHADE_ERR" "child_parent_fk" "a foreign key in: its name"
+assert_contains "$SHADE_ERR" "tree_up_fk" "a foreign key to itself: its name"
+refuse "tables that reference each other" --dsn "$MY_DSN" --table ma \
+    --alter 'ADD COLUMN z INT' --execute
+assert_contains "$SHADE_ERR" "reference each other" "tables that reference each other: why"
+refuse "an ALTER that adds a foreign key" --dsn "$MY_DSN" --table items \
+    --alter 'ADD CONSTRAINT items_fk FOREIGN KEY (qty) REFERENCES parent (id)' --execute
+assert_contains "$SHADE_ERR" "adds a foreign key" "an ALTER that adds a foreign key: why"
+refuse "an ALTER that drops a foreign key" --dsn "$MY_DSN" --table child \
+    --alter 'DROP FOREIGN KEY child_parent_fk' --execute
+assert_contains "$SHADE_ERR" "refuses an ALTER that drops one" \
+    "an ALTER that drops a foreign key: why"
+refuse "an ALTER that changes a referenced column" --dsn "$MY_DSN" --table parent \
+    --alter 'MODIFY id BIGINT' --execute
+assert_contains "$SHADE_ERR" "column id of" "a referenced column: which"
+refuse "an ALTER that drops a key's index" --dsn "$MY_DSN" --table child \
+    --alter 'DROP INDEX child_parent_fk' --execute
+assert_contains "$SHADE_ERR" "no index" "a key's index: why"
 
 # Leftovers of an earlier run, each alone.
 for obj in _items_new _items_log _items_old items_shade_cut; do

@@ -1,7 +1,7 @@
 /*
  * engine/mysql/catalog.c - preflight: resolve the table as the server
- * would, read its primary key and how the key's values travel, refuse what
- * shade cannot carry over (foreign keys) and leftovers of an earlier run
+ * would, read its primary key and how the key's values travel, read its
+ * foreign keys both ways (fk.c), refuse leftovers of an earlier run
  * (or find one to take up), name the helper objects (the sentry among
  * them), read T's own triggers. Changes nothing.
  */
@@ -149,38 +149,6 @@ myeng_read_pk(struct eng *e, struct shade_err *err)
 		free(e->seq);
 		e->seq = longer;
 	}
-	rc = 0;
-out:
-	myeng_params_free(&p);
-	myeng_res_free(&res);
-	return rc;
-}
-
-/* Foreign keys on table name in db, either way; NULL when there are none. */
-static int WARN_UNUSED
-myeng_find_fk(struct eng *e, const char *db, const char *name, char **what,
-	      struct shade_err *err)
-{
-	struct myeng_params p = {0};
-	struct myeng_res res = {0};
-	int rc = -1;
-
-	*what = NULL;
-	myeng_param_str(&p, db);
-	myeng_param_str(&p, name);
-	myeng_param_str(&p, db);
-	myeng_param_str(&p, name);
-	if (myeng_query(e,
-			"SELECT CONSTRAINT_NAME, TABLE_NAME, REFERENCED_TABLE_NAME"
-			" FROM information_schema.REFERENTIAL_CONSTRAINTS"
-			" WHERE (CONSTRAINT_SCHEMA = ? AND BINARY TABLE_NAME = ?)"
-			"    OR (UNIQUE_CONSTRAINT_SCHEMA = ? AND BINARY REFERENCED_TABLE_NAME = ?)"
-			" ORDER BY 1 LIMIT 1",
-			&p, &res, err) != 0)
-		goto out;
-	if (res.nrows > 0)
-		*what = xasprintf("foreign key %s (from %s to %s)", myeng_text(&res, 0, 0),
-				  myeng_text(&res, 0, 1), myeng_text(&res, 0, 2));
 	rc = 0;
 out:
 	myeng_params_free(&p);
@@ -552,7 +520,6 @@ myeng_catalog_preflight(struct eng *e, const struct qname *table,
 			const struct alter_info *alter, struct table_summary *out,
 			struct shade_err *err)
 {
-	char *fk = NULL;
 	int rc = -1;
 
 	(void)alter;
@@ -564,14 +531,8 @@ myeng_catalog_preflight(struct eng *e, const struct qname *table,
 		goto out;
 	out->npk = e->npk;
 
-	if (myeng_find_fk(e, e->orig.schema, e->orig.name, &fk, err) != 0)
+	if (myeng_fk_load(e, err) != 0)
 		goto out;
-	if (fk) {
-		err_set(err, SHADE_USAGE,
-			"%s has a %s, which shade cannot carry over to the new table yet",
-			e->display, fk);
-		goto out;
-	}
 	if (myeng_runlock_take(e, err) != 0)
 		goto out;
 	if (myeng_check_leftovers(e, &out->resumable, err) != 0)
@@ -584,6 +545,5 @@ myeng_catalog_preflight(struct eng *e, const struct qname *table,
 		goto out;
 	rc = 0;
 out:
-	free(fk);
 	return rc;
 }

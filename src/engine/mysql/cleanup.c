@@ -1,9 +1,10 @@
 /*
  * engine/mysql/cleanup.c - removing what shade made: after the swap the
- * state table, the capture triggers, the change log and the sentry's name
- * on the old table (and the old table, if asked); before it, on failure or
- * abort, the state, the triggers, the log and the shadow, leaving T
- * untouched.
+ * state table, the capture triggers, the change log, the sentry's name on
+ * the old table and the temporary names of T's foreign keys (and the old
+ * table, if asked); before it, on failure or abort, the state, the
+ * triggers, the log and the shadow (the foreign keys moved to it back on
+ * T first), leaving T untouched.
  */
 #include <string.h>
 
@@ -32,8 +33,9 @@ myeng_rename_old_sql(struct buf *b, const struct eng *e)
 }
 
 /*
- * After the RENAME: the old table carries the sentry's name and the capture
- * triggers. Give it its proper name and drop the triggers; what fails here
+ * After the RENAME: the old table carries the sentry's name, the capture
+ * triggers and the names of T's foreign keys. Give it its proper name,
+ * give the keys theirs back (fk.c) and drop the triggers; what fails here
  * finish() does again.
  */
 void
@@ -45,6 +47,10 @@ myeng_cleanup_after_swap(struct eng *e)
 	myeng_rename_old_sql(&b, e);
 	if (myeng_run_buf(e, &b, &ignored) == 0)
 		e->old_named = true;
+	err_clear(&ignored);
+	if (e->nfk_out > 0 && myeng_fk_finish(e, &ignored) != 0) {
+		/* finish() tries again */
+	}
 	err_clear(&ignored);
 	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
 		myeng_cleanup_drop_trigger_sql(&b, &e->trg[i]);
@@ -84,6 +90,8 @@ myeng_cleanup_finish(struct eng *e, bool drop_old, struct shade_err *err)
 			goto out;
 		e->old_named = true;
 	}
+	if (e->nfk_out > 0 && !e->fk_named && myeng_fk_finish(e, err) != 0)
+		goto out;
 	if (drop_old) {
 		myeng_cleanup_drop_table_sql(&b, &e->old, false);
 		if (myeng_run_buf(e, &b, err) != 0)
@@ -120,7 +128,12 @@ myeng_cleanup_undo(struct eng *e, struct shade_err *err)
 	if (myeng_run_buf(e, &b, err) != 0)
 		goto out;
 	e->state_created = false;
-	/* Nothing depends on the shadow or the sentry. */
+	/*
+	 * Nothing depends on the shadow or the sentry, once the foreign keys
+	 * a swap that failed or was killed moved to the shadow are back on T.
+	 */
+	if (e->shadow_created && myeng_fk_unshadow(e, err) != 0)
+		goto out;
 	myeng_cleanup_drop_table_sql(&b, &e->shadow, true);
 	if (myeng_run_buf(e, &b, err) != 0)
 		goto out;
@@ -183,6 +196,7 @@ myeng_cleanup_plan_after_swap(struct eng *e)
 
 	myeng_rename_old_sql(&b, e);
 	myeng_dryrun_take(e, "main connection, after the swap", buf_take(&b));
+	myeng_fk_plan_finish(e);
 	for (size_t i = 0; i < ARRAY_LEN(e->trg); i++) {
 		myeng_cleanup_drop_trigger_sql(&b, &e->trg[i]);
 		myeng_dryrun_take(e, NULL, buf_take(&b));
@@ -285,6 +299,13 @@ myeng_cleanup_abandoned(struct eng *e, const struct qname *table, struct table_s
 		if (myeng_run_buf(e, &b, err) != 0)
 			goto out;
 		*found = true;
+		old = true;
+	}
+	/* A swap killed before T's foreign keys had their names back. */
+	if (!shadow && old) {
+		e->old_named = true;
+		if (myeng_fk_finish(e, err) != 0)
+			goto out;
 	}
 	if (*found) {
 		e->state_created = state;

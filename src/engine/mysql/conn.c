@@ -304,6 +304,7 @@ myeng_conn_close(struct eng *e)
 	myeng_disconnect(&e->killer);
 	myeng_disconnect(&e->locker);
 	myeng_disconnect(&e->renamer);
+	myeng_disconnect(&e->fence);
 	if (e->dsn.password)
 		explicit_bzero(e->dsn.password, strlen(e->dsn.password));
 	dsn_free(&e->dsn);
@@ -343,6 +344,7 @@ myeng_conn_close(struct eng *e)
 		free(t->sql_mode);
 	}
 	free(e->utrg);
+	myeng_fk_free(e);
 	free(e->ai_key);
 	free(e->new_pk_def);
 	free(e->sql_max);

@@ -22,6 +22,9 @@
  *   T_shade_cut               the swap's sentry (a name that sorts after T)
  *   _<trigger>_shade_tmp      T's own triggers on the shadow, from the swap
  *                             until they get their names back right after
+ *   _<key>_shade_fk           a foreign key's name while it moves (fk.c): a
+ *                             key out of T on the shadow from the swap until
+ *                             right after it; a child's key for a moment
  *   _T_old                    T after the swap, kept unless --drop-old
  *
  * A function one file exports is named after its file where that reads
@@ -130,11 +133,24 @@ struct myeng_trigger {
 	char *sql_mode;   /* the mode it was created (and must run) under */
 };
 
+/* A foreign key out of T or into it (fk.c). */
+struct myeng_fk {
+	char *name;             /* the constraint's name, unique in its database */
+	char *tmp;              /* its name during the swap: _name_shade_fk */
+	struct qname child;     /* the table that holds it */
+	struct qname parent;    /* the table it references */
+	struct strlist cols;    /* the child's columns ... */
+	struct strlist refcols; /* ... and the parent's, in order */
+	const char *on_update;  /* the actions, as keywords from a fixed list */
+	const char *on_delete;
+};
+
 struct eng {
 	MYSQL *conn;
 	MYSQL *killer;     /* opened on the first cancel: runs KILL QUERY */
 	MYSQL *locker;     /* the swap's lock holder */
 	MYSQL *renamer;    /* the swap's RENAME */
+	MYSQL *fence;      /* the swap's lock on the tables referencing T */
 	struct dbwait *w;
 	const struct engine_opts *opts;
 	struct dsn dsn;    /* a copy, for the extra connections */
@@ -181,6 +197,12 @@ struct eng {
 	 */
 	bool pk_changed;
 	char *new_pk_def;
+	struct myeng_fk *fk_out;    /* T's foreign keys to other tables */
+	size_t nfk_out;
+	struct myeng_fk *fk_in;     /* other tables' foreign keys to T */
+	size_t nfk_in;
+	bool fk_named;              /* the keys out of T have their names on the
+				       new T (after the swap) */
 
 	bool shadow_created;
 	bool shadow_temporary;      /* the dry run's shadow */
@@ -189,6 +211,7 @@ struct eng {
 	bool sentry_created;
 	bool state_created;
 	bool locked;                /* the locker holds LOCK TABLES */
+	bool fenced;                /* the fence holds LOCK TABLES */
 	bool swapped;
 	bool old_named;             /* the old table is called _T_old */
 	struct strlist *plan;       /* dry run: what the main connection runs,
@@ -340,6 +363,29 @@ int myeng_carry_restore_triggers(struct eng *e, struct shade_err *err) WARN_UNUS
 void myeng_carry_plan_auto_increment(struct eng *e);
 void myeng_carry_plan_shadow_triggers(struct eng *e);
 void myeng_carry_plan_restore(struct eng *e);
+
+/*
+ * fk.c: foreign keys in both directions. load reads them (preflight,
+ * again after a resume's unshadow) and refuses what cannot be carried
+ * over; check_shadow checks the altered shadow can hold them (indexes: the
+ * shadow's secondary index definitions before they are set aside); the
+ * swap locks the parents (lock_sql appends ", P READ" for each) and moves
+ * the keys to the shadow under the lock (to_shadow); unshadow puts back
+ * what a failed or killed swap moved; finish gives the keys out of T their
+ * names after the RENAME.
+ */
+int myeng_fk_load(struct eng *e, struct shade_err *err) WARN_UNUSED;
+void myeng_fk_free(struct eng *e);
+int myeng_fk_check_shadow(struct eng *e, const struct strlist *indexes, struct shade_err *err)
+	WARN_UNUSED;
+void myeng_fk_lock_sql(struct buf *b, const struct eng *e);
+/* LOCK TABLES C READ, ... for the tables referencing T (false: none). */
+bool myeng_fk_fence_sql(struct buf *b, const struct eng *e);
+int myeng_fk_to_shadow(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int myeng_fk_unshadow(struct eng *e, struct shade_err *err) WARN_UNUSED;
+int myeng_fk_finish(struct eng *e, struct shade_err *err) WARN_UNUSED;
+void myeng_fk_plan_to_shadow(struct eng *e);
+void myeng_fk_plan_finish(struct eng *e);
 
 /* cleanup.c: after the swap, and undo */
 void myeng_cleanup_drop_trigger_sql(struct buf *b, const struct qname *trg);

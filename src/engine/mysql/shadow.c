@@ -1,7 +1,8 @@
 /*
  * engine/mysql/shadow.c - the shadow table _T_new: created LIKE T, altered
- * with the ALTER-BODY and checked (storage engine, foreign keys; the
- * columns and the key in columns.c); its secondary indexes set aside
+ * with the ALTER-BODY and checked (storage engine, foreign keys: none of
+ * its own, and T's must fit, see fk.c; the columns and the key in
+ * columns.c); its secondary indexes set aside
  * during the copy and built once after it.
  *
  * The shadow is read with SHOW statements, not information_schema: the dry
@@ -247,6 +248,9 @@ myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 		if (err->cancelled)
 			goto fail;
 		err_prefix(err, SHADE_USAGE, "the ALTER fails on a copy of %s: ", e->display);
+		if (e->nfk_out > 0 && err->server_errno == ER_CANT_DROP_FIELD_OR_KEY)
+			err_append(err, " (the copy has no foreign keys: shade refuses an ALTER "
+					"that drops one)");
 		err->retryable = false;
 		goto fail;
 	}
@@ -258,9 +262,15 @@ myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 			e->display, def.engine ? def.engine : "?");
 		goto fail;
 	}
+	/*
+	 * LIKE copies no foreign key (fk.c adds T's at the swap): one on the
+	 * shadow is the ALTER's. Refused: the plain ALTER checks every row
+	 * against it, which shade could only do under the swap's lock.
+	 */
 	if (def.has_fk) {
 		err_set(err, SHADE_USAGE,
-			"the ALTER adds a foreign key, which shade cannot carry over yet");
+			"the ALTER adds a foreign key: shade would have to check every row against "
+			"it while the table is locked; refused (add it with a plain ALTER)");
 		goto fail;
 	}
 	e->ai_start = def.auto_increment;
@@ -268,6 +278,7 @@ myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 	e->new_pk_def = def.primary;
 	def.primary = NULL;
 	if (myeng_columns_map(e, alter, &def.checks, err) != 0 ||
+	    myeng_fk_check_shadow(e, &def.indexes, err) != 0 ||
 	    myeng_defer_indexes(e, &def.indexes, err) != 0)
 		goto fail;
 	myeng_copy_build_sql(e);

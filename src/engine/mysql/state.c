@@ -261,7 +261,8 @@ out:
 /*
  * What a run killed in its swap leaves besides: the sentry (taken over:
  * the swap uses it, undo drops it) and T's own triggers on the shadow
- * under their temporary names (dropped: they would fire on the apply).
+ * under their temporary names (dropped: they would fire on the apply);
+ * its foreign keys are put back by myeng_state_resume.
  */
 static int WARN_UNUSED
 myeng_state_swap_leftovers(struct eng *e, struct shade_err *err)
@@ -325,9 +326,15 @@ myeng_state_resume(struct eng *e, const char *alter_body, const struct alter_inf
 		e->trg_created[i] = true;
 	e->state_created = true;
 	e->copied_total = st->copied;
-	if (myeng_shadow_indexes_resume(e, err) != 0)
+	if (myeng_shadow_indexes_resume(e, err) != 0 || myeng_state_swap_leftovers(e, err) != 0)
 		return -1;
-	return myeng_state_swap_leftovers(e, err);
+	/*
+	 * A run killed in its swap may have left T's foreign keys on the
+	 * shadow: back on T, and read again (the children's were not seen).
+	 */
+	if (myeng_fk_unshadow(e, err) != 0)
+		return -1;
+	return myeng_fk_load(e, err);
 }
 
 /* ---- the dry run's plan ------------------------------------------------ */

@@ -32,11 +32,18 @@ myeng_sentry_sql(struct buf *b, const struct eng *e)
 		  &e->sentry, "sentry");
 }
 
-/* The locker's lock: T for reading (writers queue), the sentry. */
+/*
+ * The locker's lock: T for reading (writers queue), the sentry, and the
+ * parents of T's foreign keys for reading. A writer of a parent opens its
+ * children, the shadow among them once it has T's keys (fk.c): with the
+ * parents locked, no such writer holds the shadow, so the RENAME, which
+ * locks the shadow first when its name sorts first, cannot wait there.
+ */
 static void
 myeng_lock_sql(struct buf *b, const struct eng *e)
 {
 	sql_build(b, SQL_MYSQL, "LOCK TABLES %Q READ, %Q WRITE", &e->orig, &e->sentry);
+	myeng_fk_lock_sql(b, e);
 }
 
 /* The renamer's statement: T becomes the sentry, the shadow T. */
@@ -100,9 +107,22 @@ myeng_swap_prepare(struct eng *e, struct shade_err *err)
 	struct buf b = {0};
 	int rc = -1;
 
-	if ((e->locker == NULL && myeng_connect(e, &e->locker, true, err) != 0) ||
-	    (e->renamer == NULL && myeng_connect(e, &e->renamer, true, err) != 0))
+	if ((e->locker == NULL && myeng_connect(e, &e->locker, true, err) != 0))
 		goto out;
+	if (e->renamer == NULL) {
+		if (myeng_connect(e, &e->renamer, true, err) != 0)
+			goto out;
+		/*
+		 * Renaming a table that children reference waits in InnoDB (not
+		 * for a metadata lock) for their transactions that checked rows
+		 * of it, holding T: as short a wait as any other of the swap's.
+		 */
+		sql_build(&b, SQL_MYSQL, "SET SESSION innodb_lock_wait_timeout = %l",
+			  (long long)(e->opts->lock_timeout > 1 ? e->opts->lock_timeout + 0.999 : 1));
+		if (myeng_exec(e, e->renamer, buf_str(&b), NULL, NULL, NULL, err) != 0)
+			goto out;
+		buf_reset(&b);
+	}
 	if (!e->sentry_created) {
 		myeng_sentry_sql(&b, e);
 		if (myeng_run_buf(e, &b, err) != 0)
@@ -113,6 +133,45 @@ myeng_swap_prepare(struct eng *e, struct shade_err *err)
 out:
 	buf_free(&b);
 	return rc;
+}
+
+/*
+ * Lock the tables referencing T, on the fence (see myeng_fk_fence_sql):
+ * their writers queue until the RENAME is done.
+ */
+static int WARN_UNUSED
+myeng_swap_fence(struct eng *e, struct shade_err *err)
+{
+	struct buf b = {0};
+	int rc = -1;
+
+	if (!myeng_fk_fence_sql(&b, e)) {
+		rc = 0;
+		goto out;
+	}
+	if (e->fence == NULL && myeng_connect(e, &e->fence, true, err) != 0)
+		goto out;
+	if (myeng_exec(e, e->fence, buf_str(&b), NULL, NULL, NULL, err) != 0)
+		goto out;
+	e->fenced = true;
+	rc = 0;
+out:
+	buf_free(&b);
+	return rc;
+}
+
+/* Unlock the fence; should that fail, closing the connection unlocks. */
+static void
+myeng_swap_unfence(struct eng *e)
+{
+	struct shade_err ignored = {0};
+
+	if (!e->fenced)
+		return;
+	if (myeng_exec(e, e->fence, MYENG_UNLOCK, NULL, NULL, NULL, &ignored) != 0)
+		myeng_disconnect(&e->fence);
+	err_clear(&ignored);
+	e->fenced = false;
 }
 
 /*
@@ -150,6 +209,12 @@ myeng_swap_lock(struct eng *e, struct shade_err *err)
 	 * without them.
 	 */
 	if (myeng_carry_triggers_to_shadow(e, err) != 0)
+		goto out;
+	/*
+	 * T's foreign keys, both ways, now that the shadow holds exactly T's
+	 * rows and T takes no write (fk.c).
+	 */
+	if (myeng_fk_to_shadow(e, err) != 0 || myeng_swap_fence(e, err) != 0)
 		goto out;
 	rc = 0;
 out:
@@ -193,6 +258,27 @@ out:
 }
 
 /*
+ * A swap that failed before its RENAME: the foreign keys go back to T.
+ * Should that fail, children would go on referencing the shadow, which no
+ * longer follows T: the run must stop (its undo tries again), not retry.
+ */
+static void
+myeng_swap_unshadow(struct eng *e, struct shade_err *err)
+{
+	struct shade_err ferr = {0};
+
+	if (e->nfk_out == 0 && e->nfk_in == 0)
+		return;
+	if (myeng_fk_unshadow(e, &ferr) != 0) {
+		err_set(err, SHADE_FAILED,
+			"the swap of %s failed, and so did putting its foreign keys back: %s",
+			e->display, ferr.msg);
+		err->retryable = false;
+	}
+	err_clear(&ferr);
+}
+
+/*
  * An attempt failed on the way: end the RENAME (if sent) before the lock
  * goes, unlock, and remove what the attempt made. Returns 0 when the
  * RENAME ran after all: then the swap is done and nothing may fail it.
@@ -211,6 +297,13 @@ myeng_swap_abandon(struct eng *e, struct myeng_pending *pd, struct shade_err *er
 			e->swapped = true;  /* it ran after all */
 		err_clear(&ignored);
 	}
+	/*
+	 * The foreign keys go back to T while T is still locked: T's writers
+	 * must never run while children reference the shadow.
+	 */
+	myeng_swap_unfence(e);
+	if (!e->swapped)
+		myeng_swap_unshadow(e, err);
 	if (e->locked) {
 		buf_append(&b, MYENG_UNLOCK);
 		if (myeng_lock_run(e, &b, &ignored) == 0)
@@ -272,16 +365,22 @@ myeng_swap(struct eng *e, struct shade_err *err)
 	if (myeng_swap_release(e, &pd, err) != 0)
 		goto fail;
 	if (myeng_exec_finish(e, &pd, &rerr) != 0) {
-		/* Nothing was renamed; the capture goes on. */
+		/*
+		 * Nothing was renamed; the capture goes on. (With the fence
+		 * held only a locker that died first gets here.)
+		 */
+		myeng_swap_unfence(e);
 		err_set(err, SHADE_FAILED, "the RENAME of %s failed: %s", e->display, rerr.msg);
 		err->server_errno = rerr.server_errno;
 		err->retryable = rerr.retryable;
 		err_set_stmt(err, rerr.stmt);
 		myeng_carry_drop_shadow_triggers(e);
+		myeng_swap_unshadow(e, err);
 		goto out;
 	}
 	e->swapped = true;
 	e->shadow_created = false;
+	myeng_swap_unfence(e);
 	myeng_cleanup_after_swap(e);
 	rc = 0;
 	goto out;
@@ -309,11 +408,17 @@ myeng_swap_plan(struct eng *e)
 	myeng_apply_plan(e, "main connection: drain the change log, batch after batch");
 	myeng_carry_plan_auto_increment(e);
 	myeng_carry_plan_shadow_triggers(e);
+	myeng_fk_plan_to_shadow(e);
+	if (myeng_fk_fence_sql(&b, e))
+		myeng_dryrun_take(e, "fourth connection: writers of the children queue",
+				  buf_take(&b));
 	myeng_rename_sql(&b, e);
 	myeng_dryrun_take(e, "third connection: queues behind the lock", buf_take(&b));
 	myeng_dryrun_add(e, "main connection: until the RENAME waits", sql_rename_state);
 	myeng_cleanup_drop_table_sql(&b, &e->sentry, false);
 	myeng_dryrun_take(e, "second connection", buf_take(&b));
 	myeng_dryrun_add(e, "second connection: the RENAME runs first", MYENG_UNLOCK);
+	if (e->nfk_in > 0)
+		myeng_dryrun_add(e, "fourth connection, once the RENAME is done", MYENG_UNLOCK);
 	myeng_cleanup_plan_after_swap(e);
 }
