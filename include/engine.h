@@ -87,6 +87,13 @@ struct run_state {
 
 void run_state_free(struct run_state *s);
 
+/*
+ * The shortest window a dry run reads the write counters over: PostgreSQL's
+ * backends flush their table counters at most once a second, so a shorter
+ * one would see a writer's second or miss it.
+ */
+#define ENGINE_WRITE_WINDOW 2.0
+
 /* What a dry run found out, without changing anything. */
 struct dry_run_report {
 	struct strlist plan;     /* every statement a run would make, in order;
@@ -95,6 +102,23 @@ struct dry_run_report {
 	double sample_seconds;   /* how long that copy took */
 	bool sample_skipped;     /* no sample was copied ... */
 	char *sample_note;       /* ... and why (the engine's words) */
+	double index_seconds;    /* the deferred indexes built on the sample
+				    (0: none, or no sample) */
+	long long apply_rows;    /* change-log rows a sampled apply consumed ... */
+	double apply_seconds;    /* ... in this long (0 rows: not sampled) */
+	double write_rate;       /* rows changed per second, from the server's
+				    counters over write_window; < 0 unknown */
+	double write_window;     /* seconds the counters were read apart ... */
+	double write_waited;     /* ... of which the dry run slept to make them
+				    ENGINE_WRITE_WINDOW at least */
+	bool write_server_wide;  /* counted for the whole server, not T alone */
+	long long log_bytes;     /* WAL (PostgreSQL) or binary log (MySQL) bytes
+				    the sample wrote; < 0: none or unknown */
+	char *log_note;          /* how log_bytes was found, or why not */
+	bool instant;            /* the server could make the ALTER in place,
+				    without a rewrite ... */
+	char *instant_why;       /* ... and why (or why not), for the operator */
+	struct strlist warnings; /* what the operator should know, one a line */
 };
 
 void engine_report_free(struct dry_run_report *r);

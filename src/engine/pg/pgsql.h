@@ -309,6 +309,12 @@ int pgsql_probe_replicas(struct eng *e, struct throttle_lags *out, struct shade_
 int pgsql_probe_query(struct eng *e, const char *sql, double *value, struct shade_err *err);
 void pgsql_probe_name(struct eng *e, char *out, size_t len);
 
+/* drysample.c: what the dry run measures for its estimate */
+int pgsql_drysample_writes(struct eng *e, long long *out, struct shade_err *err) WARN_UNUSED;
+int pgsql_drysample_wal(struct eng *e, long long *out, struct shade_err *err) WARN_UNUSED;
+int pgsql_drysample_apply(struct eng *e, long rows, struct dry_run_report *out,
+			  struct shade_err *err) WARN_UNUSED;
+
 /* dryrun.c: the dry run */
 int pgsql_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alter,
 		 long sample_rows, struct dry_run_report *out, struct shade_err *err);
