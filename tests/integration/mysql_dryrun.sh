@@ -67,6 +67,49 @@ done
 cp "$SHADE_OUT" "$T_TMP/dry.out"
 unchanged "dry run"
 
+# The JSON report: the last line on stdout, every field, sane values;
+# binlog_bytes is null (the test server runs without a binary log) and
+# says why; the write rate is InnoDB's, server-wide (no userstat).
+run_shade --dsn "$MY_DSN" --table items --dry-run --log-format json \
+    --alter 'ADD COLUMN flag TINYINT NOT NULL, MODIFY qty BIGINT NOT NULL'
+assert_rc 0 "dry run, json"
+tail -n 1 "$SHADE_OUT" >"$T_TMP/report"
+dry_json_fields "$T_TMP/report" binlog_bytes
+jq -e '.rows > 10000 and .binlog_bytes == null and .log_note == "the binary log is off"
+    and .write_rate_scope == "server" and .write_rate_window >= 2
+    and .apply_rate > 0 and .converges == true
+    and (.plan | map(select(test("RENAME TABLE"))) | length) >= 1' \
+    "$T_TMP/report" >/dev/null || fail "dry run, json: $(cat "$T_TMP/report")"
+unchanged "dry run, json"
+
+# Writes while the dry run reads the counters: a write rate > 0.
+(while :; do my_sql "UPDATE items SET qty = qty + 1 WHERE id = 7" >/dev/null 2>&1 || exit 0
+    done) &
+loop=$!
+run_shade --dsn "$MY_DSN" --table items --dry-run --log-format json --alter 'ADD COLUMN w INT'
+kill "$loop" 2>/dev/null || true
+wait "$loop" 2>/dev/null || true
+assert_rc 0 "dry run under writes"
+jq -e '.write_rate > 0' "$SHADE_OUT" >/dev/null ||
+    fail "dry run under writes: $(tail -n 1 "$SHADE_OUT" | jq -c '{write_rate}')"
+my_fingerprint >"$T_TMP/before"
+
+# Preflight failures: the same exit 2 and the same one line as --execute.
+my_sql "CREATE TABLE nokey (a INT, b TEXT) ENGINE=InnoDB"
+my_fingerprint >"$T_TMP/before"
+for what in "--table nokey --alter 'ADD COLUMN c INT'" \
+    "--table nosuch --alter 'ADD COLUMN c INT'" \
+    "--table items --alter 'MODIFY nosuch INT'"; do
+	eval "run_shade --dsn \"\$MY_DSN\" $what --execute"
+	assert_rc 2 "execute: $what"
+	cp "$SHADE_ERR" "$T_TMP/exec.err"
+	eval "run_shade --dsn \"\$MY_DSN\" $what --dry-run"
+	assert_rc 2 "dry run: $what"
+	assert_one_line "dry run: $what"
+	assert_same_file "$T_TMP/exec.err" "$SHADE_ERR" "dry run and execute differ: $what"
+done
+unchanged "preflight failures"
+
 run_shade --dsn "$MY_DSN" --table items --dry-run --alter 'MODIFY nosuch INT'
 assert_rc 2 "dry run of a bad ALTER"
 assert_one_line "dry run of a bad ALTER"

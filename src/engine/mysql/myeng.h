@@ -286,6 +286,7 @@ void myeng_state_plan_put(struct eng *e, const char *comment, size_t n);
 /* capture.c: the change log and its triggers */
 int myeng_capture_create(struct eng *e, struct shade_err *err);
 void myeng_capture_plan(struct eng *e);
+int myeng_capture_sample_log(struct eng *e, long rows, struct shade_err *err) WARN_UNUSED;
 
 /* copy.c: the chunk copy */
 void myeng_copy_build_sql(struct eng *e);
@@ -356,6 +357,14 @@ void myeng_probe_name(struct eng *e, char *out, size_t len);
  * that runs them, built by the same functions; the rest the dry run runs,
  * and myeng_exec records them.
  */
+/* drysample.c: what the dry run measures for its estimate */
+int myeng_drysample_writes(struct eng *e, struct dry_run_report *out,
+			   struct shade_err *err) WARN_UNUSED;
+int myeng_drysample_apply(struct eng *e, long rows, struct dry_run_report *out,
+			  struct shade_err *err) WARN_UNUSED;
+int myeng_drysample_binlog(struct eng *e, struct dry_run_report *out,
+			   struct shade_err *err) WARN_UNUSED;
+
 int myeng_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alter,
 		 long sample_rows, struct dry_run_report *out, struct shade_err *err);
 /* Append sql to the plan, after a comment when comment is not NULL. */
