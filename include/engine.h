@@ -103,7 +103,10 @@ struct dry_run_report {
 	bool sample_skipped;     /* no sample was copied ... */
 	char *sample_note;       /* ... and why (the engine's words) */
 	double index_seconds;    /* the deferred indexes built on the sample
-				    (0: none, or no sample) */
+				    (0: none, or no sample) ... */
+	double analyze_seconds;  /* ... and of that, the statistics (ANALYZE),
+				    which sample a fixed number of rows or
+				    pages: no larger on a larger table */
 	long long apply_rows;    /* change-log rows a sampled apply consumed ... */
 	double apply_seconds;    /* ... in this long (0 rows: not sampled) */
 	double write_rate;       /* rows changed per second, from the server's

@@ -15,7 +15,8 @@ struct estimate_in {
 	long long rows;            /* rows to copy; < 0: unknown */
 	long long sample_rows;     /* rows the sample copied ... */
 	double sample_seconds;     /* ... in this long */
-	double index_seconds;      /* the deferred indexes built on the sample */
+	double index_seconds;      /* the deferred indexes built on the sample ... */
+	double analyze_seconds;    /* ... of which the statistics: not scaled */
 	long long apply_rows;      /* change-log rows a sampled apply took ... */
 	double apply_seconds;      /* ... in this long */
 	double write_rate;         /* rows changed per second; < 0: unknown */
@@ -41,7 +42,8 @@ struct estimate {
 
 /*
  * The whole run. The copy and the builds scale with rows / sample_rows
- * (the builds by n log n); every row written meanwhile is a change-log
+ * (the builds by n log n, but for their ANALYZE, which samples as many
+ * rows on any table large enough); every row written meanwhile is a change-log
  * row to apply at the sampled apply rate, and applying takes time in which
  * more rows are written: with write rate w and apply rate a the run's
  * work grows by 1 / (1 - w / a), and does not converge when w >= a.

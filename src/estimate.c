@@ -23,7 +23,7 @@ estimate_build_scale(double n, double s)
 void
 estimate_run(const struct estimate_in *in, struct estimate *out)
 {
-	double scale, work, w;
+	double scale, work, w, build;
 
 	*out = (struct estimate){.converges = true, .log_bytes = -1};
 	out->fixed = in->fixed_seconds > 0 ? in->fixed_seconds : 0;
@@ -45,10 +45,12 @@ estimate_run(const struct estimate_in *in, struct estimate *out)
 	scale = (double)in->rows / (double)in->sample_rows;
 	out->copy_rate = (double)in->sample_rows / in->sample_seconds;
 	out->copy = (double)in->rows / out->copy_rate;
-	out->indexes = in->index_seconds > 0
-		       ? in->index_seconds * estimate_build_scale((double)in->rows,
-								  (double)in->sample_rows)
-		       : 0;
+	build = in->index_seconds - (in->analyze_seconds > 0 ? in->analyze_seconds : 0);
+	out->indexes = build > 0 ? build * estimate_build_scale((double)in->rows,
+								(double)in->sample_rows)
+				 : 0;
+	if (in->analyze_seconds > 0)
+		out->indexes += in->analyze_seconds;
 	work = out->copy + out->indexes;
 	if (!out->converges) {
 		out->apply = INFINITY;

@@ -91,6 +91,7 @@ migration_dry_run(struct migration *m)
 			     .sample_rows = r.sample_rows,
 			     .sample_seconds = r.sample_seconds,
 			     .index_seconds = r.index_seconds,
+			     .analyze_seconds = r.analyze_seconds,
 			     .apply_rows = r.apply_rows,
 			     .apply_seconds = r.apply_seconds,
 			     .write_rate = r.write_rate,

@@ -40,6 +40,27 @@ test_copy_and_builds(void)
 	CHECK(e.log_bytes == 100000);
 }
 
+/* The builds' ANALYZE samples as much on any table: added, not scaled. */
+static void
+test_analyze_apart(void)
+{
+	struct estimate e;
+
+	estimate_run(&(struct estimate_in){.rows = 1000000, .sample_rows = 10000,
+					   .sample_seconds = 0.05, .index_seconds = 0.12,
+					   .analyze_seconds = 0.1, .write_rate = 0,
+					   .sample_log_bytes = -1},
+		     &e);
+	CHECK(near(e.indexes, 0.02 * 100 * 1.5 + 0.1));
+	CHECK(near(e.total, 5.0 + 3.0 + 0.1));
+	/* All of it ANALYZE: nothing to scale. */
+	estimate_run(&(struct estimate_in){.rows = 1000000, .sample_rows = 10000,
+					   .sample_seconds = 0.05, .index_seconds = 0.1,
+					   .analyze_seconds = 0.1, .write_rate = 0},
+		     &e);
+	CHECK(near(e.indexes, 0.1));
+}
+
 static void
 test_apply(void)
 {
@@ -166,6 +187,7 @@ int
 main(void)
 {
 	UNIT_RUN(test_copy_and_builds);
+	UNIT_RUN(test_analyze_apart);
 	UNIT_RUN(test_apply);
 	UNIT_RUN(test_unknown);
 	UNIT_RUN(test_json);

@@ -95,6 +95,7 @@ myeng_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alt
 	/* After the builds, so that the apply pays for every index, as in catch-up. */
 	if (sampled) {
 		out->index_seconds = now_seconds() - t0;
+		out->analyze_seconds = e->analyze_seconds;
 		if (myeng_drysample_apply(e, MYENG_DRYRUN_APPLY_ROWS, out, err) != 0)
 			goto out;
 	}

@@ -175,6 +175,8 @@ struct eng {
 
 	bool shadow_created;
 	bool shadow_temporary;      /* the dry run's shadow */
+	double analyze_seconds;     /* the last ANALYZE TABLE of the shadow took
+				       (the dry run's estimate keeps it apart) */
 	bool log_created;
 	bool trg_created[3];
 	bool sentry_created;

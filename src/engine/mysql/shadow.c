@@ -420,6 +420,7 @@ myeng_shadow_build_indexes(struct eng *e, struct shade_err *err)
 	struct myeng_res res = {0};
 	struct buf b = {0};
 	char *sql = e->indexes_built ? NULL : myeng_shadow_index_sql(e);
+	double t0;
 	int rc = -1;
 
 	/*
@@ -443,8 +444,10 @@ myeng_shadow_build_indexes(struct eng *e, struct shade_err *err)
 	}
 	/* A new table's statistics are empty: the optimizer needs them. */
 	sql_build(&b, SQL_MYSQL, "ANALYZE TABLE %Q", &e->shadow);
+	t0 = now_seconds();
 	if (myeng_query(e, buf_str(&b), NULL, &res, err) != 0)
 		goto out;
+	e->analyze_seconds = now_seconds() - t0;
 	for (size_t i = 0; i < res.nrows; i++) {
 		if (res.ncols >= 4 && strcasecmp(myeng_text(&res, i, 2), "error") == 0) {
 			err_set(err, SHADE_FAILED, "ANALYZE TABLE %s: %s", e->shadow.name,

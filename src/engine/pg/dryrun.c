@@ -24,6 +24,7 @@ pgsql_dryrun_measured(struct eng *e, double t0, long long wal0, struct dry_run_r
 	long long wal1;
 
 	out->index_seconds = now_seconds() - t0;
+	out->analyze_seconds = e->analyze_seconds;
 	if (pgsql_drysample_wal(e, &wal1, err) != 0)
 		return -1;
 	if (wal0 >= 0 && wal1 >= wal0) {

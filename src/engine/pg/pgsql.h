@@ -126,6 +126,8 @@ struct eng {
 				       user's search_path */
 
 	struct strlist *plan;       /* dry run: record what pgsql_exec_run runs */
+	double analyze_seconds;     /* the last ANALYZE of the shadow took (the
+				       dry run's estimate keeps it apart) */
 	const struct alter_info *alter;  /* the ALTER-BODY as read (the caller's,
 					    outlives the engine) */
 
