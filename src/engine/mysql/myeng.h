@@ -325,6 +325,13 @@ void myeng_swap_plan(struct eng *e);
 #define MYENG_CONFLICTS_WRITE /* LOCK TABLES ... WRITE: readers too */ \
 	"SHARED_READ,SHARED_WRITE,SHARED_UPGRADABLE,SHARED_NO_WRITE,SHARED_NO_READ_WRITE,EXCLUSIVE"
 void myeng_blockers_append(struct eng *e, const char *lock_types, struct shade_err *err);
+/*
+ * The same holders, those whose transaction is open at least min_age
+ * seconds, appended to list ("thread 12 (...): UPDATE ...; ..."); with
+ * *probably when performance_schema could not tell. How many, or -1.
+ */
+int myeng_blockers_list(struct eng *e, const char *lock_types, double min_age, struct buf *list,
+			bool *probably, struct shade_err *err) WARN_UNUSED;
 
 /* carry.c: T's own triggers and AUTO_INCREMENT, carried over */
 int myeng_carry_auto_increment(struct eng *e, struct shade_err *err) WARN_UNUSED;

@@ -297,6 +297,13 @@ int pgsql_swap(struct eng *e, struct shade_err *err);
 	"{RowExclusiveLock,ShareUpdateExclusiveLock,ShareLock,ShareRowExclusiveLock," \
 	"ExclusiveLock,AccessExclusiveLock}"
 void pgsql_blockers_append(struct eng *e, const char *modes, struct shade_err *err);
+/*
+ * The same holders (transactions open longer than the lock timeout that
+ * hold a lock on T in one of modes), appended to list: "pid 12 (...):
+ * UPDATE ...; pid 13 ...; and 2 more". Returns how many, or -1.
+ */
+int pgsql_blockers_list(struct eng *e, const char *modes, struct buf *list,
+			struct shade_err *err) WARN_UNUSED;
 
 /* cleanup.c: after the swap, or instead of it */
 void pgsql_cleanup_statements(struct eng *e, bool drop_old, struct strlist *out);
