@@ -175,6 +175,17 @@ struct engine {
 		       long sample_rows, struct dry_run_report *out, struct shade_err *err);
 
 	/*
+	 * --attempt-instant, after preflight, before create_shadow: when the
+	 * server can make the ALTER on T in its catalog alone, make it, under
+	 * the lock timeout, and set *done (the run is over). Otherwise, or
+	 * when that ALTER fails, T is as it was, *done false and *why (owned
+	 * by the caller) says why; the run goes on. Returns -1 only when the
+	 * connection cannot go on.
+	 */
+	int (*attempt_instant)(struct eng *e, const char *alter_body, const struct alter_info *alter,
+			       bool *done, char **why, struct shade_err *err);
+
+	/*
 	 * Create the change log and the capture triggers on the original,
 	 * and the state table (phase "copy"), which exists only once the
 	 * triggers do.

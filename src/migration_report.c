@@ -34,6 +34,10 @@ migration_dry_warnings(struct migration *m, const struct estimate *est,
 	struct throttle_lags lags = {0};
 	struct shade_err ignored = {0};
 
+	if (r->instant)
+		strlist_push_take(&r->warnings, xasprintf("shade is not needed: %s", r->instant_why ?
+							  r->instant_why : "the server can make "
+							  "this ALTER in place"));
 	if (!est->converges)
 		strlist_push_take(&r->warnings,
 				  xasprintf("the apply cannot keep up: %.0f rows/s are written, the "

@@ -99,7 +99,7 @@ myeng_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alt
 		if (myeng_drysample_apply(e, MYENG_DRYRUN_APPLY_ROWS, out, err) != 0)
 			goto out;
 	}
-	if (myeng_drysample_binlog(e, out, err) != 0)
+	if (myeng_drysample_binlog(e, out, err) != 0 || myeng_drywarn(e, &out->warnings, err) != 0)
 		goto out;
 	myeng_swap_plan(e);
 	myeng_cleanup_plan_finish(e);
@@ -115,6 +115,10 @@ out:
 			e->shadow_temporary = false;
 		err_clear(&ignored);
 	}
+	/* With the temporary shadow gone, its name is free for the probe. */
+	if (rc == 0 && !e->shadow_temporary &&
+	    myeng_instant_probe(e, alter_body, &out->instant, &out->instant_why, err) != 0)
+		rc = -1;
 	buf_free(&b);
 	return rc;
 }

@@ -271,6 +271,23 @@ int myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 int myeng_shadow_create(struct eng *e, const char *alter_body, const struct alter_info *alter,
 			struct shade_err *err);
 int myeng_shadow_build_indexes(struct eng *e, struct shade_err *err);
+/* The ALTER-BODY, then suffix, on table, under the server's sql_mode. */
+int myeng_shadow_alter_on(struct eng *e, const struct qname *table, const char *alter_body,
+			  const char *suffix, struct shade_err *err) WARN_UNUSED;
+
+/*
+ * instant.c: whether the server could make the ALTER with
+ * ALGORITHM=INSTANT, asked on an empty copy of T that is dropped at once
+ * (the dry run, once its temporary shadow is gone); and --attempt-instant,
+ * the ALTER on T with ALGORITHM=INSTANT (*done) or T as it was, and why.
+ */
+int myeng_instant_probe(struct eng *e, const char *alter_body, bool *instant, char **why,
+			struct shade_err *err) WARN_UNUSED;
+int myeng_instant_attempt(struct eng *e, const char *alter_body, const struct alter_info *alter,
+			  bool *done, char **why, struct shade_err *err);
+
+/* drywarn.c: the dry run's warnings about T, appended to out. */
+int myeng_drywarn(struct eng *e, struct strlist *out, struct shade_err *err) WARN_UNUSED;
 int myeng_shadow_indexes_resume(struct eng *e, struct shade_err *err) WARN_UNUSED;
 
 /* state.c: the state table, and taking up an interrupted run */

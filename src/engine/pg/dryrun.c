@@ -90,6 +90,8 @@ pgsql_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alt
 	e->plan = &out->plan;
 	if (pgsql_exec_run(e, "BEGIN", err) != 0 || pgsql_exec_set_lock_timeout(e, err) != 0 ||
 	    pgsql_shadow_build(e, alter_body, alter, err) != 0 ||
+	    pgsql_instant_check(e, alter, e->shadow_text, &out->instant, &out->instant_why,
+				err) != 0 ||
 	    pgsql_capture_statements(e, &pre, &trg, err) != 0)
 		goto out;
 	pgsql_exec_plan_list(e, &pre);
@@ -149,7 +151,8 @@ pgsql_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alt
 	pgsql_exec_plan_list(e, &tail);
 	e->plan = NULL;
 	pgsql_exec_reset_txn(e);  /* the rollback: nothing of this stays */
-	if (pgsql_dryrun_write_rate(e, writes0, w0, out, err) != 0)
+	if (pgsql_dryrun_write_rate(e, writes0, w0, out, err) != 0 ||
+	    pgsql_drywarn(e, &out->warnings, err) != 0)
 		goto out;
 	rc = 0;
 out:

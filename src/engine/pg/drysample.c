@@ -42,12 +42,16 @@ pgsql_drysample_writes(struct eng *e, long long *out, struct shade_err *err)
 				      oid, out, err);
 }
 
-/* The WAL's insert position, in bytes from its start. */
+/*
+ * The WAL's insert position, in bytes from its start: the insert position,
+ * not pg_current_wal_lsn()'s write position, which stays put while the
+ * dry run's uncommitted WAL sits in the WAL buffers.
+ */
 int
 pgsql_drysample_wal(struct eng *e, long long *out, struct shade_err *err)
 {
 	return pgsql_drysample_number(e,
-				      "SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_lsn(),"
+				      "SELECT pg_catalog.pg_wal_lsn_diff(pg_catalog.pg_current_wal_insert_lsn(),"
 				      " '0/0')::bigint",
 				      NULL, out, err);
 }

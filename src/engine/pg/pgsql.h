@@ -256,6 +256,23 @@ int pgsql_carry_fingerprint(struct eng *e, char **out, struct shade_err *err) WA
 int pgsql_carry_swap_statements(struct eng *e, struct strlist *out,
 				struct shade_err *err) WARN_UNUSED;
 
+/*
+ * drywarn.c: the dry run's warnings about T (transactions that would keep
+ * the swap waiting, foreign keys, T's own triggers), appended to out.
+ */
+int pgsql_drywarn(struct eng *e, struct strlist *out, struct shade_err *err) WARN_UNUSED;
+
+/*
+ * instant.c: whether T could take the ALTER in its catalog alone, judged
+ * on rel (a copy of T's columns with the ALTER applied, e.g. the dry run's
+ * shadow, in the caller's transaction); and --attempt-instant, which makes
+ * such an ALTER on T itself (*done) or leaves T as it was, saying why.
+ */
+int pgsql_instant_check(struct eng *e, const struct alter_info *alter, const char *rel,
+			bool *instant, char **why, struct shade_err *err) WARN_UNUSED;
+int pgsql_instant_attempt(struct eng *e, const char *alter_body, const struct alter_info *alter,
+			  bool *done, char **why, struct shade_err *err);
+
 /* capture.c: the change log and the triggers */
 int pgsql_capture_statements(struct eng *e, struct strlist *pre, struct strlist *trg,
 			     struct shade_err *err) WARN_UNUSED;
