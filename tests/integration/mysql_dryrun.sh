@@ -157,4 +157,67 @@ assert_eq "$(my_val "SELECT COUNT(*) FROM information_schema.tables
     WHERE table_schema = DATABASE() AND table_name IN ('_items_old', '_items_log',
       '_items_new', 'items_shade_cut')")" 0 "the real run: leftovers"
 
+# Warnings: a transaction older than the lock timeout in items' database
+# (it would keep the swap waiting), items' own trigger; instant: no, the
+# server's reason; nothing changes.
+my_fingerprint >"$T_TMP/before"
+(my_client -D "$MY_DB" -e "BEGIN; SELECT COUNT(*) FROM items; SELECT SLEEP(8); COMMIT" \
+    >/dev/null 2>&1) &
+hold=$!
+bg_track "$hold"
+sleep 2.5
+run_shade --dsn "$MY_DSN" --table items --dry-run --log-format json --lock-timeout 1 \
+    --alter 'MODIFY qty INT NOT NULL'
+wait "$hold" || true  # its transaction ends: nothing holds items after
+assert_rc 0 "dry run with warnings"
+tail -n 1 "$SHADE_OUT" >"$T_TMP/report"
+jq -e '(.warnings | map(select(test("^long-running transactions .*hold .*items.*thread [0-9]+ .*transaction open"))) | length) == 1
+    and (.warnings | map(select(test("has 1 trigger of its own \\(items_sku_upper\\)"))) | length) == 1
+    and .instant == false and (.instant_why | test("Cannot change column type"))' \
+    "$T_TMP/report" >/dev/null || fail "dry run with warnings: $(jq -c '.warnings, .instant_why' "$T_TMP/report")"
+unchanged "dry run with warnings"
+
+# instant: yes, asked of the server on an empty copy that is gone after.
+run_shade --dsn "$MY_DSN" --table items --dry-run --log-format json \
+    --alter 'ADD COLUMN note INT DEFAULT 5'
+assert_rc 0 "dry run, instant"
+tail -n 1 "$SHADE_OUT" >"$T_TMP/report"
+jq -e '.instant == true and (.instant_why | test("ALGORITHM=INSTANT"))
+    and (.warnings | map(select(startswith("shade is not needed"))) | length) == 1' \
+    "$T_TMP/report" >/dev/null || fail "dry run, instant: $(jq -c '{instant, instant_why}' "$T_TMP/report")"
+unchanged "dry run, instant"
+
+# --attempt-instant: the ALTER made on items itself (the same InnoDB table,
+# no copy), as the plain ALTER makes it on a twin.
+tid="SELECT TABLE_ID FROM information_schema.INNODB_SYS_TABLES WHERE NAME = '$MY_DB/items'"
+id=$(my_val "$tid")
+my_sql "CREATE TABLE twin LIKE items; INSERT INTO twin SELECT * FROM items;
+    ALTER TABLE twin ADD COLUMN note INT DEFAULT 5"
+run_shade --dsn "$MY_DSN" --table items --execute --attempt-instant \
+    --alter 'ADD COLUMN note INT DEFAULT 5'
+assert_rc 0 "attempt-instant"
+assert_contains "$SHADE_ERR" "made the ALTER in place" "attempt-instant: said"
+assert_eq "$(my_val "$tid")" "$id" "attempt-instant: items is the same table"
+cols="SELECT GROUP_CONCAT(CONCAT_WS(' ', COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE,
+    IFNULL(COLUMN_DEFAULT, '-')) ORDER BY ORDINAL_POSITION) FROM information_schema.COLUMNS
+    WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME ="
+assert_eq "$(my_val "$cols 'items'")" "$(my_val "$cols 'twin'")" \
+    "attempt-instant: the plain ALTER's columns"
+assert_eq "$(my_val "SELECT COUNT(*) FROM items WHERE note = 5")" 20000 "attempt-instant: rows"
+assert_eq "$(my_val "SELECT COUNT(*) FROM information_schema.tables
+    WHERE table_schema = DATABASE() AND table_name LIKE '\\_items\\_%'")" 0 \
+    "attempt-instant: leftovers"
+
+# Not instant: the server refuses ALGORITHM=INSTANT, shade says why and
+# copies as usual (a new table).
+run_shade --dsn "$MY_DSN" --table items --execute --attempt-instant --drop-old \
+    --alter 'MODIFY note BIGINT'
+assert_rc 0 "attempt-instant, not instant"
+assert_contains "$SHADE_ERR" "not in place" "attempt-instant, not instant: said"
+assert_contains "$SHADE_ERR" "Cannot change column type" "attempt-instant, not instant: why"
+[ "$(my_val "$tid")" != "$id" ] || fail "attempt-instant, not instant: items was not copied"
+assert_eq "$(my_val "SELECT COLUMN_TYPE FROM information_schema.COLUMNS
+    WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'items' AND COLUMN_NAME = 'note'")" \
+    "bigint(20)" "attempt-instant, not instant: the ALTER"
+
 t_pass

@@ -63,8 +63,7 @@ myeng_instant_try(struct eng *e, const char *alter_body, bool *instant, char **w
 		*instant = true;
 		*why = xstrdup("MariaDB makes this ALTER with ALGORITHM=INSTANT, changing only "
 			       "metadata: run it directly (ALGORITHM=INSTANT makes the server "
-			       "refuse anything else), or give shade --attempt-instant; shade is "
-			       "not needed");
+			       "refuse anything else), or give shade --attempt-instant");
 	} else {
 		*why = xstrdup(failed.msg);
 	}

@@ -88,7 +88,7 @@ pgsql_instant_check(struct eng *e, const struct alter_info *alter, const char *r
 	if (*instant)
 		*why = xstrdup("PostgreSQL makes this ALTER in its catalog alone, rewriting no "
 			       "row: ALTER TABLE it directly (with a lock_timeout), or give "
-			       "shade --attempt-instant; shade is not needed");
+			       "shade --attempt-instant");
 	return 0;
 }
 
