@@ -42,7 +42,7 @@ OBJS       := $(SRCS:%.c=$(BUILD)/obj/%.o)
 # Modules that need no server and no event loop: what the unit tests link.
 PURE_OBJS  := $(addprefix $(BUILD)/obj/src/,util.o sql.o ident.o dsn.o alter.o chunk.o \
               colmap.o backoff.o keyval.o config.o ctlcmd.o throttle.o \
-              logfmt.o tally.o)
+              logfmt.o tally.o estimate.o dryreport.o instant.o)
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 # The state machine and what it drives, for the fake-engine unit test.

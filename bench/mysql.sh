@@ -228,6 +228,7 @@ my_sysbench_load()
 
 my_goals()
 {
+	b_estimate_goal MariaDB binlog
 	_ratio_ptosc=$(b_ratio "$MY_SHADE_S" "$MY_PTOSC_S")
 	_ratio_limit=$(b_ratio "$MY_SHADE_S" "$MY_LIMIT_S")
 	b_goal "MariaDB: shade ÷ pt-osc, time" "${_ratio_ptosc}×" "≤ 0.5×" \
@@ -255,6 +256,7 @@ my_report()
 	emit ""
 	emit "shade's phases (last round): $MY_SHADE_PHASES"
 	emit ""
+	b_estimate_report binlog "Binary log written: the size of every binary log (SHOW BINARY LOGS) before and after the run; the binary log is on for the whole MariaDB benchmark (--log-bin, ROW)."
 	b_writers_report "$MY_W_BEFORE" "$MY_W_DURING" "$MY_W_S" \
 	    "$MY_SHADE_S" "$MY_W_STOPPED" "$MY_W_TOTALS" "$MY_W_BY_PHASE"
 	emit "### Under sysbench oltp_write_only ($BENCH_SB_THREADS threads, no rate limit; one run)"
@@ -275,11 +277,14 @@ bench_mysql()
 	# the tests' 256 MB pool the pool evicts dirty pages under every
 	# writer's feet: the writers' p99 during shade was 50 ms, from the
 	# server's flushing, not from a lock of shade's.
-	MY_SERVER_OPTS=${MY_SERVER_OPTS:---innodb-buffer-pool-size=2G --innodb-log-file-size=1G}
+	# The binary log is on (row images, as on a primary with replicas), so
+	# that the dry run's binlog_bytes can be set against what a run writes.
+	MY_SERVER_OPTS=${MY_SERVER_OPTS:---innodb-buffer-pool-size=2G --innodb-log-file-size=1G --log-bin=$T_TMP/my/binlog --binlog-format=ROW}
 	my_start
 	my_newdb shade_bench
 	MY_VERSION=$(my_val "SELECT VERSION()")
 	my_rounds
+	my_estimate
 	my_writers
 	my_sysbench_load
 	my_goals

@@ -245,6 +245,7 @@ pg_goals()
 	b_load_goal "PostgreSQL: shade under pgbench ÷ unloaded (pgbench_accounts)" \
 	    "$PG_PGB_S" "$PG_PGB_UNLOADED_S" "$PG_PGB_STOPPED"
 	b_goal "PostgreSQL: shade's peak RSS" "$(b_mib "$PG_SHADE_RSS")" "-" "-"
+	b_estimate_goal PostgreSQL WAL
 }
 
 pg_report()
@@ -261,6 +262,7 @@ pg_report()
 	emit ""
 	emit "shade's phases (last round): $PG_SHADE_PHASES"
 	emit ""
+	b_estimate_report WAL "WAL written: pg_current_wal_insert_lsn() before and after the run (other sessions' WAL included; the server is otherwise idle)."
 	b_writers_report "$PG_W_BEFORE" "$PG_W_DURING" "$PG_W_S" \
 	    "$PG_SHADE_S" "$PG_W_STOPPED" "$PG_W_TOTALS" "$PG_W_BY_PHASE"
 	emit "### Under pgbench -N ($BENCH_PGB_CLIENTS clients, no rate limit; one run)"
@@ -280,6 +282,7 @@ bench_pg()
 	pg_sql "CREATE EXTENSION IF NOT EXISTS pg_repack"
 	PG_VERSION=$(pg_val "SHOW server_version")
 	pg_rounds
+	pg_estimate
 	pg_writers
 	pg_pgbench
 	pg_goals

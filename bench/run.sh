@@ -54,6 +54,7 @@ BENCH_DIR=$(cd "$(dirname "$0")" && pwd)
 . "$BENCH_DIR/../tests/lib.sh"
 . "$BENCH_DIR/lib.sh"
 . "$BENCH_DIR/report.sh"
+. "$BENCH_DIR/estimate.sh"
 . "$BENCH_DIR/pg.sh"
 . "$BENCH_DIR/mysql.sh"
 

@@ -87,6 +87,13 @@ struct run_state {
 
 void run_state_free(struct run_state *s);
 
+/*
+ * The shortest window a dry run reads the write counters over: PostgreSQL's
+ * backends flush their table counters at most once a second, so a shorter
+ * one would see a writer's second or miss it.
+ */
+#define ENGINE_WRITE_WINDOW 2.0
+
 /* What a dry run found out, without changing anything. */
 struct dry_run_report {
 	struct strlist plan;     /* every statement a run would make, in order;
@@ -95,6 +102,26 @@ struct dry_run_report {
 	double sample_seconds;   /* how long that copy took */
 	bool sample_skipped;     /* no sample was copied ... */
 	char *sample_note;       /* ... and why (the engine's words) */
+	double index_seconds;    /* the deferred indexes built on the sample
+				    (0: none, or no sample) ... */
+	double analyze_seconds;  /* ... and of that, the statistics (ANALYZE),
+				    which sample a fixed number of rows or
+				    pages: no larger on a larger table */
+	long long apply_rows;    /* change-log rows a sampled apply consumed ... */
+	double apply_seconds;    /* ... in this long (0 rows: not sampled) */
+	double write_rate;       /* rows changed per second, from the server's
+				    counters over write_window; < 0 unknown */
+	double write_window;     /* seconds the counters were read apart ... */
+	double write_waited;     /* ... of which the dry run slept to make them
+				    ENGINE_WRITE_WINDOW at least */
+	bool write_server_wide;  /* counted for the whole server, not T alone */
+	long long log_bytes;     /* WAL (PostgreSQL) or binary log (MySQL) bytes
+				    the sample wrote; < 0: none or unknown */
+	char *log_note;          /* how log_bytes was found, or why not */
+	bool instant;            /* the server could make the ALTER in place,
+				    without a rewrite ... */
+	char *instant_why;       /* ... and why (or why not), for the operator */
+	struct strlist warnings; /* what the operator should know, one a line */
 };
 
 void engine_report_free(struct dry_run_report *r);
@@ -146,6 +173,17 @@ struct engine {
 	 */
 	int (*dry_run)(struct eng *e, const char *alter_body, const struct alter_info *alter,
 		       long sample_rows, struct dry_run_report *out, struct shade_err *err);
+
+	/*
+	 * --attempt-instant, after preflight, before create_shadow: when the
+	 * server can make the ALTER on T in its catalog alone, make it, under
+	 * the lock timeout, and set *done (the run is over). Otherwise, or
+	 * when that ALTER fails, T is as it was, *done false and *why (owned
+	 * by the caller) says why; the run goes on. Returns -1 only when the
+	 * connection cannot go on.
+	 */
+	int (*attempt_instant)(struct eng *e, const char *alter_body, const struct alter_info *alter,
+			       bool *done, char **why, struct shade_err *err);
 
 	/*
 	 * Create the change log and the capture triggers on the original,

@@ -55,6 +55,12 @@ void logfmt_timestamp(char *out, size_t len, double epoch);
 double logfmt_wall_now(void);
 
 /*
+ * A JSON string (a json_t *, new reference) of s; NULL is null. Text that
+ * is not valid UTF-8 has each byte of 0x80 and above written as '?'.
+ */
+void *logfmt_string(const char *s);
+
+/*
  * Append to out one JSON object and a newline:
  *   {"ts":..., "level":level, "event":event, <fields in order>}
  * Text that is not valid UTF-8 has each byte of 0x80 and above written as

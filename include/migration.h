@@ -25,6 +25,7 @@ struct mig_opts {
 	const char *alter;       /* the ALTER-BODY */
 	bool execute;            /* false: dry run */
 	bool cleanup;            /* --cleanup: remove an abandoned run's objects */
+	bool attempt_instant;    /* make a metadata-only ALTER directly, no copy */
 	bool drop_old;
 	bool quiet;
 	bool verbose;            /* print every statement */

@@ -22,6 +22,9 @@ engine_report_free(struct dry_run_report *r)
 {
 	strlist_free(&r->plan);
 	free(r->sample_note);
+	free(r->log_note);
+	free(r->instant_why);
+	strlist_free(&r->warnings);
 	*r = (struct dry_run_report){0};
 }
 

@@ -53,7 +53,7 @@ logfmt_timestamp(char *out, size_t len, double epoch)
  * byte of 0x80 and above becomes '?', which loses the odd character of a
  * message in another encoding but never the line.
  */
-static json_t *
+void *
 logfmt_string(const char *s)
 {
 	json_t *j;

@@ -32,6 +32,8 @@ static const char usage_text[] =
 	"                       'ADD COLUMN flag int NOT NULL DEFAULT 0'\n"
 	"  --execute            do it\n"
 	"  --dry-run            say what would be done, change nothing\n"
+	"  --attempt-instant    with --execute: when the server can make the ALTER\n"
+	"                       in its catalog alone, do that instead of a copy\n"
 	"  --cleanup            remove what an interrupted run left on the table\n"
 	"                       (its triggers, change log and new table); running\n"
 	"                       the same --execute command again resumes it instead\n"
@@ -84,6 +86,7 @@ enum {
 	OPT_ALTER,
 	OPT_EXECUTE,
 	OPT_DRY_RUN,
+	OPT_ATTEMPT_INSTANT,
 	OPT_CLEANUP,
 	OPT_CHUNK_TIME,
 	OPT_LOCK_TIMEOUT,
@@ -117,6 +120,7 @@ static const struct option long_options[] = {
 	{"alter", required_argument, NULL, OPT_ALTER},
 	{"execute", no_argument, NULL, OPT_EXECUTE},
 	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	{"attempt-instant", no_argument, NULL, OPT_ATTEMPT_INSTANT},
 	{"chunk-time", required_argument, NULL, OPT_CHUNK_TIME},
 	{"lock-timeout", required_argument, NULL, OPT_LOCK_TIMEOUT},
 	{"lock-retries", required_argument, NULL, OPT_LOCK_RETRIES},
@@ -346,6 +350,9 @@ main_option(int c, struct mig_opts *o, bool *dry_run, char **argv)
 		break;
 	case OPT_DRY_RUN:
 		*dry_run = true;
+		break;
+	case OPT_ATTEMPT_INSTANT:
+		o->attempt_instant = true;
 		break;
 	case OPT_CLEANUP:
 		o->cleanup = true;

@@ -658,6 +658,28 @@ migration_save_phase(struct migration *m)
 }
 
 /*
+ * --attempt-instant (as gh-ost's and spirit's): the server makes the ALTER
+ * on T in its catalog alone, and the run is over; or it cannot (or that
+ * ALTER failed, leaving T as it was), and the run goes on, having said why.
+ */
+static int
+migration_attempt_instant(struct migration *m, bool *done)
+{
+	if (m->engine->attempt_instant(m->eng, m->o->alter, &m->alter, done, &m->instant_why,
+					m->err) != 0)
+		return -1;
+	if (*done) {
+		m->instant_done = true;
+		progress_phase(&m->prog, "preflight", m->preflight_note);
+		progress_phase(&m->prog, "instant", "the server made the ALTER in place, "
+			       "without a copy; nothing else to do");
+		migration_finish(m, SHADE_OK);
+	}
+	/* Otherwise said with the shadow: a bad ALTER gets its one line first. */
+	return 0;
+}
+
+/*
  * The first two phases: preflight (or --cleanup), then the shadow (or the
  * dry run's report, or taking an interrupted run up). Returns -1 on failure.
  */
@@ -690,10 +712,25 @@ migration_begin_step(struct migration *m)
 	}
 	if (m->resuming)
 		return migration_resume(m);
+	if (m->o->attempt_instant) {
+		bool done = false;
+
+		if (migration_attempt_instant(m, &done) != 0)
+			return -1;
+		if (done)
+			return 0;
+	}
 	if (m->engine->create_shadow(m->eng, m->o->alter, &m->alter, m->err) != 0)
 		return -1;
 	m->built = true;
 	progress_phase(&m->prog, "preflight", m->preflight_note);
+	if (m->instant_why) {
+		char note[1200];
+
+		snprintf(note, sizeof(note), "not in place (%s): shade copies as usual",
+			 m->instant_why);
+		progress_phase(&m->prog, "instant", note);
+	}
 	progress_phase(&m->prog, "shadow", "created with the new schema");
 	migration_set_phase(m, PHASE_CAPTURE, "creating the change log and triggers");
 	return 0;
@@ -853,6 +890,9 @@ migration_run(const struct mig_opts *o, struct shade_err *err)
 	st = m->finished ? m->result : SHADE_FAILED;
 	if (st == SHADE_OK && !o->execute)
 		;  /* the dry run printed its report */
+	else if (st == SHADE_OK && m->instant_done)
+		progress_note(&m->prog, "done: %s has the new schema, made in place (no copy, "
+			      "no old table)", m->summary.display);
 	else if (st == SHADE_OK && o->drop_old)
 		progress_note(&m->prog, "done: %s has the new schema; the old table was dropped",
 			      m->summary.display);
@@ -877,6 +917,7 @@ migration_run(const struct mig_opts *o, struct shade_err *err)
 	run_state_free(&m->rstate);
 	engine_summary_free(&m->summary);
 	alter_info_free(&m->alter);
+	free(m->instant_why);
 	qname_free(&m->table);
 	dsn_free(&m->dsn);
 	free(m->limits.throttle_query);

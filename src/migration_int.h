@@ -76,6 +76,8 @@ struct migration {
 	struct keyval max;     /* the copy stops here */
 	double last_backlog_check;
 	char preflight_note[256];  /* what preflight found, said once it passed */
+	char *instant_why;     /* --attempt-instant: why not, said with it */
+	bool instant_done;     /* --attempt-instant: the server made the ALTER */
 	bool resuming;         /* taking up an interrupted run (rstate) */
 	struct run_state rstate;
 	struct throttle_limits limits;  /* now: the options, as the operator changed them */

@@ -234,6 +234,30 @@ assert_same_file()
 	fi
 }
 
+# dry_json_fields FILE LOGKEY: FILE is the dry run's JSON report, one object
+# with every field the report promises, each of its type and sane (LOGKEY:
+# wal_bytes or binlog_bytes, a number or null).
+dry_json_fields()
+{
+	jq -e --arg log "$2" '.event == "dry_run"
+	    and (.rows | type) == "number" and .rows >= 0
+	    and (.bytes | type) == "number" and .bytes > 0
+	    and .disk_bytes_needed >= .bytes
+	    and (.estimated_seconds | type) == "number" and .estimated_seconds > 0
+	    and ([.phases.copy, .phases.indexes, .phases.apply, .phases.other]
+	        | all(type == "number" and . >= 0))
+	    and (.phases.copy + .phases.indexes + .phases.apply + .phases.other
+	        - .estimated_seconds | fabs) < 0.01
+	    and (.plan | type) == "array" and (.plan | length) > 5
+	    and (.plan | all(type == "string"))
+	    and (.warnings | type) == "array" and (.warnings | all(type == "string"))
+	    and has($log) and ((.[$log] | type) == "number" or .[$log] == null)
+	    and (.write_rate | type) == "number" and .write_rate >= 0
+	    and (.converges | type) == "boolean" and (.instant | type) == "boolean"
+	    and .sample_rows > 0 and .copy_rate > 0' "$1" >/dev/null ||
+	    fail "the dry run's JSON report lacks a field or has an odd value: $(cat "$1")"
+}
+
 # -- cleanup --------------------------------------------------------------
 
 bg_track()

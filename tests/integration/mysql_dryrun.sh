@@ -67,6 +67,49 @@ done
 cp "$SHADE_OUT" "$T_TMP/dry.out"
 unchanged "dry run"
 
+# The JSON report: the last line on stdout, every field, sane values;
+# binlog_bytes is null (the test server runs without a binary log) and
+# says why; the write rate is InnoDB's, server-wide (no userstat).
+run_shade --dsn "$MY_DSN" --table items --dry-run --log-format json \
+    --alter 'ADD COLUMN flag TINYINT NOT NULL, MODIFY qty BIGINT NOT NULL'
+assert_rc 0 "dry run, json"
+tail -n 1 "$SHADE_OUT" >"$T_TMP/report"
+dry_json_fields "$T_TMP/report" binlog_bytes
+jq -e '.rows > 10000 and .binlog_bytes == null and .log_note == "the binary log is off"
+    and .write_rate_scope == "server" and .write_rate_window >= 2
+    and .apply_rate > 0 and .converges == true
+    and (.plan | map(select(test("RENAME TABLE"))) | length) >= 1' \
+    "$T_TMP/report" >/dev/null || fail "dry run, json: $(cat "$T_TMP/report")"
+unchanged "dry run, json"
+
+# Writes while the dry run reads the counters: a write rate > 0.
+(while :; do my_sql "UPDATE items SET qty = qty + 1 WHERE id = 7" >/dev/null 2>&1 || exit 0
+    done) &
+loop=$!
+run_shade --dsn "$MY_DSN" --table items --dry-run --log-format json --alter 'ADD COLUMN w INT'
+kill "$loop" 2>/dev/null || true
+wait "$loop" 2>/dev/null || true
+assert_rc 0 "dry run under writes"
+jq -e '.write_rate > 0' "$SHADE_OUT" >/dev/null ||
+    fail "dry run under writes: $(tail -n 1 "$SHADE_OUT" | jq -c '{write_rate}')"
+my_fingerprint >"$T_TMP/before"
+
+# Preflight failures: the same exit 2 and the same one line as --execute.
+my_sql "CREATE TABLE nokey (a INT, b TEXT) ENGINE=InnoDB"
+my_fingerprint >"$T_TMP/before"
+for what in "--table nokey --alter 'ADD COLUMN c INT'" \
+    "--table nosuch --alter 'ADD COLUMN c INT'" \
+    "--table items --alter 'MODIFY nosuch INT'"; do
+	eval "run_shade --dsn \"\$MY_DSN\" $what --execute"
+	assert_rc 2 "execute: $what"
+	cp "$SHADE_ERR" "$T_TMP/exec.err"
+	eval "run_shade --dsn \"\$MY_DSN\" $what --dry-run"
+	assert_rc 2 "dry run: $what"
+	assert_one_line "dry run: $what"
+	assert_same_file "$T_TMP/exec.err" "$SHADE_ERR" "dry run and execute differ: $what"
+done
+unchanged "preflight failures"
+
 run_shade --dsn "$MY_DSN" --table items --dry-run --alter 'MODIFY nosuch INT'
 assert_rc 2 "dry run of a bad ALTER"
 assert_one_line "dry run of a bad ALTER"
@@ -113,5 +156,68 @@ assert_eq "$(my_val "SELECT GROUP_CONCAT(trigger_name) FROM information_schema.t
 assert_eq "$(my_val "SELECT COUNT(*) FROM information_schema.tables
     WHERE table_schema = DATABASE() AND table_name IN ('_items_old', '_items_log',
       '_items_new', 'items_shade_cut')")" 0 "the real run: leftovers"
+
+# Warnings: a transaction older than the lock timeout in items' database
+# (it would keep the swap waiting), items' own trigger; instant: no, the
+# server's reason; nothing changes.
+my_fingerprint >"$T_TMP/before"
+(my_client -D "$MY_DB" -e "BEGIN; SELECT COUNT(*) FROM items; SELECT SLEEP(8); COMMIT" \
+    >/dev/null 2>&1) &
+hold=$!
+bg_track "$hold"
+sleep 2.5
+run_shade --dsn "$MY_DSN" --table items --dry-run --log-format json --lock-timeout 1 \
+    --alter 'MODIFY qty INT NOT NULL'
+wait "$hold" || true  # its transaction ends: nothing holds items after
+assert_rc 0 "dry run with warnings"
+tail -n 1 "$SHADE_OUT" >"$T_TMP/report"
+jq -e '(.warnings | map(select(test("^long-running transactions .*hold .*items.*thread [0-9]+ .*transaction open"))) | length) == 1
+    and (.warnings | map(select(test("has 1 trigger of its own \\(items_sku_upper\\)"))) | length) == 1
+    and .instant == false and (.instant_why | test("Cannot change column type"))' \
+    "$T_TMP/report" >/dev/null || fail "dry run with warnings: $(jq -c '.warnings, .instant_why' "$T_TMP/report")"
+unchanged "dry run with warnings"
+
+# instant: yes, asked of the server on an empty copy that is gone after.
+run_shade --dsn "$MY_DSN" --table items --dry-run --log-format json \
+    --alter 'ADD COLUMN note INT DEFAULT 5'
+assert_rc 0 "dry run, instant"
+tail -n 1 "$SHADE_OUT" >"$T_TMP/report"
+jq -e '.instant == true and (.instant_why | test("ALGORITHM=INSTANT"))
+    and (.warnings | map(select(startswith("shade is not needed"))) | length) == 1' \
+    "$T_TMP/report" >/dev/null || fail "dry run, instant: $(jq -c '{instant, instant_why}' "$T_TMP/report")"
+unchanged "dry run, instant"
+
+# --attempt-instant: the ALTER made on items itself (the same InnoDB table,
+# no copy), as the plain ALTER makes it on a twin.
+tid="SELECT TABLE_ID FROM information_schema.INNODB_SYS_TABLES WHERE NAME = '$MY_DB/items'"
+id=$(my_val "$tid")
+my_sql "CREATE TABLE twin LIKE items; INSERT INTO twin SELECT * FROM items;
+    ALTER TABLE twin ADD COLUMN note INT DEFAULT 5"
+run_shade --dsn "$MY_DSN" --table items --execute --attempt-instant \
+    --alter 'ADD COLUMN note INT DEFAULT 5'
+assert_rc 0 "attempt-instant"
+assert_contains "$SHADE_ERR" "made the ALTER in place" "attempt-instant: said"
+assert_eq "$(my_val "$tid")" "$id" "attempt-instant: items is the same table"
+cols="SELECT GROUP_CONCAT(CONCAT_WS(' ', COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE,
+    IFNULL(COLUMN_DEFAULT, '-')) ORDER BY ORDINAL_POSITION) FROM information_schema.COLUMNS
+    WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME ="
+assert_eq "$(my_val "$cols 'items'")" "$(my_val "$cols 'twin'")" \
+    "attempt-instant: the plain ALTER's columns"
+assert_eq "$(my_val "SELECT COUNT(*) FROM items WHERE note = 5")" 20000 "attempt-instant: rows"
+assert_eq "$(my_val "SELECT COUNT(*) FROM information_schema.tables
+    WHERE table_schema = DATABASE() AND table_name LIKE '\\_items\\_%'")" 0 \
+    "attempt-instant: leftovers"
+
+# Not instant: the server refuses ALGORITHM=INSTANT, shade says why and
+# copies as usual (a new table).
+run_shade --dsn "$MY_DSN" --table items --execute --attempt-instant --drop-old \
+    --alter 'MODIFY note BIGINT'
+assert_rc 0 "attempt-instant, not instant"
+assert_contains "$SHADE_ERR" "not in place" "attempt-instant, not instant: said"
+assert_contains "$SHADE_ERR" "Cannot change column type" "attempt-instant, not instant: why"
+[ "$(my_val "$tid")" != "$id" ] || fail "attempt-instant, not instant: items was not copied"
+assert_eq "$(my_val "SELECT COLUMN_TYPE FROM information_schema.COLUMNS
+    WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'items' AND COLUMN_NAME = 'note'")" \
+    "bigint(20)" "attempt-instant, not instant: the ALTER"
 
 t_pass

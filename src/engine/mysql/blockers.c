@@ -25,6 +25,7 @@
  * fails, the error stays as it was.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <mysqld_error.h>
@@ -127,6 +128,31 @@ myeng_blockers_describe(const struct myeng_res *res, size_t row, struct buf *b)
 	buf_free(&info);
 }
 
+/*
+ * The holders in res whose transaction is open at least min_age seconds
+ * (0: all), appended to list; how many.
+ */
+static size_t
+myeng_blockers_names(const struct myeng_res *res, double min_age, struct buf *list)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < res->nrows; i++) {
+		const char *age = myeng_cell(res, i, 2);
+
+		if (min_age > 0 && (age == NULL || strtod(age, NULL) < min_age))
+			continue;
+		if (n > 0 && n < MYENG_BLOCKERS_SHOWN)
+			buf_append(list, "; ");
+		if (n < MYENG_BLOCKERS_SHOWN)
+			myeng_blockers_describe(res, i, list);
+		n++;
+	}
+	if (n > MYENG_BLOCKERS_SHOWN)
+		buf_printf(list, "; and %zu more", n - MYENG_BLOCKERS_SHOWN);
+	return n;
+}
+
 /* Append the holders in res to err, as pgsql_blockers_append does. */
 static void
 myeng_blockers_say(const struct myeng_res *res, bool probably, struct shade_err *err)
@@ -139,18 +165,41 @@ myeng_blockers_say(const struct myeng_res *res, bool probably, struct shade_err 
 	buf_append(&list, ERR_BLOCKED_BY " ");
 	if (probably)
 		buf_append(&list, "(probably) ");
-	for (size_t i = 0; i < res->nrows && i < MYENG_BLOCKERS_SHOWN; i++) {
-		if (i > 0)
-			buf_append(&list, "; ");
-		myeng_blockers_describe(res, i, &list);
-	}
-	if (res->nrows > MYENG_BLOCKERS_SHOWN)
-		buf_printf(&list, "; and %zu more", res->nrows - MYENG_BLOCKERS_SHOWN);
+	myeng_blockers_names(res, 0, &list);
 	/* Cut to what the message has room for, leaving the caller some. */
 	buf_append_line(&line, buf_str(&list), room - MYENG_BLOCKERS_RESERVE);
 	err_append(err, "%s", buf_str(&line));
 	buf_free(&list);
 	buf_free(&line);
+}
+
+/* Bind the parameters of the holders' query, mdl or not. */
+static void
+myeng_blockers_bind(struct eng *e, bool mdl, const char *lock_types, struct myeng_params *p)
+{
+	myeng_param_str(p, e->orig.schema);
+	if (mdl)
+		myeng_param_str(p, e->orig.name);
+	myeng_param_str(p, lock_types);
+	myeng_blockers_bind_own(e, p);
+}
+
+int
+myeng_blockers_list(struct eng *e, const char *lock_types, double min_age, struct buf *list,
+		    bool *probably, struct shade_err *err)
+{
+	struct myeng_params p = {0};
+	struct myeng_res res = {0};
+	bool mdl = myeng_blockers_mdl_shown(e);
+	int n = -1;
+
+	*probably = !mdl;
+	myeng_blockers_bind(e, mdl, lock_types, &p);
+	if (myeng_query(e, mdl ? sql_mdl_holders : sql_open_trx, &p, &res, err) == 0)
+		n = (int)myeng_blockers_names(&res, min_age, list);
+	myeng_params_free(&p);
+	myeng_res_free(&res);
+	return n;
 }
 
 void
@@ -164,11 +213,7 @@ myeng_blockers_append(struct eng *e, const char *lock_types, struct shade_err *e
 	if (!err->retryable || err->server_errno != ER_LOCK_WAIT_TIMEOUT)
 		return;
 	mdl = myeng_blockers_mdl_shown(e);
-	myeng_param_str(&p, e->orig.schema);
-	if (mdl)
-		myeng_param_str(&p, e->orig.name);
-	myeng_param_str(&p, lock_types);
-	myeng_blockers_bind_own(e, &p);
+	myeng_blockers_bind(e, mdl, lock_types, &p);
 	if (myeng_query(e, mdl ? sql_mdl_holders : sql_open_trx, &p, &res, &ignored) == 0)
 		myeng_blockers_say(&res, !mdl, err);
 	myeng_params_free(&p);

@@ -4,6 +4,7 @@
  * first row is copied; then the state table (state.c).
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "myeng.h"
 
@@ -151,4 +152,35 @@ myeng_capture_plan(struct eng *e)
 	myeng_dryrun_add(e, NULL, MYENG_UNLOCK);
 	myeng_state_plan_create(e);
 	myeng_capture_sql_free(&s);
+}
+
+/*
+ * The dry run's sampled apply: the change log as a TEMPORARY table under
+ * its own name (only this session sees it, and it goes with the session),
+ * holding T's first `rows` keys as the triggers would log them.
+ */
+int
+myeng_capture_sample_log(struct eng *e, long rows, struct shade_err *err)
+{
+	struct myeng_capture_stmts s;
+	struct myeng_params p = {0};
+	struct buf b = {0};
+	int rc = -1;
+
+	myeng_capture_sql(e, &s);
+	/* s.log is "CREATE TABLE ...": the same table, TEMPORARY. */
+	buf_printf(&b, "CREATE TEMPORARY TABLE %s", s.log + strlen("CREATE TABLE "));
+	if (myeng_run_buf(e, &b, err) != 0)
+		goto out;
+	sql_build(&b, SQL_MYSQL, "INSERT INTO %Q (%L) SELECT %L FROM %Q ORDER BY %L LIMIT ?",
+		  &e->log, &e->pkcols, &e->pkcols, &e->orig, &e->pkcols);
+	myeng_param_int(&p, rows);
+	if (myeng_exec(e, e->conn, buf_str(&b), &p, NULL, NULL, err) != 0)
+		goto out;
+	rc = 0;
+out:
+	myeng_capture_sql_free(&s);
+	myeng_params_free(&p);
+	buf_free(&b);
+	return rc;
 }

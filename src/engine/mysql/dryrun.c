@@ -31,6 +31,9 @@ myeng_dryrun_take(struct eng *e, const char *comment, char *sql)
 	free(sql);
 }
 
+/* Change-log rows the sampled apply takes (one batch of a run's size). */
+#define MYENG_DRYRUN_APPLY_ROWS 2000
+
 /* The sample: the real copy statements, into the temporary shadow. */
 static int WARN_UNUSED
 myeng_dryrun_sample(struct eng *e, long sample_rows, struct dry_run_report *out, bool *sampled,
@@ -72,17 +75,31 @@ myeng_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alt
 {
 	struct buf b = {0};
 	bool sampled = false;
+	double t0;
 	int rc = -1;
 
+	out->log_bytes = -1;
 	e->plan = &out->plan;
-	if (myeng_shadow_build(e, true, alter_body, alter, err) != 0)
+	/* The ALTER first: bad input is said at once, as --execute says it. */
+	if (myeng_shadow_build(e, true, alter_body, alter, err) != 0 ||
+	    myeng_drysample_writes(e, out, err) != 0)
 		goto out;
 	myeng_capture_plan(e);
 	if (myeng_dryrun_sample(e, sample_rows, out, &sampled, err) != 0)
 		goto out;
 	myeng_copy_plan(e, sampled);
 	myeng_apply_plan(e, "between chunks, apply the change log");
+	t0 = now_seconds();
 	if (myeng_shadow_build_indexes(e, err) != 0)
+		goto out;
+	/* After the builds, so that the apply pays for every index, as in catch-up. */
+	if (sampled) {
+		out->index_seconds = now_seconds() - t0;
+		out->analyze_seconds = e->analyze_seconds;
+		if (myeng_drysample_apply(e, MYENG_DRYRUN_APPLY_ROWS, out, err) != 0)
+			goto out;
+	}
+	if (myeng_drysample_binlog(e, out, err) != 0 || myeng_drywarn(e, &out->warnings, err) != 0)
 		goto out;
 	myeng_swap_plan(e);
 	myeng_cleanup_plan_finish(e);
@@ -98,6 +115,10 @@ out:
 			e->shadow_temporary = false;
 		err_clear(&ignored);
 	}
+	/* With the temporary shadow gone, its name is free for the probe. */
+	if (rc == 0 && !e->shadow_temporary &&
+	    myeng_instant_probe(e, alter_body, &out->instant, &out->instant_why, err) != 0)
+		rc = -1;
 	buf_free(&b);
 	return rc;
 }

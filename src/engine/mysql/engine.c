@@ -13,6 +13,7 @@ const struct engine engine_mysql = {
 	.preflight = myeng_catalog_preflight,
 	.create_shadow = myeng_shadow_create,
 	.dry_run = myeng_dryrun,
+	.attempt_instant = myeng_instant_attempt,
 	.create_capture = myeng_capture_create,
 	.state_read = myeng_state_read,
 	.resume = myeng_state_resume,

@@ -206,6 +206,8 @@ struct eng {
 
 	bool shadow_created;
 	bool shadow_temporary;      /* the dry run's shadow */
+	double analyze_seconds;     /* the last ANALYZE TABLE of the shadow took
+				       (the dry run's estimate keeps it apart) */
 	bool log_created;
 	bool trg_created[3];
 	bool sentry_created;
@@ -301,6 +303,23 @@ int myeng_shadow_build(struct eng *e, bool temporary, const char *alter_body,
 int myeng_shadow_create(struct eng *e, const char *alter_body, const struct alter_info *alter,
 			struct shade_err *err);
 int myeng_shadow_build_indexes(struct eng *e, struct shade_err *err);
+/* The ALTER-BODY, then suffix, on table, under the server's sql_mode. */
+int myeng_shadow_alter_on(struct eng *e, const struct qname *table, const char *alter_body,
+			  const char *suffix, struct shade_err *err) WARN_UNUSED;
+
+/*
+ * instant.c: whether the server could make the ALTER with
+ * ALGORITHM=INSTANT, asked on an empty copy of T that is dropped at once
+ * (the dry run, once its temporary shadow is gone); and --attempt-instant,
+ * the ALTER on T with ALGORITHM=INSTANT (*done) or T as it was, and why.
+ */
+int myeng_instant_probe(struct eng *e, const char *alter_body, bool *instant, char **why,
+			struct shade_err *err) WARN_UNUSED;
+int myeng_instant_attempt(struct eng *e, const char *alter_body, const struct alter_info *alter,
+			  bool *done, char **why, struct shade_err *err);
+
+/* drywarn.c: the dry run's warnings about T, appended to out. */
+int myeng_drywarn(struct eng *e, struct strlist *out, struct shade_err *err) WARN_UNUSED;
 int myeng_shadow_indexes_resume(struct eng *e, struct shade_err *err) WARN_UNUSED;
 
 /* state.c: the state table, and taking up an interrupted run */
@@ -318,6 +337,7 @@ void myeng_state_plan_put(struct eng *e, const char *comment, size_t n);
 /* capture.c: the change log and its triggers */
 int myeng_capture_create(struct eng *e, struct shade_err *err);
 void myeng_capture_plan(struct eng *e);
+int myeng_capture_sample_log(struct eng *e, long rows, struct shade_err *err) WARN_UNUSED;
 
 /* copy.c: the chunk copy */
 void myeng_copy_build_sql(struct eng *e);
@@ -354,6 +374,13 @@ void myeng_swap_plan(struct eng *e);
 #define MYENG_CONFLICTS_WRITE /* LOCK TABLES ... WRITE: readers too */ \
 	"SHARED_READ,SHARED_WRITE,SHARED_UPGRADABLE,SHARED_NO_WRITE,SHARED_NO_READ_WRITE,EXCLUSIVE"
 void myeng_blockers_append(struct eng *e, const char *lock_types, struct shade_err *err);
+/*
+ * The same holders, those whose transaction is open at least min_age
+ * seconds, appended to list ("thread 12 (...): UPDATE ...; ..."); with
+ * *probably when performance_schema could not tell. How many, or -1.
+ */
+int myeng_blockers_list(struct eng *e, const char *lock_types, double min_age, struct buf *list,
+			bool *probably, struct shade_err *err) WARN_UNUSED;
 
 /* carry.c: T's own triggers and AUTO_INCREMENT, carried over */
 int myeng_carry_auto_increment(struct eng *e, struct shade_err *err) WARN_UNUSED;
@@ -411,6 +438,14 @@ void myeng_probe_name(struct eng *e, char *out, size_t len);
  * that runs them, built by the same functions; the rest the dry run runs,
  * and myeng_exec records them.
  */
+/* drysample.c: what the dry run measures for its estimate */
+int myeng_drysample_writes(struct eng *e, struct dry_run_report *out,
+			   struct shade_err *err) WARN_UNUSED;
+int myeng_drysample_apply(struct eng *e, long rows, struct dry_run_report *out,
+			  struct shade_err *err) WARN_UNUSED;
+int myeng_drysample_binlog(struct eng *e, struct dry_run_report *out,
+			   struct shade_err *err) WARN_UNUSED;
+
 int myeng_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alter,
 		 long sample_rows, struct dry_run_report *out, struct shade_err *err);
 /* Append sql to the plan, after a comment when comment is not NULL. */

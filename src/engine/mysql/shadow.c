@@ -178,14 +178,16 @@ myeng_shadow_readable(const struct eng *e, const char *alter_body, struct shade_
 }
 
 /*
- * The ALTER-BODY on the shadow, under the sql_mode the server gives a
+ * The ALTER-BODY on table (the shadow; an instant attempt on T with
+ * suffix ", ALGORITHM=INSTANT"), under the sql_mode the server gives a
  * session, which the plain ALTER would run under: the mode says how its
  * text reads (PIPES_AS_CONCAT, REAL_AS_FLOAT, ORACLE, ...) and which
  * defaults are valid. The shadow is empty: no row is converted under it.
  * Then shade's mode again.
  */
-static int WARN_UNUSED
-myeng_shadow_alter(struct eng *e, const char *alter_body, struct shade_err *err)
+int
+myeng_shadow_alter_on(struct eng *e, const struct qname *table, const char *alter_body,
+		      const char *suffix, struct shade_err *err)
 {
 	struct myeng_params server = {0}, ours = {0};
 	struct shade_err ignored = {0};
@@ -195,7 +197,7 @@ myeng_shadow_alter(struct eng *e, const char *alter_body, struct shade_err *err)
 	myeng_param_str(&server, e->server_sql_mode);
 	myeng_param_str(&ours, e->sql_mode);
 	/* The ALTER-BODY is SQL by definition: it goes in as the user wrote it. */
-	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q %A", &e->shadow, alter_body);
+	sql_build(&b, SQL_MYSQL, "ALTER TABLE %Q %A%A", table, alter_body, suffix);
 	if (myeng_query(e, "SET SESSION sql_mode = ?", &server, NULL, err) == 0 &&
 	    myeng_run_buf(e, &b, err) == 0)
 		rc = 0;
@@ -206,6 +208,12 @@ myeng_shadow_alter(struct eng *e, const char *alter_body, struct shade_err *err)
 	myeng_params_free(&ours);
 	buf_free(&b);
 	return rc;
+}
+
+static int WARN_UNUSED
+myeng_shadow_alter(struct eng *e, const char *alter_body, struct shade_err *err)
+{
+	return myeng_shadow_alter_on(e, &e->shadow, alter_body, "", err);
 }
 
 /*
@@ -479,6 +487,7 @@ myeng_shadow_build_indexes(struct eng *e, struct shade_err *err)
 	struct myeng_res res = {0};
 	struct buf b = {0};
 	char *sql = e->indexes_built ? NULL : myeng_shadow_index_sql(e);
+	double t0;
 	int rc = -1;
 
 	/*
@@ -502,8 +511,10 @@ myeng_shadow_build_indexes(struct eng *e, struct shade_err *err)
 	}
 	/* A new table's statistics are empty: the optimizer needs them. */
 	sql_build(&b, SQL_MYSQL, "ANALYZE TABLE %Q", &e->shadow);
+	t0 = now_seconds();
 	if (myeng_query(e, buf_str(&b), NULL, &res, err) != 0)
 		goto out;
+	e->analyze_seconds = now_seconds() - t0;
 	for (size_t i = 0; i < res.nrows; i++) {
 		if (res.ncols >= 4 && strcasecmp(myeng_text(&res, i, 2), "error") == 0) {
 			err_set(err, SHADE_FAILED, "ANALYZE TABLE %s: %s", e->shadow.name,

@@ -84,32 +84,42 @@ pgsql_blockers_describe(const PGresult *res, int row, struct buf *b)
 	buf_free(&info);
 }
 
+int
+pgsql_blockers_list(struct eng *e, const char *modes, struct buf *list, struct shade_err *err)
+{
+	PGresult *res = NULL;
+	char oid[16], timeout[32];
+	const char *params[3] = {oid, modes, timeout};
+	int n;
+
+	snprintf(oid, sizeof(oid), "%u", e->orig_oid);
+	snprintf(timeout, sizeof(timeout), "%.3f", e->opts->lock_timeout);
+	if (pgsql_exec(e, sql_blockers, 3, params, &res, err) != 0)
+		return -1;
+	n = PQntuples(res);
+	for (int i = 0; i < n && i < PGSQL_BLOCKERS_SHOWN; i++) {
+		if (i > 0)
+			buf_append(list, "; ");
+		pgsql_blockers_describe(res, i, list);
+	}
+	if (n > PGSQL_BLOCKERS_SHOWN)
+		buf_printf(list, "; and %d more", n - PGSQL_BLOCKERS_SHOWN);
+	PQclear(res);
+	return n;
+}
+
 void
 pgsql_blockers_append(struct eng *e, const char *modes, struct shade_err *err)
 {
 	struct shade_err ignored = {0};
 	struct buf list = {0}, line = {0};
-	PGresult *res = NULL;
-	char oid[16], timeout[32];
-	const char *params[3] = {oid, modes, timeout};
 	size_t used = strlen(err->msg), room;
-	int n;
 
 	if (!err->retryable || strcmp(err->sqlstate, SQLSTATE_LOCK_NOT_AVAILABLE) != 0)
 		return;
-	snprintf(oid, sizeof(oid), "%u", e->orig_oid);
-	snprintf(timeout, sizeof(timeout), "%.3f", e->opts->lock_timeout);
-	if (pgsql_exec(e, sql_blockers, 3, params, &res, &ignored) != 0 ||
-	    (n = PQntuples(res)) == 0)
-		goto out;
 	buf_append(&list, ERR_BLOCKED_BY " ");
-	for (int i = 0; i < n && i < PGSQL_BLOCKERS_SHOWN; i++) {
-		if (i > 0)
-			buf_append(&list, "; ");
-		pgsql_blockers_describe(res, i, &list);
-	}
-	if (n > PGSQL_BLOCKERS_SHOWN)
-		buf_printf(&list, "; and %d more", n - PGSQL_BLOCKERS_SHOWN);
+	if (pgsql_blockers_list(e, modes, &list, &ignored) <= 0)
+		goto out;
 	/* Cut to what the message has room for, leaving the caller some. */
 	room = sizeof(err->msg) - 1 - used;
 	if (room < PGSQL_BLOCKERS_RESERVE + 32)
@@ -118,7 +128,6 @@ pgsql_blockers_append(struct eng *e, const char *modes, struct shade_err *err)
 	buf_append_line(&line, buf_str(&list), room);
 	err_append(err, "%s", buf_str(&line));
 out:
-	PQclear(res);
 	err_clear(&ignored);
 	buf_free(&list);
 	buf_free(&line);

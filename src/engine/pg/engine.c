@@ -13,6 +13,7 @@ const struct engine engine_pg = {
 	.preflight = pgsql_catalog_preflight,
 	.create_shadow = pgsql_shadow_create,
 	.dry_run = pgsql_dryrun,
+	.attempt_instant = pgsql_instant_attempt,
 	.create_capture = pgsql_capture_create,
 	.state_read = pgsql_state_read,
 	.resume = pgsql_state_resume,

@@ -319,14 +319,17 @@ int
 pgsql_indexes_build_rest(struct eng *e, struct shade_err *err)
 {
 	struct buf b = {0};
+	double t0;
 	int rc = -1;
 
 	if (pgsql_indexes_build_unique(e, err) != 0 || pgsql_indexes_build_kind(e, 'i', err) != 0)
 		goto out;
 	/* A new table has no statistics: the planner needs them at once. */
 	sql_build(&b, SQL_PG, "ANALYZE %Q", &e->shadow);
+	t0 = now_seconds();
 	if (pgsql_exec_run_buf(e, &b, err) != 0)
 		goto out;
+	e->analyze_seconds = now_seconds() - t0;
 	rc = 0;
 out:
 	buf_free(&b);

@@ -133,6 +133,8 @@ struct eng {
 				       user's search_path */
 
 	struct strlist *plan;       /* dry run: record what pgsql_exec_run runs */
+	double analyze_seconds;     /* the last ANALYZE of the shadow took (the
+				       dry run's estimate keeps it apart) */
 	const struct alter_info *alter;  /* the ALTER-BODY as read (the caller's,
 					    outlives the engine) */
 
@@ -276,6 +278,23 @@ int pgsql_matviews_check(struct eng *e, struct shade_err *err) WARN_UNUSED;
 int pgsql_matviews_swap_statements(struct eng *e, struct strlist *after,
 				   struct shade_err *err) WARN_UNUSED;
 
+/*
+ * drywarn.c: the dry run's warnings about T (transactions that would keep
+ * the swap waiting, foreign keys, T's own triggers), appended to out.
+ */
+int pgsql_drywarn(struct eng *e, struct strlist *out, struct shade_err *err) WARN_UNUSED;
+
+/*
+ * instant.c: whether T could take the ALTER in its catalog alone, judged
+ * on rel (a copy of T's columns with the ALTER applied, e.g. the dry run's
+ * shadow, in the caller's transaction); and --attempt-instant, which makes
+ * such an ALTER on T itself (*done) or leaves T as it was, saying why.
+ */
+int pgsql_instant_check(struct eng *e, const struct alter_info *alter, const char *rel,
+			bool *instant, char **why, struct shade_err *err) WARN_UNUSED;
+int pgsql_instant_attempt(struct eng *e, const char *alter_body, const struct alter_info *alter,
+			  bool *done, char **why, struct shade_err *err);
+
 /* capture.c: the change log and the triggers */
 int pgsql_capture_statements(struct eng *e, struct strlist *pre, struct strlist *trg,
 			     struct shade_err *err) WARN_UNUSED;
@@ -317,6 +336,13 @@ int pgsql_swap(struct eng *e, struct shade_err *err);
 	"{RowExclusiveLock,ShareUpdateExclusiveLock,ShareLock,ShareRowExclusiveLock," \
 	"ExclusiveLock,AccessExclusiveLock}"
 void pgsql_blockers_append(struct eng *e, const char *modes, struct shade_err *err);
+/*
+ * The same holders (transactions open longer than the lock timeout that
+ * hold a lock on T in one of modes), appended to list: "pid 12 (...):
+ * UPDATE ...; pid 13 ...; and 2 more". Returns how many, or -1.
+ */
+int pgsql_blockers_list(struct eng *e, const char *modes, struct buf *list,
+			struct shade_err *err) WARN_UNUSED;
 
 /* cleanup.c: after the swap, or instead of it */
 void pgsql_cleanup_statements(struct eng *e, bool drop_old, struct strlist *out);
@@ -330,6 +356,12 @@ int pgsql_probe_lag(struct eng *e, double *seconds, char *why, size_t len,
 int pgsql_probe_replicas(struct eng *e, struct throttle_lags *out, struct shade_err *err);
 int pgsql_probe_query(struct eng *e, const char *sql, double *value, struct shade_err *err);
 void pgsql_probe_name(struct eng *e, char *out, size_t len);
+
+/* drysample.c: what the dry run measures for its estimate */
+int pgsql_drysample_writes(struct eng *e, long long *out, struct shade_err *err) WARN_UNUSED;
+int pgsql_drysample_wal(struct eng *e, long long *out, struct shade_err *err) WARN_UNUSED;
+int pgsql_drysample_apply(struct eng *e, long rows, struct dry_run_report *out,
+			  struct shade_err *err) WARN_UNUSED;
 
 /* dryrun.c: the dry run */
 int pgsql_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alter,
