@@ -131,6 +131,16 @@ fks()
 fks >"$T_TMP/fks.before"
 [ "$(wc -l <"$T_TMP/fks.before")" = 3 ] || fail "setup: three foreign keys"
 
+# The dry run names the keys both ways among its warnings, and changes
+# nothing (the keys are those before).
+run_shade --dsn "$MY_DSN" --table t --dry-run --log-format json --alter 'ADD COLUMN note2 INT'
+assert_rc 0 "dry run"
+tail -n 1 "$SHADE_OUT" | jq -e '(.warnings | map(select(test("has 1 foreign key to other tables \\(t_p -> "))) | length) == 1
+    and (.warnings | map(select(test("^2 foreign keys of other tables reference .*c_t.*cn_t|^2 foreign keys of other tables reference .*cn_t.*c_t"))) | length) == 1' \
+    >/dev/null || fail "dry run: the foreign-key warnings: $(tail -n 1 "$SHADE_OUT" | jq -c .warnings)"
+fks >"$T_TMP/fks.dry"
+assert_same_file "$T_TMP/fks.before" "$T_TMP/fks.dry" "the dry run changed no key"
+
 # load NAME SEED: write with its procedure calls until $T_TMP/stop exists.
 load()
 {
