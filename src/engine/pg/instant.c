@@ -100,8 +100,7 @@ pgsql_instant_make(struct eng *e, const char *alter_body, struct shade_err *err)
 	int rc = -1;
 
 	/* The ALTER-BODY is SQL by definition, with the user's search_path. */
-	sql_build(&b, SQL_PG, "ALTER TABLE %Q ", &e->orig);
-	buf_append(&b, alter_body);
+	sql_build(&b, SQL_PG, "ALTER TABLE %Q %A", &e->orig, alter_body);
 	if (pgsql_exec_run(e, "BEGIN", err) != 0 || pgsql_exec_set_lock_timeout(e, err) != 0 ||
 	    pgsql_exec_user_path(e, err) != 0 || pgsql_exec_run_buf(e, &b, err) != 0 ||
 	    pgsql_exec_pinned_path(e, err) != 0 || pgsql_exec_run(e, "COMMIT", err) != 0)
@@ -132,7 +131,8 @@ pgsql_instant_probe(struct eng *e, const char *alter_body, const struct alter_in
 	    pgsql_exec_run_buf(e, &b, err) != 0)
 		goto out;
 	/* The ALTER-BODY is SQL by definition, with the user's search_path. */
-	buf_printf(&b, "ALTER TABLE %s %s", probe, alter_body);
+	buf_reset(&b);
+	sql_build(&b, SQL_PG, "ALTER TABLE %s %A", probe, alter_body);
 	if (pgsql_exec_user_path(e, err) != 0 || pgsql_exec_run_buf(e, &b, err) != 0 ||
 	    pgsql_exec_pinned_path(e, err) != 0 ||
 	    pgsql_instant_check(e, alter, probe, instant, why, err) != 0)
