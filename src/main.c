@@ -331,6 +331,31 @@ main_replica(struct mig_opts *o, const char *dsn)
 	o->replicas = replicas;
 }
 
+/* One of the throttle's options (throttle.h) into o. */
+static void
+main_throttle_option(int c, struct mig_opts *o)
+{
+	switch (c) {
+	case OPT_MAX_LAG:
+		o->max_lag = main_seconds("--max-lag", optarg, 0.01, 86400);
+		break;
+	case OPT_REPLICA:
+		main_replica(o, optarg);
+		break;
+	case OPT_MAX_LOAD:
+		o->max_load = main_count("--max-load", optarg, 1, 1000000);
+		break;
+	case OPT_CRITICAL_LOAD:
+		o->critical_load = main_count("--critical-load", optarg, 1, 1000000);
+		break;
+	case OPT_THROTTLE_QUERY:
+		if (optarg[0] == '\0')
+			main_usage_error("--throttle-query needs a query");
+		o->throttle_query = optarg;
+		break;
+	}
+}
+
 /* One option getopt_long returned: into o (--help and --version exit here). */
 static void
 main_option(int c, struct mig_opts *o, bool *dry_run, char **argv)
@@ -397,21 +422,11 @@ main_option(int c, struct mig_opts *o, bool *dry_run, char **argv)
 		o->config_file = optarg;
 		break;
 	case OPT_MAX_LAG:
-		o->max_lag = main_seconds("--max-lag", optarg, 0.01, 86400);
-		break;
 	case OPT_REPLICA:
-		main_replica(o, optarg);
-		break;
 	case OPT_MAX_LOAD:
-		o->max_load = main_count("--max-load", optarg, 1, 1000000);
-		break;
 	case OPT_CRITICAL_LOAD:
-		o->critical_load = main_count("--critical-load", optarg, 1, 1000000);
-		break;
 	case OPT_THROTTLE_QUERY:
-		if (optarg[0] == '\0')
-			main_usage_error("--throttle-query needs a query");
-		o->throttle_query = optarg;
+		main_throttle_option(c, o);
 		break;
 	case OPT_LOG_FORMAT:
 		if (logfmt_parse(optarg, &o->log_format) != 0)
