@@ -122,7 +122,6 @@ void migration_hold_account(struct migration *m, bool held);
 void migration_on_build(void *arg, const char *what);
 
 /* migration_report.c: what shade prints besides progress. */
-void migration_duration(char *out, size_t len, double secs);
 int migration_dry_run(struct migration *m);
 /* The summary at the end of a run that got past its preflight. */
 void migration_summary(struct migration *m, enum shade_status st);

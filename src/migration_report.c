@@ -8,20 +8,6 @@
 #include "estimate.h"
 #include "migration_int.h"
 
-/* Seconds as "1h02m03s", "4m05s" or "6s". */
-void
-migration_duration(char *out, size_t len, double secs)
-{
-	long s = secs > 0 ? (long)(secs + 0.5) : 0;
-
-	if (s >= 3600)
-		snprintf(out, len, "%ldh%02ldm%02lds", s / 3600, s / 60 % 60, s % 60);
-	else if (s >= 60)
-		snprintf(out, len, "%ldm%02lds", s / 60, s % 60);
-	else
-		snprintf(out, len, "%lds", s);
-}
-
 /*
  * Warnings the migration can give whatever the engine: the apply losing
  * to the writers, a throttle that holds now, replicas that lag, and the
