@@ -552,6 +552,25 @@ pg_hold()
 	done
 }
 
+# pg_unhold TABLE: end pg_hold's reader. Killing psql alone leaves its
+# backend in pg_sleep(), holding TABLE until the sleep ends: terminate the
+# backend too, and wait until no other session holds a lock on TABLE.
+pg_unhold()
+{
+	kill "$HOLD_PID" 2>/dev/null || true
+	wait "$HOLD_PID" 2>/dev/null || true
+	pg_sql "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_class c
+	    ON c.oid = l.relation WHERE c.relname = '$1' AND l.pid <> pg_backend_pid()" >/dev/null
+	_i=0
+	until [ "$(pg_val "SELECT count(*) FROM pg_locks l JOIN pg_class c
+	    ON c.oid = l.relation WHERE c.relname = '$1'
+	    AND l.pid <> pg_backend_pid()")" = 0 ]; do
+		_i=$((_i + 1))
+		[ "$_i" -lt 100 ] || fail "the reader of $1 did not go"
+		sleep 0.1
+	done
+}
+
 pg_leftovers()
 {
 	_t=$(echo "$1" | sed "s/'/''/g")

@@ -161,13 +161,26 @@ assert_eq "$(my_val "SELECT COUNT(*) FROM information_schema.tables
 # (it would keep the swap waiting), items' own trigger; instant: no, the
 # server's reason; nothing changes.
 my_fingerprint >"$T_TMP/before"
-(my_client -D "$MY_DB" -e "BEGIN; SELECT COUNT(*) FROM items; SELECT SLEEP(8); COMMIT" \
+# The reader holds items until the dry run is done (then its sleep is
+# killed), so a slow machine cannot end it before the dry run looks.
+(my_client -D "$MY_DB" -e "BEGIN; SELECT COUNT(*) FROM items; SELECT SLEEP(120); COMMIT" \
     >/dev/null 2>&1) &
 hold=$!
 bg_track "$hold"
-sleep 2.5
+i=0
+until [ "$(my_val "SELECT count(*) FROM information_schema.processlist
+    WHERE info = 'SELECT SLEEP(120)'")" -gt 0 ]; do
+	i=$((i + 1))
+	[ "$i" -lt 600 ] || fail "dry run with warnings: the reader did not start"
+	sleep 0.1
+done
+sleep 1.5  # its transaction is older than the lock timeout
 run_shade --dsn "$MY_DSN" --table items --dry-run --log-format json --lock-timeout 1 \
     --alter 'MODIFY qty INT NOT NULL'
+for id in $(my_val "SELECT id FROM information_schema.processlist
+    WHERE info = 'SELECT SLEEP(120)'"); do
+	my_sql "KILL QUERY $id" 2>/dev/null || true
+done
 wait "$hold" || true  # its transaction ends: nothing holds items after
 assert_rc 0 "dry run with warnings"
 tail -n 1 "$SHADE_OUT" >"$T_TMP/report"

@@ -105,8 +105,7 @@ pg_hold items 20
 sleep 1.5
 run_shade --dsn "$PG_DSN" --table items --dry-run --log-format json --lock-timeout 1 \
     --alter 'ALTER COLUMN qty TYPE bigint'
-kill "$HOLD_PID" 2>/dev/null || true
-wait "$HOLD_PID" 2>/dev/null || true
+pg_unhold items
 assert_rc 0 "dry run with warnings"
 tail -n 1 "$SHADE_OUT" >"$T_TMP/report"
 jq -e '(.warnings | map(select(test("^long-running transactions hold public.items.*pid [0-9]+ .*transaction open"))) | length) == 1
@@ -174,10 +173,20 @@ assert_eq "$(pg_val "SELECT format_type(atttypid, atttypmod) FROM pg_attribute
     "attempt-instant, not instant: the ALTER"
 
 # An instant ALTER that cannot get its lock in time: T as it was, then the
-# run, whose swap waits for the reader to end.
-pg_hold items 3
-run_shade --dsn "$PG_DSN" --table items --execute --attempt-instant --drop-old \
+# run, whose swap waits for the reader to end (it is ended once shade has
+# said so, whatever the machine's speed).
+pg_hold items 120
+start_shade --dsn "$PG_DSN" --table items --execute --attempt-instant --drop-old \
     --lock-timeout 0.5 --lock-retries 30 --alter 'ADD COLUMN late int'
+i=0
+until grep -q 'not in place' "$SHADE_ERR"; do
+	kill -0 "$SHADE_PID" 2>/dev/null || break
+	i=$((i + 1))
+	[ "$i" -lt 1200 ] || fail "attempt-instant under a lock: shade did not say so"
+	sleep 0.1
+done
+pg_unhold items
+wait_shade
 assert_rc 0 "attempt-instant under a lock"
 assert_contains "$SHADE_ERR" "lock timeout" "attempt-instant under a lock: why"
 assert_contains "$SHADE_ERR" "not in place" "attempt-instant under a lock: the run"
