@@ -13,7 +13,7 @@
 #define TALLY_HOLDS 6    /* distinct throttle reasons kept; the rest is "other" */
 
 struct tally_hold {
-	char reason[64];  /* the reason's kind: its text up to the first ':' */
+	char reason[64];  /* the reason's kind: its text before a ':' or a number */
 	double secs;
 };
 

@@ -29,8 +29,16 @@ tally_hold(struct tally *t, const char *reason, double secs)
 
 	if (secs <= 0)
 		return;
-	n = strcspn(reason && *reason ? reason : "throttled", ":");
-	snprintf(kind, sizeof(kind), "%.*s", (int)n, reason && *reason ? reason : "throttled");
+	if (reason == NULL || *reason == '\0')
+		reason = "throttled";
+	/*
+	 * The kind: the text before a ':' or a number, so "replica lag 3.8 s
+	 * > --max-lag 1 (replica ...)" and "replica lag 1.3 s ..." are one row.
+	 */
+	n = strcspn(reason, ":0123456789");
+	while (n > 0 && reason[n - 1] == ' ')
+		n--;
+	snprintf(kind, sizeof(kind), "%.*s", (int)(n > 0 ? n : strlen(reason)), reason);
 	for (size_t i = 0; i < t->nholds; i++) {
 		if (strcmp(t->holds[i].reason, kind) == 0) {
 			t->holds[i].secs += secs;

@@ -82,6 +82,21 @@ assert_held()
 	[ "$_a" -lt "$ROWS" ] || fail "$1: the copy had ended before the throttle"
 }
 
+# Hold the copy with SIGUSR1 while the test makes its throttle come (a
+# paused copy still looks at the limits), so that a fast copy cannot end
+# before the throttle is seen; then lift the pause: the throttle alone
+# must hold the copy (assert_held).
+pause_copy()
+{
+	kill -USR1 "$SHADE_PID"
+	wait_for_line "$1" "paused"
+}
+unpause_copy()
+{
+	kill -USR2 "$SHADE_PID"
+	wait_for_line "$1" "resumed"
+}
+
 # -- --max-lag: the replica's SQL thread stopped -------------------------------
 make_table "$ROWS"
 _i=0
@@ -93,8 +108,10 @@ done
 start_shade --dsn "$MY_DSN" --table items --execute --chunk-time 0.01 \
     --max-lag 1 --replica "$MYR_DSN" --alter "$ALTER"
 wait_for_copy replica
+pause_copy replica
 myr_sql "STOP SLAVE SQL_THREAD"
 wait_for_line replica "throttled: replica lag unknown, counted as over --max-lag 1"
+unpause_copy replica
 assert_contains "$SHADE_ERR" "(replica socket=$MYR_SOCK: Seconds_Behind_Master is NULL: its SQL thread is stopped" replica
 assert_held replica
 myr_sql "START SLAVE SQL_THREAD"
@@ -109,8 +126,10 @@ make_table "$ROWS"
 start_shade --dsn "$MY_DSN" --table items --execute --chunk-time 0.01 \
     --throttle-query 'SELECT v FROM gate' --alter "$ALTER"
 wait_for_copy query
+pause_copy query
 my_sql "UPDATE gate SET v = 1"
 wait_for_line query "throttled: --throttle-query returned 1"
+unpause_copy query
 assert_held query
 my_sql "UPDATE gate SET v = 0"
 wait_for_line query "throttle ended"

@@ -80,14 +80,32 @@ assert_held()
 	[ "$_a" -lt "$ROWS" ] || fail "$1: the copy had ended before the throttle"
 }
 
+# Hold the copy with SIGUSR1 while the test makes its throttle come (a
+# paused copy still looks at the limits), so that a fast copy cannot end
+# before the throttle is seen; then lift the pause: the throttle alone
+# must hold the copy (assert_held).
+pause_copy()
+{
+	kill -USR1 "$SHADE_PID"
+	wait_for_line "$1" "paused"
+}
+unpause_copy()
+{
+	kill -USR2 "$SHADE_PID"
+	wait_for_line "$1" "resumed"
+}
+
 # -- --max-lag with --replica: the standby's own lag -------------------------
 make_table "$ROWS"
 pg_replica_start
 start_shade --dsn "$PG_DSN" --table items --execute --chunk-time 0.01 \
     --max-lag 1 --replica "$PGR_DSN" --alter "$ALTER"
 wait_for_copy replica
+pause_copy replica
 pg_replica_sql "SELECT pg_wal_replay_pause()"
+pg_sql "UPDATE gate SET v = 0"  # WAL the paused standby receives, not replays
 wait_for_line replica "throttled: replica lag"
+unpause_copy replica
 assert_contains "$SHADE_ERR" "> --max-lag 1 (replica host=$PGR_DIR port=$PGR_PORT)" replica
 assert_held replica
 pg_replica_sql "SELECT pg_wal_replay_resume()"
@@ -99,8 +117,11 @@ make_table "$ROWS"
 start_shade --dsn "$PG_DSN" --table items --execute --chunk-time 0.01 \
     --max-lag 1 --alter "$ALTER"
 wait_for_copy pg_stat_replication
+pause_copy pg_stat_replication
 pg_replica_sql "SELECT pg_wal_replay_pause()"
+pg_sql "UPDATE gate SET v = 0"  # WAL the paused standby receives, not replays
 wait_for_line pg_stat_replication "throttled: replica lag"
+unpause_copy pg_stat_replication
 assert_contains "$SHADE_ERR" "> --max-lag 1 (replica standby " pg_stat_replication
 assert_held pg_stat_replication
 pg_replica_sql "SELECT pg_wal_replay_resume()"
@@ -112,8 +133,10 @@ make_table "$ROWS"
 start_shade --dsn "$PG_DSN" --table items --execute --chunk-time 0.01 \
     --throttle-query 'SELECT v FROM gate' --alter "$ALTER"
 wait_for_copy query
+pause_copy query
 pg_sql "UPDATE gate SET v = 1"
 wait_for_line query "throttled: --throttle-query returned 1"
+unpause_copy query
 assert_held query
 pg_sql "UPDATE gate SET v = 0"
 wait_for_line query "throttle ended"

@@ -150,22 +150,24 @@ test_tally(void)
 	tally_hold(&t, "replica lag: 12 s > 10 s", 1);
 	tally_hold(&t, "replica lag: 30 s > 10 s", 4);
 	tally_hold(&t, "", 0.5);
+	tally_hold(&t, "replica lag 1.3 s > --max-lag 1 (replica host=/tmp/x port=5433)", 1);
+	tally_hold(&t, "replica lag 3.8 s > --max-lag 1 (replica host=/tmp/x port=5433)", 1);
 	tally_hold(&t, "flag file", 0);
 	CHECK(t.nholds == 3);
 	CHECK_STREQ(t.holds[0].reason, "flag file");
 	CHECK(t.holds[0].secs == 2);
 	CHECK_STREQ(t.holds[1].reason, "replica lag");
-	CHECK(t.holds[1].secs == 5);
+	CHECK(t.holds[1].secs == 7);
 	CHECK_STREQ(t.holds[2].reason, "throttled");
-	CHECK(tally_throttled(&t) == 7.5);
+	CHECK(tally_throttled(&t) == 9.5);
 	/* Reasons without end: the table keeps its size, the rest is "other". */
 	for (int i = 0; i < 50; i++) {
-		snprintf(reason, sizeof(reason), "kind %d: x", i);
+		snprintf(reason, sizeof(reason), "kind %c%c: x", 'a' + i % 26, 'a' + i / 26);
 		tally_hold(&t, reason, 1);
 	}
 	CHECK(t.nholds == TALLY_HOLDS);
 	CHECK_STREQ(t.holds[TALLY_HOLDS - 1].reason, "other");
-	CHECK(tally_throttled(&t) == 57.5);
+	CHECK(tally_throttled(&t) == 59.5);
 }
 
 int
