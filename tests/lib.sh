@@ -553,18 +553,20 @@ pg_hold()
 }
 
 # pg_unhold TABLE: end pg_hold's reader. Killing psql alone leaves its
-# backend in pg_sleep(), holding TABLE until the sleep ends: terminate the
-# backend too, and wait until no other session holds a lock on TABLE.
+# backend in pg_sleep(), holding TABLE until the sleep ends: terminate that
+# backend too (only it: shade's own sessions may hold TABLE as well), and
+# wait until it is gone.
 pg_unhold()
 {
 	kill "$HOLD_PID" 2>/dev/null || true
 	wait "$HOLD_PID" 2>/dev/null || true
-	pg_sql "SELECT pg_terminate_backend(l.pid) FROM pg_locks l JOIN pg_class c
-	    ON c.oid = l.relation WHERE c.relname = '$1' AND l.pid <> pg_backend_pid()" >/dev/null
+	_q="SELECT a.pid FROM pg_stat_activity a WHERE a.query LIKE 'BEGIN; SELECT count(*) FROM $1; SELECT pg_sleep(%'
+	    OR (a.query LIKE 'SELECT pg_sleep(%' AND EXISTS (SELECT 1 FROM pg_locks l
+	        JOIN pg_class c ON c.oid = l.relation
+	        WHERE l.pid = a.pid AND c.relname = '$1'))"
+	pg_sql "SELECT pg_terminate_backend(pid) FROM ($_q) h WHERE pid <> pg_backend_pid()" >/dev/null
 	_i=0
-	until [ "$(pg_val "SELECT count(*) FROM pg_locks l JOIN pg_class c
-	    ON c.oid = l.relation WHERE c.relname = '$1'
-	    AND l.pid <> pg_backend_pid()")" = 0 ]; do
+	until [ "$(pg_val "SELECT count(*) FROM ($_q) h WHERE pid <> pg_backend_pid()")" = 0 ]; do
 		_i=$((_i + 1))
 		[ "$_i" -lt 100 ] || fail "the reader of $1 did not go"
 		sleep 0.1
