@@ -979,3 +979,36 @@ stop_writer()
 	    "$WRITER_LOG")
 	: "${WRITER_COMMITS:=0}"
 }
+
+# wait_for_line WHAT TEXT: until shade's stderr says TEXT (grep -F), for at
+# most WAIT_LINE_SECS seconds (default 60); fails if shade ends first.
+wait_for_line()
+{
+	_i=0
+	until grep -qF -- "$2" "$SHADE_ERR"; do
+		kill -0 "$SHADE_PID" 2>/dev/null ||
+		    { wait_shade; fail "$1: shade ended (exit $SHADE_RC) before saying \"$2\""; }
+		_i=$((_i + 1))
+		[ "$_i" -lt $((${WAIT_LINE_SECS:-60} * 10)) ] ||
+		    fail "$1: shade did not say \"$2\" within ${WAIT_LINE_SECS:-60} s"
+		sleep 0.1
+	done
+}
+
+# t_wait_for_copy WHAT TRY: until the shadow _items_new holds a row (the
+# copy is under way), asked with TRY (pg_try or my_try), for at most 60 s.
+t_wait_for_copy()
+{
+	_i=0
+	while :; do
+		kill -0 "$SHADE_PID" 2>/dev/null ||
+		    { wait_shade; fail "$1: shade ended (exit $SHADE_RC) before the copy was seen"; }
+		_n=$($2 "SELECT COUNT(*) FROM (SELECT 1 FROM _items_new LIMIT 1) s" || true)
+		[ "$_n" = 1 ] && return 0
+		_i=$((_i + 1))
+		[ "$_i" -lt 600 ] || fail "$1: the copy did not start within 60 s"
+		sleep 0.1
+	done
+}
+pg_wait_for_copy() { t_wait_for_copy "$1" pg_try; }
+my_wait_for_copy() { t_wait_for_copy "$1" my_try; }

@@ -3,6 +3,7 @@
 # wait polls with a generous limit and checks that shade still runs.
 
 SOCK=$T_TMP/ctl.sock
+WAIT_LINE_SECS=120  # wait_for_line (tests/lib.sh)
 
 # ctl CMD: send one command with socat, print the reply line.
 ctl()
@@ -52,19 +53,6 @@ wait_for_socket()
 		    { wait_shade; fail "$1: shade ended (exit $SHADE_RC) before its socket answered"; }
 		_i=$((_i + 1))
 		[ "$_i" -lt 600 ] || fail "$1: the control socket did not answer within 60 s"
-		sleep 0.1
-	done
-}
-
-# wait_for_line WHAT TEXT: until shade's stderr says TEXT (grep -F).
-wait_for_line()
-{
-	_i=0
-	until grep -qF -- "$2" "$SHADE_ERR"; do
-		kill -0 "$SHADE_PID" 2>/dev/null ||
-		    { wait_shade; fail "$1: shade ended (exit $SHADE_RC) before saying \"$2\""; }
-		_i=$((_i + 1))
-		[ "$_i" -lt 1200 ] || fail "$1: shade did not say \"$2\" within 120 s"
 		sleep 0.1
 	done
 }

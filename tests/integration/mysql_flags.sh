@@ -26,34 +26,6 @@ ANALYZE TABLE items;
 SQL
 }
 
-# Wait until the shadow holds rows: the copy is under way.
-wait_for_copy()
-{
-	_i=0
-	while :; do
-		kill -0 "$SHADE_PID" 2>/dev/null ||
-		    { wait_shade; fail "$1: shade ended (exit $SHADE_RC) before the copy was seen"; }
-		_n=$(my_try "SELECT COUNT(*) FROM (SELECT 1 FROM _items_new LIMIT 1) s" || true)
-		[ "$_n" = 1 ] && return 0
-		_i=$((_i + 1))
-		[ "$_i" -lt 600 ] || fail "$1: the copy did not start within 60 s"
-		sleep 0.1
-	done
-}
-
-# Wait until shade's stderr says $2.
-wait_for_line()
-{
-	_i=0
-	until grep -q "$2" "$SHADE_ERR"; do
-		kill -0 "$SHADE_PID" 2>/dev/null ||
-		    { wait_shade; fail "$1: shade ended (exit $SHADE_RC) before saying \"$2\""; }
-		_i=$((_i + 1))
-		[ "$_i" -lt 600 ] || fail "$1: shade did not say \"$2\" within 60 s"
-		sleep 0.1
-	done
-}
-
 has_flag_column()
 {
 	my_val "SELECT COUNT(*) FROM information_schema.columns
@@ -67,7 +39,7 @@ start_shade --dsn "$MY_DSN" --table items --execute --chunk-time 0.01 \
     --progress-interval 0.5 --throttle-flag-file "$FLAG" --alter "$ALTER"
 # Small chunks (--chunk-time 0.01) keep the copy going long enough to be
 # caught mid-way, also on a loaded machine.
-wait_for_copy throttle
+my_wait_for_copy throttle
 : >"$FLAG"
 wait_for_line throttle "throttled: flag file $FLAG"
 _a=$(my_val "SELECT count(*) FROM _items_new")
@@ -120,7 +92,7 @@ panic_during()
 	start_shade --dsn "$MY_DSN" --table items --execute --chunk-time 0.05 \
 	    --postpone-flag-file "$FLAG.p" --panic-flag-file "$FLAG" --alter "$ALTER"
 	if [ "$1" = copy ]; then
-		wait_for_copy "panic ($1)"
+		my_wait_for_copy "panic ($1)"
 	else
 		wait_for_line "panic ($1)" "postponed: flag file"
 	fi

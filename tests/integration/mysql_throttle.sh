@@ -11,6 +11,7 @@
 # never the run's shared server.
 set -eu
 . "$(dirname "$0")/../lib.sh"
+WAIT_LINE_SECS=90  # wait_for_line: a throttle may take a while to be seen
 
 ROWS=${MY_THROTTLE_ROWS:-300000}
 ALTER='ADD COLUMN flag int NOT NULL DEFAULT 0'
@@ -44,32 +45,6 @@ check_done()
 	    WHERE table_schema = DATABASE() AND table_name = 'items'
 	      AND column_name = 'flag'")" 1 "$1: no new column"
 	assert_eq "$(my_leftovers items)" "" "$1: leftovers"
-}
-
-wait_for_copy()
-{
-	_i=0
-	while :; do
-		kill -0 "$SHADE_PID" 2>/dev/null ||
-		    { wait_shade; fail "$1: shade ended (exit $SHADE_RC) before the copy was seen"; }
-		_n=$(my_try "SELECT COUNT(*) FROM (SELECT 1 FROM _items_new LIMIT 1) s" || true)
-		[ "$_n" = 1 ] && return 0
-		_i=$((_i + 1))
-		[ "$_i" -lt 600 ] || fail "$1: the copy did not start within 60 s"
-		sleep 0.1
-	done
-}
-
-wait_for_line()
-{
-	_i=0
-	until grep -qF -- "$2" "$SHADE_ERR"; do
-		kill -0 "$SHADE_PID" 2>/dev/null ||
-		    { wait_shade; fail "$1: shade ended (exit $SHADE_RC) before saying \"$2\""; }
-		_i=$((_i + 1))
-		[ "$_i" -lt 900 ] || fail "$1: shade did not say \"$2\" within 90 s"
-		sleep 0.1
-	done
 }
 
 assert_held()
@@ -107,7 +82,7 @@ until [ "$(myr_sql "SELECT COUNT(*) FROM \`$MY_DB\`.items")" = "$ROWS" ]; do
 done
 start_shade --dsn "$MY_DSN" --table items --execute --chunk-time 0.01 \
     --max-lag 1 --replica "$MYR_DSN" --alter "$ALTER"
-wait_for_copy replica
+my_wait_for_copy replica
 pause_copy replica
 myr_sql "STOP SLAVE SQL_THREAD"
 wait_for_line replica "throttled: replica lag unknown, counted as over --max-lag 1"
@@ -125,7 +100,7 @@ assert_eq "$(myr_sql "SELECT COUNT(*) FROM information_schema.columns
 make_table "$ROWS"
 start_shade --dsn "$MY_DSN" --table items --execute --chunk-time 0.01 \
     --throttle-query 'SELECT v FROM gate' --alter "$ALTER"
-wait_for_copy query
+my_wait_for_copy query
 pause_copy query
 my_sql "UPDATE gate SET v = 1"
 wait_for_line query "throttled: --throttle-query returned 1"

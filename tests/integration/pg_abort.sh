@@ -29,27 +29,12 @@ ANALYZE items;
 EOF
 pg_fingerprint >"$T_TMP/before"
 
-# Wait until the shadow holds rows: the copy is under way.
-wait_for_copy()
-{
-	_i=0
-	while :; do
-		kill -0 "$SHADE_PID" 2>/dev/null ||
-		    { wait_shade; fail "$1: shade ended (exit $SHADE_RC) before the copy was seen"; }
-		_n=$(pg_try "SELECT count(*) FROM (SELECT 1 FROM _items_new LIMIT 1) s" || true)
-		[ "$_n" = 1 ] && return 0
-		_i=$((_i + 1))
-		[ "$_i" -lt 600 ] || fail "$1: the copy did not start within 60 s"
-		sleep 0.1
-	done
-}
-
 abort_with()
 {
 	_sig=$1
 	start_shade --dsn "$PG_DSN" --table items --execute --chunk-time 0.05 \
 	    --alter 'ADD COLUMN flag int NOT NULL DEFAULT 0'
-	wait_for_copy "SIG$_sig"
+	pg_wait_for_copy "SIG$_sig"
 	_t0=$(date +%s%N)
 	kill -"$_sig" "$SHADE_PID"
 	wait_shade

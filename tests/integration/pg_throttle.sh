@@ -9,6 +9,7 @@
 # Each migration must end with every row in place.
 set -eu
 . "$(dirname "$0")/../lib.sh"
+WAIT_LINE_SECS=90  # wait_for_line: a throttle may take a while to be seen
 
 ROWS=${PG_THROTTLE_ROWS:-1000000}  # a copy long enough to catch mid-way
 ALTER='ADD COLUMN flag int NOT NULL DEFAULT 0'
@@ -43,32 +44,6 @@ check_done()
 	assert_eq "$(pg_leftovers items)" "" "$1: leftovers"
 }
 
-wait_for_copy()
-{
-	_i=0
-	while :; do
-		kill -0 "$SHADE_PID" 2>/dev/null ||
-		    { wait_shade; fail "$1: shade ended (exit $SHADE_RC) before the copy was seen"; }
-		_n=$(pg_try "SELECT count(*) FROM (SELECT 1 FROM _items_new LIMIT 1) s" || true)
-		[ "$_n" = 1 ] && return 0
-		_i=$((_i + 1))
-		[ "$_i" -lt 600 ] || fail "$1: the copy did not start within 60 s"
-		sleep 0.1
-	done
-}
-
-wait_for_line()
-{
-	_i=0
-	until grep -qF -- "$2" "$SHADE_ERR"; do
-		kill -0 "$SHADE_PID" 2>/dev/null ||
-		    { wait_shade; fail "$1: shade ended (exit $SHADE_RC) before saying \"$2\""; }
-		_i=$((_i + 1))
-		[ "$_i" -lt 900 ] || fail "$1: shade did not say \"$2\" within 90 s"
-		sleep 0.1
-	done
-}
-
 # Throttled: the shadow's row count stands still across 2 s, mid-copy.
 assert_held()
 {
@@ -100,7 +75,7 @@ make_table "$ROWS"
 pg_replica_start
 start_shade --dsn "$PG_DSN" --table items --execute --chunk-time 0.01 \
     --max-lag 1 --replica "$PGR_DSN" --alter "$ALTER"
-wait_for_copy replica
+pg_wait_for_copy replica
 pause_copy replica
 pg_replica_sql "SELECT pg_wal_replay_pause()"
 pg_sql "UPDATE gate SET v = 0"  # WAL the paused standby receives, not replays
@@ -116,7 +91,7 @@ check_done replica
 make_table "$ROWS"
 start_shade --dsn "$PG_DSN" --table items --execute --chunk-time 0.01 \
     --max-lag 1 --alter "$ALTER"
-wait_for_copy pg_stat_replication
+pg_wait_for_copy pg_stat_replication
 pause_copy pg_stat_replication
 pg_replica_sql "SELECT pg_wal_replay_pause()"
 pg_sql "UPDATE gate SET v = 0"  # WAL the paused standby receives, not replays
@@ -132,7 +107,7 @@ pg_replica_stop
 make_table "$ROWS"
 start_shade --dsn "$PG_DSN" --table items --execute --chunk-time 0.01 \
     --throttle-query 'SELECT v FROM gate' --alter "$ALTER"
-wait_for_copy query
+pg_wait_for_copy query
 pause_copy query
 pg_sql "UPDATE gate SET v = 1"
 wait_for_line query "throttled: --throttle-query returned 1"
