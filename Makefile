@@ -96,7 +96,7 @@ deps:
 
 # The whole suite, with the sanitizers, against servers it starts itself.
 test: deps
-	$(MAKE) SANITIZE=1 all $(UNIT_BINS) $(TOOL_BINS)
+	$(MAKE) -j$$(nproc) SANITIZE=1 all $(UNIT_BINS) $(TOOL_BINS)
 	sh tests/run.sh
 
 unit: $(UNIT_BINS)

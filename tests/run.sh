@@ -14,7 +14,16 @@
 # both) are started for the whole run and shared by the tests through the
 # SHADE_PG_* / SHADE_MY_SOCK variables (see tests/lib.sh).
 #
+# The integration tests run in two lanes at once, one per server: the
+# PostgreSQL tests one after another in one lane, the MariaDB tests in the
+# other, so no test shares its server with a test running at the same time
+# (some look at the whole server: sessions, lock holders, load, replicas).
+# The unit tests and the tests that use both servers run first, alone. A
+# test's line is printed when it ends; the output of the failing ones comes
+# after every lane has ended, before the last line.
+#
 # Environment: SHADE_TEST_TIMEOUT (seconds per test, default 900),
+# SHADE_TEST_LANES=1 runs every test one after another,
 # SHADE_KEEP_TMP=1 keeps the temporary directories.
 
 cd "$(dirname "$0")/.." || exit 1
@@ -100,6 +109,9 @@ if [ -n "$integ" ]; then
 fi
 T_EXIT_HOOK=
 
+# r_run NAME COMMAND...: run one test; its line goes to stdout (one write,
+# so lanes never cut each other's lines), its result to $results and, when
+# it fails, its output's tail to $T_TMP/NAME.fail.
 r_run()
 {
 	name=$1
@@ -111,24 +123,63 @@ r_run()
 	ms=$(($(r_ms) - t0))
 	secs=$(printf '%d.%ds' $((ms / 1000)) $((ms % 1000 / 100)))
 	if [ "$rc" = 0 ]; then
-		passed=$((passed + 1))
+		echo "ok $name" >>"$results"
 		printf 'ok    %-28s %8s\n' "$name" "$secs"
 	else
-		failed=$((failed + 1))
-		failed_names="$failed_names $name"
+		echo "FAIL $name" >>"$results"
 		why="exit $rc"
 		[ "$rc" != 124 ] || why="timed out after ${timeout_s}s"
 		printf 'FAIL  %-28s %8s  (%s)\n' "$name" "$secs" "$why"
-		tail -n 300 "$log" | sed 's/^/    | /'
+		{
+			printf 'FAIL  %s (%s):\n' "$name" "$why"
+			tail -n 300 "$log" | sed 's/^/    | /'
+		} >"$T_TMP/$name.fail"
 	fi
 }
 
+# r_lane FILE...: run these integration tests one after another.
+r_lane()
+{
+	for f in "$@"; do
+		r_run "$(basename "$f" .sh)" sh "$f"
+	done
+}
+
+results=$T_TMP/results
+: >"$results"
 for f in $units; do
 	r_run "$(basename "$f")" "$f"
 done
+lane_pg=
+lane_my=
+alone=
 for f in $integ; do
-	r_run "$(basename "$f" .sh)" sh "$f"
+	case $(basename "$f") in
+	pg_*) lane_pg="$lane_pg $f" ;;
+	mysql_* | my_*) lane_my="$lane_my $f" ;;
+	*) alone="$alone $f" ;;
+	esac
 done
+# shellcheck disable=SC2086
+r_lane $alone
+if [ "${SHADE_TEST_LANES:-2}" = 1 ]; then
+	# shellcheck disable=SC2086
+	r_lane $lane_pg $lane_my
+else
+	# shellcheck disable=SC2086
+	r_lane $lane_pg &
+	lane_pid=$!
+	bg_track "$lane_pid"
+	# shellcheck disable=SC2086
+	r_lane $lane_my
+	wait "$lane_pid" || true
+fi
 
+passed=$(grep -c '^ok ' "$results" || true)
+failed=$(grep -c '^FAIL ' "$results" || true)
+failed_names=$(sed -n 's/^FAIL / /p' "$results" | tr -d '\n')
+for f in "$T_TMP"/*.fail; do
+	[ -f "$f" ] && cat "$f"
+done
 r_summary
 [ "$failed" = 0 ]
