@@ -8,7 +8,8 @@
 # types as the new table's, its unique index (REFRESH ... CONCURRENTLY
 # still works), options, owner, privileges and comments; an unpopulated
 # one stays unpopulated. A view over a materialized view would go with it:
-# refused, nothing changed.
+# refused, nothing changed. A long reader of it delays its replacement
+# (retried under --lock-timeout), never the readers that come after it.
 set -eu
 . "$(dirname "$0")/../lib.sh"
 
@@ -90,5 +91,27 @@ assert_eq "$(pg_val "SET ROLE mv_reader; SELECT n FROM by_region WHERE region = 
 assert_eq "$(pg_val "SELECT count(*) FROM pg_class WHERE relname LIKE '\_%new'")" 0 \
     "no temporary name left"
 assert_eq "$(pg_leftovers orders)" "" "nothing of shade left"
+
+# A long reader of the materialized view when the rebuilt one takes its
+# place: the DROP waits at most --lock-timeout per attempt and is retried,
+# so other readers never queue behind it for long, and the run ends once
+# the reader has gone.
+pg_hold by_region 6
+start_shade --dsn "$PG_DSN" --table orders --execute --drop-old \
+    --lock-timeout 0.3 --lock-retries 12 --alter "ADD COLUMN tag text"
+i=0
+until [ "$(pg_val "SELECT count(*) FROM pg_stat_activity
+    WHERE query LIKE 'DROP MATERIALIZED VIEW%by_region%'")" != 0 ]; do
+	i=$((i + 1))
+	[ "$i" -lt 300 ] || fail "shade never tried to put the rebuilt by_region in place"
+	sleep 0.02
+done
+n=$(pg_val "SET statement_timeout = '2s'; SELECT count(*) FROM by_region") ||
+    fail "a reader of by_region queued behind shade for 2 s"
+assert_eq "$n" 7 "a reader of by_region while shade waits for its lock"
+wait_shade
+assert_rc 0 "the migration with a long reader of the materialized view"
+assert_eq "$(mv_state by_region)" "$state_by_region" "by_region took its place after the reader"
+assert_eq "$(pg_leftovers orders)" "" "nothing of shade left after the wait"
 
 t_pass

@@ -28,6 +28,85 @@ pgsql_cleanup_statements(struct eng *e, bool drop_old, struct strlist *out)
 	}
 }
 
+/*
+ * One attempt at the transaction post_swap[from, to) (BEGIN ... COMMIT
+ * included), each lock bounded by lock_timeout.
+ */
+static int WARN_UNUSED
+pgsql_cleanup_txn_once(struct eng *e, size_t from, size_t to, struct shade_err *err)
+{
+	if (pgsql_exec_run(e, e->post_swap.items[from], err) != 0 ||
+	    pgsql_exec_set_lock_timeout(e, err) != 0)
+		return -1;
+	for (size_t i = from + 1; i < to; i++)
+		if (pgsql_exec_run(e, e->post_swap.items[i], err) != 0)
+			return -1;
+	return 0;
+}
+
+/*
+ * A transaction of e->post_swap (a materialized view taking its place):
+ * it locks what the application reads, so each attempt is bounded by
+ * lock_timeout, and a lock timeout is retried after a back-off as the
+ * swap's is; readers never queue behind it for longer than one attempt.
+ */
+static int WARN_UNUSED
+pgsql_cleanup_txn(struct eng *e, size_t from, size_t to, struct shade_err *err)
+{
+	struct backoff bo;
+
+	backoff_init(&bo, 0.5, 5, e->opts->lock_retries);
+	for (;;) {
+		double pause;
+
+		err_clear(err);
+		if (pgsql_cleanup_txn_once(e, from, to, err) == 0)
+			return 0;
+		pgsql_exec_reset_txn(e);
+		if (!err->retryable || (pause = backoff_next(&bo)) < 0) {
+			if (!err->cancelled)
+				err_prefix(err, SHADE_FAILED,
+					   "a rebuilt materialized view could not take its place "
+					   "(%s): ", e->post_swap.items[from + 1]);
+			return -1;
+		}
+		dbwait_sleep(e->w, pause);
+	}
+}
+
+/*
+ * What follows the swap's commit (e->post_swap): statements that run
+ * alone (validating a foreign key reads the whole table but takes only a
+ * SHARE UPDATE EXCLUSIVE lock: writers go on meanwhile; refreshing a
+ * materialized view nobody reads yet), and BEGIN ... COMMIT transactions,
+ * retried on a lock timeout.
+ */
+static int WARN_UNUSED
+pgsql_cleanup_post_swap(struct eng *e, struct shade_err *err)
+{
+	const struct strlist *l = &e->post_swap;
+
+	for (size_t i = 0; i < l->len; i++) {
+		size_t end = i;
+
+		if (strcmp(l->items[i], "BEGIN") != 0) {
+			if (pgsql_exec_run(e, l->items[i], err) != 0)
+				return -1;
+			continue;
+		}
+		while (end < l->len && strcmp(l->items[end], "COMMIT") != 0)
+			end++;
+		if (end == l->len) {
+			err_set(err, SHADE_FAILED, "internal error: a transaction after the swap has no COMMIT");
+			return -1;
+		}
+		if (pgsql_cleanup_txn(e, i, end + 1, err) != 0)
+			return -1;
+		i = end;
+	}
+	return 0;
+}
+
 int
 pgsql_cleanup_finish(struct eng *e, bool drop_old, struct shade_err *err)
 {
@@ -35,11 +114,7 @@ pgsql_cleanup_finish(struct eng *e, bool drop_old, struct shade_err *err)
 	int rc;
 
 	pgsql_cleanup_statements(e, drop_old, &l);
-	/*
-	 * Validating a foreign key reads the whole table but takes only a
-	 * SHARE UPDATE EXCLUSIVE lock: writers go on meanwhile.
-	 */
-	rc = pgsql_exec_run_list(e, &e->post_swap, err) == 0 ? pgsql_exec_run_list(e, &l, err) : -1;
+	rc = pgsql_cleanup_post_swap(e, err) == 0 ? pgsql_exec_run_list(e, &l, err) : -1;
 	strlist_free(&l);
 	return rc;
 }
