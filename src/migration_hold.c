@@ -159,7 +159,13 @@ migration_pausing(struct migration *m)
 
 	if (pause != m->prog.paused) {
 		m->prog.paused = pause;
-		progress_note(&m->prog, pause ? "paused (SIGUSR2 resumes)" : "resumed");
+		if (!pause)
+			progress_note(&m->prog, "resumed");
+		else if (m->o->control_socket != NULL)
+			progress_note(&m->prog, "paused (SIGUSR2 or \"resume\" on %s resumes)",
+				      m->o->control_socket);
+		else
+			progress_note(&m->prog, "paused (SIGUSR2 resumes)");
 	}
 	if (throttle != m->prog.throttled) {
 		m->prog.throttled = throttle;

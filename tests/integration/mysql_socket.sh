@@ -50,7 +50,7 @@ check_status "main: status in copy"
 assert_eq "$(ctl_nc 'cut over')" 'error: unknown command "cut over"' "main: the reply to a typo (nc)"
 
 ctl_expect main pause "ok: paused"
-wait_for_line main "paused (SIGUSR2 resumes)"
+wait_for_line main "paused (SIGUSR2 or \"resume\" on $SOCK resumes)"
 _a=$(shadow_rows)
 sleep 3
 _b=$(shadow_rows)

@@ -83,7 +83,7 @@ assert_eq "$(status_field max_lag)" 2.5 "main: max-lag not stored"
 
 # pause: the shadow's count stays still; resume: it grows.
 ctl_expect main pause "ok: paused"
-wait_for_line main "paused (SIGUSR2 resumes)"
+wait_for_line main "paused (SIGUSR2 or \"resume\" on $SOCK resumes)"
 _a=$(shadow_rows)
 sleep 3
 _b=$(shadow_rows)
