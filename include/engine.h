@@ -249,6 +249,12 @@ struct engine {
 	int (*build_key)(struct eng *e, struct shade_err *err);
 
 	/*
+	 * Optional: what build_key builds, for the key phase's line (NULL:
+	 * the shadow's primary key). Valid once the shadow exists.
+	 */
+	const char *(*key_note)(const struct eng *e);
+
+	/*
 	 * Consume up to limit committed change-log rows in one transaction:
 	 * re-copy the current state of their keys (or delete the keys that
 	 * are gone), then delete exactly the log rows read. *applied is the

@@ -364,7 +364,11 @@ migration_between_chunks(struct migration *m)
 static const char *
 migration_key_note(const struct migration *m)
 {
-	return m->engine->build_key ? "building the shadow's primary key" : NULL;
+	if (m->engine->build_key == NULL)
+		return NULL;
+	if (m->engine->key_note != NULL && m->eng != NULL)
+		return m->engine->key_note(m->eng);
+	return "building the shadow's primary key";
 }
 
 static int

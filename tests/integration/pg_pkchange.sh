@@ -52,6 +52,9 @@ under()
 	    --drop-old
 	stop_writer --keep-going
 	assert_rc 0 "$1: migration"
+	# The key phase says what it builds: an index on the old key.
+	assert_contains "$SHADE_ERR" "key: building a unique index on the old primary key" \
+	    "$1: the key phase's line"
 	[ "$WRITER_RC" = 0 ] || fail "$1: the writer failed (exit $WRITER_RC)"
 	[ "$WRITER_COMMITS" -gt 100 ] || fail "$1: the writer committed only $WRITER_COMMITS"
 	note "$1: the writer committed $WRITER_COMMITS transactions"

@@ -23,6 +23,7 @@ const struct engine engine_pg = {
 	.copy_chunk = pgsql_copy_chunk,
 	.keyless_copy = true,
 	.build_key = pgsql_indexes_build_key,
+	.key_note = pgsql_indexes_key_note,
 	.apply = pgsql_apply,
 	.backlog = pgsql_apply_backlog,
 	.build_indexes = pgsql_indexes_build_rest,

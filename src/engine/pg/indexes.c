@@ -150,7 +150,9 @@ pgsql_indexes_starting(struct eng *e, const struct aside_index *x)
 
 	if (e->plan != NULL || e->opts == NULL || e->opts->on_build == NULL)
 		return;
-	snprintf(what, sizeof(what), "%s %s", x->kind == 'p' ? "primary key" : "index", x->name);
+	snprintf(what, sizeof(what), "%s %s",
+		 x->kind != 'p' ? "index" : e->pk_changed ? "unique index on the old key" : "primary key",
+		 x->name);
 	e->opts->on_build(e->opts->on_build_arg, what);
 }
 
@@ -269,6 +271,15 @@ pgsql_indexes_release_build(struct eng *e, char kind, const char *const *open, s
 fail:
 	pgsql_exec_reset_txn(e);
 	return -1;
+}
+
+/* The key phase's line: what build_key builds. */
+const char *
+pgsql_indexes_key_note(const struct eng *e)
+{
+	return e->pk_changed ? "building a unique index on the old primary key, which the apply "
+			       "finds rows by (the new key comes with the unique indexes)"
+			     : "building the shadow's primary key";
 }
 
 /*

@@ -252,6 +252,7 @@ int pgsql_shadow_create(struct eng *e, const char *alter_body, const struct alte
 /* indexes.c: the shadow's indexes, off for the copy, built after it */
 int pgsql_indexes_set_aside(struct eng *e, struct shade_err *err) WARN_UNUSED;
 void pgsql_indexes_free(struct eng *e);
+const char *pgsql_indexes_key_note(const struct eng *e);
 int pgsql_indexes_build_key(struct eng *e, struct shade_err *err);
 int pgsql_indexes_build_rest(struct eng *e, struct shade_err *err);
 void pgsql_indexes_plan(struct eng *e, char kind);
