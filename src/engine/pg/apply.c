@@ -3,7 +3,9 @@
  *
  * Once the shadow has its primary key (indexes.c), consume the committed
  * log rows in batches: for the batch's distinct keys, delete those keys
- * from the shadow and re-insert the original's current rows, in one
+ * from the shadow and re-insert the original's current rows (or, where
+ * the key can arbitrate, delete the keys T no longer has and write T's
+ * rows over the shadow's in place: pgsql_apply_in_txn), in one
  * REPEATABLE READ transaction, so that every statement of the batch sees
  * one snapshot S. The log rows taken are deleted by id, never by a
  * high-water mark. The swap (swap.c) drains the log with the same batch
@@ -26,6 +28,48 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * The in-place apply (see pgsql_apply_in_txn): delete the batch's keys
+ * that T no longer has, then insert T's rows for the others, a row the
+ * shadow has already taking every column from T's, and its new columns
+ * their defaults again, as a re-insert would. Only where the key can
+ * arbitrate (not DEFERRABLE) and no identity column refuses the update.
+ */
+static void
+pgsql_apply_upsert_statements(struct eng *e)
+{
+	struct buf b = {0}, cond = {0}, set = {0}, gone = {0};
+
+	e->apply_upsert = e->identity.len == 0 && (e->pk_changed || !e->key_deferrable);
+	if (!e->apply_upsert)
+		return;
+	for (size_t i = 0; i < e->pk.len; i++) {
+		sql_build(&b, SQL_PG, "%ss.%I OPERATOR(%I.=) k.%I", i ? " AND " : "",
+			  e->shadow_pk.items[i], e->key_ops, e->pk.items[i]);
+		sql_build(&cond, SQL_PG, "%so.%I OPERATOR(%I.=) k.%I", i ? " AND " : "",
+			  e->pk.items[i], e->key_ops, e->pk.items[i]);
+	}
+	for (size_t i = 0; i < e->dst.len; i++)
+		sql_build(&set, SQL_PG, "%s%I = EXCLUDED.%I", i ? ", " : "", e->dst.items[i],
+			  e->dst.items[i]);
+	for (size_t i = 0; i < e->fresh.len; i++)
+		sql_build(&set, SQL_PG, ", %I = DEFAULT", e->fresh.items[i]);
+	sql_build(&gone, SQL_PG,
+		  "DELETE FROM %Q s USING %Q k WHERE %s AND NOT EXISTS (SELECT 1 FROM %Q o WHERE %s)",
+		  &e->shadow, &e->keys, buf_str(&b), &e->orig, buf_str(&cond));
+	e->sql_apply_gone = buf_take(&gone);
+	buf_reset(&b);
+	sql_build(&b, SQL_PG,
+		  "INSERT INTO %Q (%L) OVERRIDING SYSTEM VALUE SELECT %s FROM %Q"
+		  " WHERE (%L) OPERATOR(%I.=) ANY (SELECT %L FROM %Q)"
+		  " ON CONFLICT (%L) DO UPDATE SET %s",
+		  &e->shadow, &e->dst, e->select_list, &e->orig, &e->pk, e->key_ops, &e->pk,
+		  &e->keys, &e->shadow_pk, buf_str(&set));
+	e->sql_apply_upsert = buf_take(&b);
+	buf_free(&cond);
+	buf_free(&set);
+}
 
 /* Build the apply statements once the mapping is known. */
 void
@@ -73,6 +117,7 @@ pgsql_apply_statements(struct eng *e)
 		  buf_str(&cond));
 	e->sql_release = buf_take(&b);
 	buf_free(&cond);
+	pgsql_apply_upsert_statements(e);
 }
 
 /*
@@ -91,9 +136,9 @@ pgsql_apply_release(struct eng *e, long long *released, struct shade_err *err)
 	return 0;
 }
 
-/* The re-insert of the batch's keys, with the user's path for USING. */
+/* The re-insert of the batch's keys (sql), with the user's path for USING. */
 static int WARN_UNUSED
-pgsql_apply_insert(struct eng *e, struct shade_err *err)
+pgsql_apply_insert(struct eng *e, const char *sql, struct shade_err *err)
 {
 	/*
 	 * The operator's USING expressions run with the user's search_path,
@@ -102,7 +147,7 @@ pgsql_apply_insert(struct eng *e, struct shade_err *err)
 	 */
 	if (e->select_has_usings && pgsql_exec_user_path(e, err) != 0)
 		return -1;
-	if (pgsql_exec_run(e, e->sql_apply_insert, err) != 0)
+	if (pgsql_exec_run(e, sql, err) != 0)
 		return -1;
 	if (e->select_has_usings && pgsql_exec_pinned_path(e, err) != 0)
 		return -1;
@@ -118,27 +163,34 @@ pgsql_apply_holder_conflict(const struct shade_err *err)
 
 /*
  * The insert, and when a unique value is held by a stale row, the release
- * and the insert again (see the top of this file).
+ * and the insert again (see the top of this file). The in-place insert
+ * (upsert) meets one more kind of holder: a key of the batch itself, whose
+ * stale row still holds a value another key of the batch now needs (two
+ * rows that swapped values), and whose own log row the batch has just
+ * consumed. So its second try is the plain one: every key of the batch
+ * deleted, the release, the re-insert.
  */
 static int WARN_UNUSED
-pgsql_apply_insert_releasing(struct eng *e, struct shade_err *err)
+pgsql_apply_insert_releasing(struct eng *e, bool upsert, struct shade_err *err)
 {
+	const char *first = upsert ? e->sql_apply_upsert : e->sql_apply_insert;
 	long long released;
 
 	if (!e->unique_built)
-		return pgsql_apply_insert(e, err);
+		return pgsql_apply_insert(e, first, err);
 	if (pgsql_exec_run(e, "SAVEPOINT shade_apply", err) != 0)
 		return -1;
-	if (pgsql_apply_insert(e, err) == 0)
+	if (pgsql_apply_insert(e, first, err) == 0)
 		return pgsql_exec_run(e, "RELEASE SAVEPOINT shade_apply", err);
 	if (!pgsql_apply_holder_conflict(err))
 		return -1;
 	err_clear(err);
 	if (pgsql_exec_run(e, "ROLLBACK TO SAVEPOINT shade_apply", err) != 0 ||
 	    (e->select_has_usings && pgsql_exec_pinned_path(e, err) != 0) ||
+	    (upsert && pgsql_exec_run(e, e->sql_apply_delete, err) != 0) ||
 	    pgsql_apply_release(e, &released, err) != 0)
 		return -1;
-	if (pgsql_apply_insert(e, err) != 0) {
+	if (pgsql_apply_insert(e, e->sql_apply_insert, err) != 0) {
 		if (pgsql_apply_holder_conflict(err))
 			err_prefix(err, SHADE_FAILED, "%s.%s holds rows the new schema rejects: ",
 				   e->orig.schema, e->orig.name);
@@ -149,7 +201,14 @@ pgsql_apply_insert_releasing(struct eng *e, struct shade_err *err)
 
 /*
  * One batch inside the caller's transaction, which sees one snapshot
- * (REPEATABLE READ, or the swap's lock on T).
+ * (REPEATABLE READ, or the swap's lock on T). Either the batch's keys are
+ * deleted from the shadow and T's rows for them inserted, or (apply_upsert)
+ * the keys T no longer has are deleted and T's rows for the others
+ * inserted or, where the shadow has the key, written over it in place:
+ * every column from T's row, the new ones their defaults. Both leave each
+ * key of the batch as T has it at the snapshot; in place, a row whose
+ * indexed columns did not change is a HOT update, with no index entry to
+ * add (2.4 times cheaper for 5,000 updated keys of 1M, README.md).
  */
 int
 pgsql_apply_in_txn(struct eng *e, long limit, long long *applied, struct shade_err *err)
@@ -166,9 +225,9 @@ pgsql_apply_in_txn(struct eng *e, long limit, long long *applied, struct shade_e
 	PQclear(res);
 	if (*applied == 0)
 		return 0;
-	if (pgsql_exec_run(e, e->sql_apply_delete, err) != 0)
+	if (pgsql_exec_run(e, e->apply_upsert ? e->sql_apply_gone : e->sql_apply_delete, err) != 0)
 		return -1;
-	return pgsql_apply_insert_releasing(e, err);
+	return pgsql_apply_insert_releasing(e, e->apply_upsert, err);
 }
 
 int

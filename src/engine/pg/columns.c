@@ -66,9 +66,9 @@ enum {
 	COL_OTEXT, COL_STEXT, COL_SAME_COLL, COL_DETERMINISTIC,
 };
 
-/* The shadow's primary-key columns, in key order. */
+/* The shadow's primary-key columns, in key order, and whether it is deferrable. */
 static const char sql_shadow_key[] =
-	"SELECT a.attname FROM pg_catalog.pg_index i,"
+	"SELECT a.attname, NOT i.indimmediate FROM pg_catalog.pg_index i,"
 	"  pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(attnum, ord),"
 	"  pg_catalog.pg_attribute a"
 	" WHERE i.indrelid = $1::pg_catalog.regclass AND i.indisprimary"
@@ -171,8 +171,10 @@ pgsql_columns_check_key(struct eng *e, const struct alter_info *alter, PGresult 
 
 	if (pgsql_exec(e, sql_shadow_key, 1, params, &kres, err) != 0)
 		goto out;
-	for (int i = 0; i < PQntuples(kres); i++)
+	for (int i = 0; i < PQntuples(kres); i++) {
 		strlist_push(&newkey, PQgetvalue(kres, i, 0));
+		e->key_deferrable = PQgetvalue(kres, i, 1)[0] == 't';
+	}
 	if (colmap_same_key(&e->src, &e->dst, &e->pk, &newkey, false)) {
 		key = newkey;
 		newkey = (struct strlist){0};
@@ -233,8 +235,10 @@ pgsql_columns_map(struct eng *e, const struct alter_info *alter, struct shade_er
 		const char *col = PQgetvalue(res, r, COL_NAME);
 		size_t u;
 
-		if (PQgetisnull(res, r, COL_FROM))
-			continue;  /* a new column: its default fills it */
+		if (PQgetisnull(res, r, COL_FROM)) {
+			strlist_push(&e->fresh, col);  /* a new column: its default fills it */
+			continue;
+		}
 		strlist_push(&e->src, PQgetvalue(res, r, COL_FROM));
 		strlist_push(&e->dst, col);
 		buf_append(&sel, e->dst.len > 1 ? ", " : "");

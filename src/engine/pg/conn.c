@@ -218,6 +218,7 @@ pgsql_conn_close(struct eng *e)
 	strlist_free(&e->dst);
 	pgsql_indexes_free(e);
 	strlist_free(&e->identity);
+	strlist_free(&e->fresh);
 	strlist_free(&e->t_fks);
 	strlist_free(&e->t_fks_valid);
 	strlist_free(&e->aside_names);
@@ -235,6 +236,8 @@ pgsql_conn_close(struct eng *e)
 	free(e->sql_take_keys);
 	free(e->sql_apply_delete);
 	free(e->sql_apply_insert);
+	free(e->sql_apply_gone);
+	free(e->sql_apply_upsert);
 	free(e->sql_release);
 	free(e);
 }

@@ -125,8 +125,8 @@ pgsql_dryrun(struct eng *e, const char *alter_body, const struct alter_info *alt
 		goto out;
 	strlist_push(e->plan, "BEGIN ISOLATION LEVEL REPEATABLE READ");
 	strlist_push(e->plan, e->sql_take_keys);
-	strlist_push(e->plan, e->sql_apply_delete);
-	strlist_push(e->plan, e->sql_apply_insert);
+	strlist_push(e->plan, e->apply_upsert ? e->sql_apply_gone : e->sql_apply_delete);
+	strlist_push(e->plan, e->apply_upsert ? e->sql_apply_upsert : e->sql_apply_insert);
 	strlist_push(e->plan, "COMMIT");
 	if (out->sample_skipped) {
 		pgsql_indexes_plan(e, 'u');

@@ -120,6 +120,11 @@ struct eng {
 	struct index_pair *ipairs;  /* T's indexes and their shadow twins */
 	size_t nipairs;
 	struct strlist identity;    /* shadow identity columns (their T names) */
+	struct strlist fresh;       /* the shadow's new columns (their defaults
+				       fill them, on every re-apply too) */
+	bool key_deferrable;        /* the shadow's primary key is DEFERRABLE:
+				       no ON CONFLICT arbiter */
+	bool apply_upsert;          /* the apply updates rows in place (apply.c) */
 	struct strlist t_fks;       /* T's foreign keys (constraints.c) ... */
 	struct strlist t_fks_valid; /* ... and those of them T has validated */
 	struct strlist aside_names; /* constraints off the shadow during the copy */
@@ -153,6 +158,8 @@ struct eng {
 	char *sql_take_keys;
 	char *sql_apply_delete;
 	char *sql_apply_insert;
+	char *sql_apply_gone;
+	char *sql_apply_upsert;
 	char *sql_release;
 
 	char *copy_filenode;        /* T's file when the copy began */
