@@ -123,9 +123,9 @@ pgsql_columns_computed(const struct alter_info *alter, const char *col)
 /*
  * The ALTER changes the primary key (newkey: the shadow's). The log goes on
  * recording T's key, which T enforces at every instant, so the shadow holds
- * at most one row per old key value and the apply's delete-and-re-insert by
- * it stays exact: its columns must stay in the new table. Fills key with
- * their names there.
+ * at most one row per old key value and the apply by it (delete and
+ * re-insert, or in place) stays exact: its columns must stay in the new
+ * table. Fills key with their names there.
  */
 static int WARN_UNUSED
 pgsql_columns_old_key(struct eng *e, const struct strlist *newkey, struct strlist *key,
