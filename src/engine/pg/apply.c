@@ -30,45 +30,36 @@
 #include <string.h>
 
 /*
- * The in-place apply (see pgsql_apply_in_txn): delete the batch's keys
- * that T no longer has, then insert T's rows for the others, a row the
- * shadow has already taking every column from T's, and its new columns
- * their defaults again, as a re-insert would. Only where the key can
- * arbitrate (not DEFERRABLE) and no identity column refuses the update.
+ * The in-place apply (see pgsql_apply_in_txn), made of the plain one's
+ * statements: the delete keeps only the keys T no longer has, and the
+ * insert writes over a row the shadow already has, every column from T's
+ * and its new columns their defaults again, as a re-insert would. Only
+ * where the key can arbitrate (not DEFERRABLE) and no identity column
+ * refuses the update.
  */
 static void
 pgsql_apply_upsert_statements(struct eng *e)
 {
-	struct buf b = {0}, cond = {0}, set = {0}, gone = {0};
+	struct buf b = {0};
 
 	e->apply_upsert = e->identity.len == 0 && (e->pk_changed || !e->key_deferrable);
 	if (!e->apply_upsert)
 		return;
-	for (size_t i = 0; i < e->pk.len; i++) {
-		sql_build(&b, SQL_PG, "%ss.%I OPERATOR(%I.=) k.%I", i ? " AND " : "",
-			  e->shadow_pk.items[i], e->key_ops, e->pk.items[i]);
-		sql_build(&cond, SQL_PG, "%so.%I OPERATOR(%I.=) k.%I", i ? " AND " : "",
+	buf_printf(&b, "%s AND NOT EXISTS (SELECT 1 FROM ", e->sql_apply_delete);
+	sql_build(&b, SQL_PG, "%Q o WHERE ", &e->orig);
+	for (size_t i = 0; i < e->pk.len; i++)
+		sql_build(&b, SQL_PG, "%so.%I OPERATOR(%I.=) k.%I", i ? " AND " : "",
 			  e->pk.items[i], e->key_ops, e->pk.items[i]);
-	}
+	buf_append(&b, ")");
+	e->sql_apply_gone = buf_take(&b);
+	buf_printf(&b, "%s ON CONFLICT (", e->sql_apply_insert);
+	sql_build(&b, SQL_PG, "%L) DO UPDATE SET ", &e->shadow_pk);
 	for (size_t i = 0; i < e->dst.len; i++)
-		sql_build(&set, SQL_PG, "%s%I = EXCLUDED.%I", i ? ", " : "", e->dst.items[i],
+		sql_build(&b, SQL_PG, "%s%I = EXCLUDED.%I", i ? ", " : "", e->dst.items[i],
 			  e->dst.items[i]);
 	for (size_t i = 0; i < e->fresh.len; i++)
-		sql_build(&set, SQL_PG, ", %I = DEFAULT", e->fresh.items[i]);
-	sql_build(&gone, SQL_PG,
-		  "DELETE FROM %Q s USING %Q k WHERE %s AND NOT EXISTS (SELECT 1 FROM %Q o WHERE %s)",
-		  &e->shadow, &e->keys, buf_str(&b), &e->orig, buf_str(&cond));
-	e->sql_apply_gone = buf_take(&gone);
-	buf_reset(&b);
-	sql_build(&b, SQL_PG,
-		  "INSERT INTO %Q (%L) OVERRIDING SYSTEM VALUE SELECT %s FROM %Q"
-		  " WHERE (%L) OPERATOR(%I.=) ANY (SELECT %L FROM %Q)"
-		  " ON CONFLICT (%L) DO UPDATE SET %s",
-		  &e->shadow, &e->dst, e->select_list, &e->orig, &e->pk, e->key_ops, &e->pk,
-		  &e->keys, &e->shadow_pk, buf_str(&set));
+		sql_build(&b, SQL_PG, ", %I = DEFAULT", e->fresh.items[i]);
 	e->sql_apply_upsert = buf_take(&b);
-	buf_free(&cond);
-	buf_free(&set);
 }
 
 /* Build the apply statements once the mapping is known. */

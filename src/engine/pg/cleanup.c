@@ -28,48 +28,40 @@ pgsql_cleanup_statements(struct eng *e, bool drop_old, struct strlist *out)
 	}
 }
 
-/*
- * One attempt at the transaction post_swap[from, to) (BEGIN ... COMMIT
- * included), each lock bounded by lock_timeout.
- */
+/* One attempt at the statements sql[0, n) in a transaction under lock_timeout. */
 static int WARN_UNUSED
-pgsql_cleanup_txn_once(struct eng *e, size_t from, size_t to, struct shade_err *err)
+pgsql_cleanup_locked_once(struct eng *e, char *const *sql, size_t n, struct shade_err *err)
 {
-	if (pgsql_exec_run(e, e->post_swap.items[from], err) != 0 ||
-	    pgsql_exec_set_lock_timeout(e, err) != 0)
+	if (pgsql_exec_run(e, "BEGIN", err) != 0 || pgsql_exec_set_lock_timeout(e, err) != 0)
 		return -1;
-	for (size_t i = from + 1; i < to; i++)
-		if (pgsql_exec_run(e, e->post_swap.items[i], err) != 0)
+	for (size_t i = 0; i < n; i++)
+		if (pgsql_exec_run(e, sql[i], err) != 0)
 			return -1;
-	return 0;
+	return pgsql_exec_run(e, "COMMIT", err);
 }
 
 /*
- * A transaction of e->post_swap (a materialized view taking its place):
- * it locks what the application reads, so each attempt is bounded by
- * lock_timeout, and a lock timeout is retried after a back-off as the
- * swap's is; readers never queue behind it for longer than one attempt.
+ * The statements sql[0, n) in one transaction that locks what the
+ * application uses: each attempt is bounded by lock_timeout, so the
+ * application never queues behind it for longer than one attempt, and a
+ * lock timeout is retried after a back-off (0.5 s, doubling up to 5 s),
+ * tries attempts in all.
  */
 static int WARN_UNUSED
-pgsql_cleanup_txn(struct eng *e, size_t from, size_t to, struct shade_err *err)
+pgsql_cleanup_locked(struct eng *e, char *const *sql, size_t n, int tries, struct shade_err *err)
 {
 	struct backoff bo;
 
-	backoff_init(&bo, 0.5, 5, e->opts->lock_retries);
+	backoff_init(&bo, 0.5, 5, tries);
 	for (;;) {
 		double pause;
 
 		err_clear(err);
-		if (pgsql_cleanup_txn_once(e, from, to, err) == 0)
+		if (pgsql_cleanup_locked_once(e, sql, n, err) == 0)
 			return 0;
 		pgsql_exec_reset_txn(e);
-		if (!err->retryable || (pause = backoff_next(&bo)) < 0) {
-			if (!err->cancelled)
-				err_prefix(err, SHADE_FAILED,
-					   "a rebuilt materialized view could not take its place "
-					   "(%s): ", e->post_swap.items[from + 1]);
+		if (!err->retryable || (pause = backoff_next(&bo)) < 0)
 			return -1;
-		}
 		dbwait_sleep(e->w, pause);
 	}
 }
@@ -100,8 +92,15 @@ pgsql_cleanup_post_swap(struct eng *e, struct shade_err *err)
 			err_set(err, SHADE_FAILED, "internal error: a transaction after the swap has no COMMIT");
 			return -1;
 		}
-		if (pgsql_cleanup_txn(e, i, end + 1, err) != 0)
+		/* A materialized view taking its place: it locks what readers read. */
+		if (pgsql_cleanup_locked(e, &l->items[i + 1], end - i - 1, e->opts->lock_retries,
+					 err) != 0) {
+			if (!err->cancelled)
+				err_prefix(err, SHADE_FAILED,
+					   "a rebuilt materialized view could not take its place "
+					   "(%s): ", l->items[i + 1]);
 			return -1;
+		}
 		i = end;
 	}
 	return 0;
@@ -119,25 +118,10 @@ pgsql_cleanup_finish(struct eng *e, bool drop_old, struct shade_err *err)
 	return rc;
 }
 
-/* One attempt at dropping the capture triggers, in one transaction. */
-static int WARN_UNUSED
-pgsql_cleanup_drop_triggers(struct eng *e, struct buf *b, struct shade_err *err)
-{
-	if (pgsql_exec_run(e, "BEGIN", err) != 0 || pgsql_exec_set_lock_timeout(e, err) != 0)
-		return -1;
-	sql_build(b, SQL_PG, "DROP TRIGGER IF EXISTS %I ON %Q", e->trg, &e->orig);
-	if (pgsql_exec_run_buf(e, b, err) != 0)
-		return -1;
-	sql_build(b, SQL_PG, "DROP TRIGGER IF EXISTS %I ON %Q", e->trg_trunc, &e->orig);
-	if (pgsql_exec_run_buf(e, b, err) != 0)
-		return -1;
-	return pgsql_exec_run(e, "COMMIT", err);
-}
-
 int
 pgsql_cleanup_undo(struct eng *e, struct shade_err *err)
 {
-	struct backoff bo;
+	struct strlist trg = {0};
 	struct buf b = {0};
 	int rc = -1;
 
@@ -161,20 +145,15 @@ pgsql_cleanup_undo(struct eng *e, struct shade_err *err)
 	 * is that a long transaction kept the swap from its lock, and giving
 	 * up now would leave the triggers writing the log for nobody.
 	 */
-	backoff_init(&bo, 0.5, 5, e->opts->lock_retries > 20 ? e->opts->lock_retries : 20);
-	while (e->capture_created) {
-		double pause;
-
-		err_clear(err);
-		if (pgsql_cleanup_drop_triggers(e, &b, err) == 0) {
-			e->capture_created = false;
-			break;
-		}
-		buf_reset(&b);
-		pgsql_exec_reset_txn(e);
-		if (!err->retryable || (pause = backoff_next(&bo)) < 0)
+	if (e->capture_created) {
+		sql_build(&b, SQL_PG, "DROP TRIGGER IF EXISTS %I ON %Q", e->trg, &e->orig);
+		strlist_push_take(&trg, buf_take(&b));
+		sql_build(&b, SQL_PG, "DROP TRIGGER IF EXISTS %I ON %Q", e->trg_trunc, &e->orig);
+		strlist_push_take(&trg, buf_take(&b));
+		if (pgsql_cleanup_locked(e, trg.items, trg.len,
+					 e->opts->lock_retries > 20 ? e->opts->lock_retries : 20, err) != 0)
 			goto out;
-		dbwait_sleep(e->w, pause);
+		e->capture_created = false;
 	}
 	sql_build(&b, SQL_PG, "DROP FUNCTION IF EXISTS %Q()", &e->fn);
 	if (pgsql_exec_run_buf(e, &b, err) != 0)
@@ -187,6 +166,7 @@ pgsql_cleanup_undo(struct eng *e, struct shade_err *err)
 		goto out;
 	rc = 0;
 out:
+	strlist_free(&trg);
 	buf_free(&b);
 	return rc;
 }
