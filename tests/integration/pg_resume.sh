@@ -165,19 +165,43 @@ run_shade --dsn "$PG_DSN" --table items --alter "$ALTER" --execute
 assert_rc 0 "3: the same command after the refusal"
 pg_same_rows items items_mirror "$COLS" "3"
 
-# shade's own backend: the one copying into the shadow.
+# paused_lines: how many times shade has said its copy is paused.
+paused_lines()
+{
+	grep -c "paused (SIGUSR2 resumes)" "$SHADE_ERR" || true
+}
+
+# shade's own backend: the one copying into the shadow, terminated while
+# the copy is held mid-way. A fast copy of the whole table takes about a
+# second: so the copy is paused before it starts (SIGUSR1 once shade has
+# said its first line) and let go 0.1 s at a time until its position is
+# past block 300, the connection is cut while it is paused, and the copy
+# let go (SIGUSR2) to meet the cut connection.
 kill_shade_backend()
 {
+	wait_for_line "$1" "preflight:"
+	kill -USR1 "$SHADE_PID"
+	wait_for_line "$1" "paused (SIGUSR2 resumes)"
 	_i=0
 	until [ "$(state_cursor)" -gt 300 ] 2>/dev/null; do
-		kill -0 "$SHADE_PID" 2>/dev/null || { wait_shade; fail "$1: shade ended too soon"; }
+		_p=$(paused_lines)
+		kill -USR2 "$SHADE_PID"
+		sleep 0.1
+		kill -USR1 "$SHADE_PID"
+		_j=0
+		until [ "$(paused_lines)" -gt "$_p" ]; do
+			kill -0 "$SHADE_PID" 2>/dev/null || { wait_shade; fail "$1: shade ended too soon"; }
+			_j=$((_j + 1))
+			[ "$_j" -lt 300 ] || fail "$1: the copy was not paused again (did it end?)"
+			sleep 0.1
+		done
 		_i=$((_i + 1))
 		[ "$_i" -lt 600 ] || fail "$1: the copy did not get under way"
-		sleep 0.1
 	done
 	_n=$(pg_val "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
 	    WHERE application_name = 'shade' AND pid <> pg_backend_pid()")
 	[ "$_n" -ge 1 ] || fail "$1: found no backend of shade's to terminate"
+	kill -USR2 "$SHADE_PID" 2>/dev/null || true
 }
 
 # 4: the connection is terminated mid-copy: shade reconnects and goes on.

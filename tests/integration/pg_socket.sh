@@ -52,17 +52,16 @@ start_shade --dsn "$PG_DSN" --table items --execute --chunk-time 0.5 --config "$
     --progress-interval 0.5 --control-socket "$SOCK" --alter "$ALTER"
 wait_for_socket main
 wait_for_status main phase copy
+# The copy of the whole table takes a second or two: it is paused at once,
+# and what follows happens while it is held, so that no step races its end.
+ctl_expect main pause "ok: paused"
+wait_for_line main "paused (SIGUSR2 or \"resume\" on $SOCK resumes)"
 assert_eq "$(socket_mode)" 600 "main: the socket's mode"
 check_status "main: status in copy"
 assert_eq "$(jq -r .chunk_time "$T_TMP/status.json")" 0.01 \
     "main: --config's chunk-time overrides the option's"
 _c1=$(jq -r .rows_copied "$T_TMP/status.json")
-_i=0
-while [ "$(status_field rows_copied)" -le "$_c1" ]; do
-	_i=$((_i + 1))
-	[ "$_i" -lt 300 ] || fail "main: rows_copied did not grow from $_c1 within 60 s"
-	sleep 0.2
-done
+_a=$(shadow_rows)
 
 # Bad commands: an error reply each, nothing changed.
 assert_eq "$(ctl_nc xyz)" 'error: unknown command "xyz"' "main: the reply to xyz (nc)"
@@ -81,13 +80,22 @@ ctl_expect main max-lag=2.5 "ok: max-lag 2.5 s"
 ctl_expect main max-load=0 "ok: max-load 0"
 assert_eq "$(status_field max_lag)" 2.5 "main: max-lag not stored"
 
+# SIGHUP: a good file's change is said; a bad file changes nothing.
+printf 'chunk-time = 2\nmax-lag = 7\n' >"$CONF"
+kill -HUP "$SHADE_PID"
+wait_for_line main "SIGHUP: read $CONF again: chunk-time 0.01 -> 2, max-lag 2.5 -> 7"
+printf 'chunk-time = 3\nmax-load = many\n' >"$CONF"
+kill -HUP "$SHADE_PID"
+wait_for_line main "SIGHUP: $CONF:2: max-load takes a whole number from 0 to 1000000 (0: off), not \"many\"; nothing changed"
+assert_eq "$(status_field chunk_time)" 2 "main: a bad file changed chunk-time"
+
+# postpone: no swap until cut-over (asked while paused; checked below).
+ctl_expect main postpone "ok: postponed until cut-over"
+
 # pause: the shadow's count stays still; resume: it grows.
-ctl_expect main pause "ok: paused"
-wait_for_line main "paused (SIGUSR2 or \"resume\" on $SOCK resumes)"
-_a=$(shadow_rows)
 sleep 3
 _b=$(shadow_rows)
-note "pause: the shadow held $_a rows, 3 s later $_b"
+note "pause: the shadow held $_a rows, some seconds later $_b"
 assert_eq "$_a" "$_b" "main: the copy went on while paused"
 [ "$_a" -lt "$ROWS" ] || fail "main: the copy had ended before the pause ($_a rows)"
 assert_eq "$(status_field paused)" true "main: status.paused while paused"
@@ -98,18 +106,12 @@ while [ "$(shadow_rows)" -le "$_b" ]; do
 	[ "$_i" -lt 300 ] || fail "main: the copy did not go on within 60 s of resume"
 	sleep 0.2
 done
-
-# SIGHUP: a good file's change is said; a bad file changes nothing.
-printf 'chunk-time = 2\nmax-lag = 7\n' >"$CONF"
-kill -HUP "$SHADE_PID"
-wait_for_line main "SIGHUP: read $CONF again: chunk-time 0.01 -> 2, max-lag 2.5 -> 7"
-printf 'chunk-time = 3\nmax-load = many\n' >"$CONF"
-kill -HUP "$SHADE_PID"
-wait_for_line main "SIGHUP: $CONF:2: max-load takes a whole number from 0 to 1000000 (0: off), not \"many\"; nothing changed"
-assert_eq "$(status_field chunk_time)" 2 "main: a bad file changed chunk-time"
-
-# postpone: no swap until cut-over, catch-up goes on.
-ctl_expect main postpone "ok: postponed until cut-over"
+_i=0
+while [ "$(status_field rows_copied)" -le "$_c1" ]; do
+	_i=$((_i + 1))
+	[ "$_i" -lt 300 ] || fail "main: rows_copied did not grow from $_c1 within 60 s"
+	sleep 0.2
+done
 wait_for_status main phase postponed
 assert_eq "$(status_field postponed)" true "main: status.postponed"
 pg_sql "INSERT INTO items VALUES ($ROWS + 1, 'late', 1)"
